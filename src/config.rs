@@ -1,0 +1,172 @@
+//! Settings from `SUBREG_*` environment variables, with the defaults the README documents.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+#[error("{name}: {message}")]
+pub struct ConfigError {
+    pub name: &'static str,
+    pub message: String,
+}
+
+/// Every setting, typed. Secrets are kept out of `Debug` output.
+#[derive(Clone)]
+pub struct Settings {
+    pub database_url: String,
+    pub bind: SocketAddr,
+    pub jwt_secret: Option<String>,
+    pub jwt_public_key_pem: Option<String>,
+    pub jwt_issuer: String,
+    pub test_clock: bool,
+    pub pool_size: u32,
+    pub public_url: String,
+    pub sweep_interval: Duration,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("database_url", &redact_url(&self.database_url))
+            .field("bind", &self.bind)
+            .field("jwt_secret", &self.jwt_secret.as_ref().map(|_| "<set>"))
+            .field(
+                "jwt_public_key",
+                &self.jwt_public_key_pem.as_ref().map(|_| "<set>"),
+            )
+            .field("jwt_issuer", &self.jwt_issuer)
+            .field("test_clock", &self.test_clock)
+            .field("pool_size", &self.pool_size)
+            .field("public_url", &self.public_url)
+            .field("sweep_interval", &self.sweep_interval)
+            .finish()
+    }
+}
+
+/// Hides a password in a database URL before it reaches a log.
+fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            format!("{}://***@{}", &url[..scheme_end], &url[at + 1..])
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// Minimum length of an HS256 secret: shorter ones can be brute-forced offline from one token.
+pub const MIN_SECRET_LEN: usize = 32;
+
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://subreg.db";
+pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
+
+impl Settings {
+    pub fn from_env() -> Result<Settings, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+    }
+
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Settings, ConfigError> {
+        let bind_text = get("SUBREG_BIND").unwrap_or_else(|| DEFAULT_BIND.into());
+        let bind: SocketAddr = bind_text.parse().map_err(|_| ConfigError {
+            name: "SUBREG_BIND",
+            message: format!("`{bind_text}` is not host:port, e.g. 127.0.0.1:8080"),
+        })?;
+        let jwt_secret = get("SUBREG_JWT_SECRET");
+        if let Some(secret) = &jwt_secret {
+            if secret.len() < MIN_SECRET_LEN {
+                return Err(ConfigError {
+                    name: "SUBREG_JWT_SECRET",
+                    message: format!("must be at least {MIN_SECRET_LEN} characters"),
+                });
+            }
+        }
+        let jwt_public_key_pem = match get("SUBREG_JWT_PUBLIC_KEY") {
+            None => None,
+            Some(path) => Some(std::fs::read_to_string(&path).map_err(|e| ConfigError {
+                name: "SUBREG_JWT_PUBLIC_KEY",
+                message: format!("cannot read the PEM file `{path}`: {e}"),
+            })?),
+        };
+        let pool_size = parse_number(&get, "SUBREG_POOL_SIZE", 8)?;
+        let sweep_ms = parse_number(&get, "SUBREG_SWEEP_INTERVAL_MS", 1_000)?;
+        let public_url = get("SUBREG_PUBLIC_URL")
+            .unwrap_or_else(|| format!("http://{bind}"))
+            .trim_end_matches('/')
+            .to_string();
+        Ok(Settings {
+            database_url: get("SUBREG_DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.into()),
+            bind,
+            jwt_secret,
+            jwt_public_key_pem,
+            jwt_issuer: get("SUBREG_JWT_ISSUER").unwrap_or_else(|| "subreg".into()),
+            test_clock: matches!(get("SUBREG_TEST_CLOCK").as_deref(), Some("1" | "true")),
+            pool_size: pool_size as u32,
+            public_url,
+            sweep_interval: Duration::from_millis(sweep_ms),
+        })
+    }
+}
+
+fn parse_number(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: u64,
+) -> Result<u64, ConfigError> {
+    match get(name) {
+        None => Ok(default),
+        Some(text) => text
+            .parse::<u64>()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or(ConfigError {
+                name,
+                message: format!("`{text}` is not a positive whole number"),
+            }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::from_lookup(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_are_sane() {
+        let s = settings(&[]).expect("defaults");
+        assert_eq!(s.database_url, "sqlite://subreg.db");
+        assert_eq!(s.bind.to_string(), "127.0.0.1:8080");
+        assert_eq!(s.jwt_issuer, "subreg");
+        assert!(!s.test_clock);
+    }
+
+    #[test]
+    fn short_secrets_and_bad_binds_are_refused() {
+        assert!(settings(&[("SUBREG_JWT_SECRET", "short")]).is_err());
+        assert!(settings(&[("SUBREG_BIND", "localhost")]).is_err());
+        assert!(settings(&[("SUBREG_POOL_SIZE", "0")]).is_err());
+    }
+
+    #[test]
+    fn debug_output_hides_secrets() {
+        let s = settings(&[
+            (
+                "SUBREG_JWT_SECRET",
+                "a-very-long-secret-that-is-long-enough",
+            ),
+            ("SUBREG_DATABASE_URL", "postgres://user:pw@db/subreg"),
+        ])
+        .expect("valid");
+        let shown = format!("{s:?}");
+        assert!(
+            !shown.contains("a-very-long-secret") && !shown.contains("pw@"),
+            "{shown}"
+        );
+    }
+}

@@ -1,0 +1,253 @@
+//! Demo data: the three agreements subreg was designed from (../shared/seeds), their
+//! processors' sub-processors and a few controllers. Loading twice changes nothing.
+
+use crate::domain::agreement::{
+    AgreementSpec, AgreementTerms, Authorisation, ThirdCountryTransfers,
+};
+use crate::domain::party::{ControllerSpec, ProcessorSpec};
+use crate::domain::registration::{Registration, RegistrationScheme};
+use crate::domain::subprocessor::{self, SubprocessorInput, TransferBasis};
+use crate::store::{agreements, organisations, subprocessors, DbConnection, StoreError};
+use chrono::{DateTime, Utc};
+
+fn cvr(number: &str) -> Option<Registration> {
+    Some(Registration {
+        scheme: RegistrationScheme::Cvr,
+        number: number.into(),
+    })
+}
+
+fn entry(
+    name: &str,
+    registration: Option<Registration>,
+    address: &str,
+    country: &str,
+    locations: &[&str],
+    basis: Option<(TransferBasis, &str)>,
+    purpose: &str,
+) -> SubprocessorInput {
+    SubprocessorInput {
+        name: Some(name.into()),
+        registration,
+        address: Some(address.into()),
+        country: Some(country.into()),
+        processing_locations: Some(locations.iter().map(|c| c.to_string()).collect()),
+        transfer_basis: basis.map(|b| b.0),
+        transfer_basis_note: basis.map(|b| b.1.to_string()),
+        purpose: Some(purpose.into()),
+        contact: None,
+    }
+}
+
+struct DemoProcessor {
+    processor: ProcessorSpec,
+    entries: Vec<SubprocessorInput>,
+}
+
+fn processors() -> Vec<DemoProcessor> {
+    let microsoft = |name: &str, purpose: &str| {
+        entry(
+            name,
+            cvr("13612870"),
+            "Kanalvej 7, 2800 Kgs. Lyngby",
+            "DK",
+            &["IE", "NL"],
+            None,
+            purpose,
+        )
+    };
+    vec![
+        DemoProcessor {
+            processor: ProcessorSpec {
+                id: "timengo-dpg".into(),
+                name: "Timengo DPG A/S".into(),
+                registration: cvr("35833684"),
+                address: "Lautrupvang 1, 2750 Ballerup".into(),
+                country: "DK".into(),
+                contact_email: Some("dpo@timengo.example".into()),
+            },
+            entries: vec![
+                entry(
+                    "Microsoft Azure",
+                    cvr("13612870"),
+                    "Kanalvej 7, 2800 Kgs. Lyngby",
+                    "DK",
+                    &["IE"],
+                    None,
+                    "Cloud platform hosting the DPG service (Azure North Europe)",
+                ),
+                microsoft("Office 365", "E-mail and documents for support cases"),
+            ],
+        },
+        DemoProcessor {
+            processor: ProcessorSpec {
+                id: "eg-netblanket".into(),
+                name: "EG Digital Welfare ApS".into(),
+                registration: cvr("27720102"),
+                address: "Østerbro 5B, st. tv., 5000 Odense C".into(),
+                country: "DK".into(),
+                contact_email: Some("privacy@eg.example".into()),
+            },
+            entries: vec![
+                microsoft("Microsoft Azure", "Hosting of NetBlanket"),
+                entry(
+                    "Zendesk, Inc.",
+                    None,
+                    "989 Market Street, San Francisco, CA 94103",
+                    "US",
+                    &["US", "IE"],
+                    Some((
+                        TransferBasis::StandardContractualClauses,
+                        "Commission SCCs 2021/914, module 3 (processor to processor)",
+                    )),
+                    "Customer support tickets",
+                ),
+            ],
+        },
+        DemoProcessor {
+            processor: ProcessorSpec {
+                id: "roskilde-hosting".into(),
+                name: "Roskilde Hosting ApS".into(),
+                registration: cvr("39218771"),
+                address: "Københavnsvej 65, 4000 Roskilde".into(),
+                country: "DK".into(),
+                contact_email: Some("dpo@roskilde-hosting.example".into()),
+            },
+            entries: vec![
+                entry(
+                    "Hetzner Online GmbH",
+                    Some(Registration {
+                        scheme: RegistrationScheme::Vat,
+                        number: "DE812871812".into(),
+                    }),
+                    "Industriestr. 25, 91710 Gunzenhausen",
+                    "DE",
+                    &["DE", "FI"],
+                    None,
+                    "Data centre space and servers",
+                ),
+                entry(
+                    "Nordisk Backup ApS",
+                    cvr("31150124"),
+                    "Hersegade 20, 4000 Roskilde",
+                    "DK",
+                    &["DK"],
+                    None,
+                    "Off-site encrypted backup",
+                ),
+            ],
+        },
+    ]
+}
+
+fn controllers() -> Vec<ControllerSpec> {
+    [
+        ("roskilde-kommune", "Roskilde Kommune", "29188386"),
+        ("lejre-kommune", "Lejre Kommune", "29189668"),
+        ("greve-kommune", "Greve Kommune", "29189382"),
+    ]
+    .into_iter()
+    .map(|(id, name, number)| ControllerSpec {
+        id: id.into(),
+        name: name.into(),
+        registration: cvr(number),
+        contact_email: Some(format!("dpo@{id}.example")),
+    })
+    .collect()
+}
+
+/// (controller, processor, terms, reference): one agreement per seed, with that seed's terms.
+fn agreement_specs() -> Vec<(&'static str, &'static str, AgreementTerms, &'static str)> {
+    vec![
+        (
+            "roskilde-kommune",
+            "timengo-dpg",
+            AgreementTerms {
+                authorisation: Authorisation::Specific,
+                notice_days: 30,
+                objection_requires_reason: false,
+                third_country_transfers: ThirdCountryTransfers::Forbidden,
+            },
+            "Databehandleraftale Timengo DPG (seed 000)",
+        ),
+        (
+            "lejre-kommune",
+            "eg-netblanket",
+            AgreementTerms {
+                authorisation: Authorisation::General,
+                notice_days: 30,
+                objection_requires_reason: false,
+                third_country_transfers: ThirdCountryTransfers::AllowedWithBasis,
+            },
+            "Standardkontraktbestemmelser NetBlanket (seed 003)",
+        ),
+        (
+            "roskilde-kommune",
+            "roskilde-hosting",
+            AgreementTerms {
+                authorisation: Authorisation::General,
+                notice_days: 7,
+                objection_requires_reason: true,
+                third_country_transfers: ThirdCountryTransfers::Forbidden,
+            },
+            "Databehandleraftale til Hosting-aftale (seed 004)",
+        ),
+    ]
+}
+
+fn exists<T>(found: Result<T, StoreError>) -> Result<bool, StoreError> {
+    match found {
+        Ok(_) => Ok(true),
+        Err(StoreError::NotFound { .. }) => Ok(false),
+        Err(other) => Err(other),
+    }
+}
+
+/// Loads what is missing of the demo data and says what it added.
+pub fn load(conn: &mut DbConnection, now: DateTime<Utc>) -> Result<String, StoreError> {
+    let mut added = Vec::new();
+    for demo in processors() {
+        if exists(organisations::get_processor(conn, &demo.processor.id))? {
+            continue;
+        }
+        organisations::create_processor(conn, &demo.processor, now)?;
+        let specs = demo
+            .entries
+            .iter()
+            .map(subprocessor::validate)
+            .collect::<Result<Vec<_>, _>>()?;
+        subprocessors::seed(conn, &demo.processor.id, &specs, now)?;
+        added.push(format!(
+            "processor {} with {} sub-processors",
+            demo.processor.id,
+            specs.len()
+        ));
+    }
+    for controller in controllers() {
+        if !exists(organisations::get_controller(conn, &controller.id))? {
+            organisations::create_controller(conn, &controller, now)?;
+            added.push(format!("controller {}", controller.id));
+        }
+    }
+    for (controller_id, processor_id, terms, reference) in agreement_specs() {
+        let signed = agreements::all_for_controller(conn, controller_id)?
+            .iter()
+            .any(|a| a.processor_id == processor_id);
+        if !signed {
+            let spec = AgreementSpec {
+                controller_id: controller_id.into(),
+                processor_id: processor_id.into(),
+                terms,
+                signed_at: now,
+                reference: Some(reference.into()),
+            };
+            agreements::create(conn, &spec, now)?;
+            added.push(format!("agreement {controller_id} / {processor_id}"));
+        }
+    }
+    Ok(if added.is_empty() {
+        "already loaded, nothing added".into()
+    } else {
+        format!("added {}", added.join("; "))
+    })
+}

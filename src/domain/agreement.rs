@@ -1,0 +1,216 @@
+use super::error::{DomainError, Problems};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// How the controller authorises sub-processors (Datatilsynet's standard clauses, clause 7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Authorisation {
+    /// Announce, open a window; silence is tacit consent.
+    General,
+    /// Explicit prior written approval; silence is not approval.
+    Specific,
+}
+
+impl Authorisation {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Authorisation::General => "general",
+            Authorisation::Specific => "specific",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "general" => Some(Authorisation::General),
+            "specific" => Some(Authorisation::Specific),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ThirdCountryTransfers {
+    AllowedWithBasis,
+    Forbidden,
+}
+
+impl ThirdCountryTransfers {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ThirdCountryTransfers::AllowedWithBasis => "allowed_with_basis",
+            ThirdCountryTransfers::Forbidden => "forbidden",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "allowed_with_basis" => Some(ThirdCountryTransfers::AllowedWithBasis),
+            "forbidden" => Some(ThirdCountryTransfers::Forbidden),
+            _ => None,
+        }
+    }
+}
+
+/// The terms of one data-processing agreement that decide what a change needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AgreementTerms {
+    pub authorisation: Authorisation,
+    pub notice_days: u16,
+    pub objection_requires_reason: bool,
+    pub third_country_transfers: ThirdCountryTransfers,
+}
+
+/// Notice periods longer than a year are almost certainly a typo (e.g. 300 for 30).
+pub const MAX_NOTICE_DAYS: i64 = 365;
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct AgreementInput {
+    pub controller_id: Option<String>,
+    pub processor_id: Option<String>,
+    pub authorisation: Option<Authorisation>,
+    pub notice_days: Option<i64>,
+    pub objection_requires_reason: Option<bool>,
+    pub third_country_transfers: Option<ThirdCountryTransfers>,
+    pub signed_at: Option<DateTime<Utc>>,
+    pub reference: Option<String>,
+}
+
+/// A validated agreement, ready to be stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgreementSpec {
+    pub controller_id: String,
+    pub processor_id: String,
+    pub terms: AgreementTerms,
+    pub signed_at: DateTime<Utc>,
+    pub reference: Option<String>,
+}
+
+/// Validates an agreement; `now` is the default signing time and the latest allowed one.
+pub fn validate(input: &AgreementInput, now: DateTime<Utc>) -> Result<AgreementSpec, DomainError> {
+    let mut problems = Problems::default();
+    let controller_id = super::subprocessor::required_text(
+        &mut problems,
+        "controller_id",
+        input.controller_id.as_deref(),
+    );
+    let processor_id = super::subprocessor::required_text(
+        &mut problems,
+        "processor_id",
+        input.processor_id.as_deref(),
+    );
+    let authorisation = input.authorisation.unwrap_or_else(|| {
+        problems.push(
+            "authorisation",
+            "`authorisation` is required: general or specific",
+        );
+        Authorisation::Specific
+    });
+    let notice_days = match input.notice_days {
+        None => {
+            problems.push("notice_days", "`notice_days` is required, e.g. 30 or 7");
+            0
+        }
+        Some(days) if !(1..=MAX_NOTICE_DAYS).contains(&days) => {
+            problems.push(
+                "notice_days",
+                format!("`notice_days` must be between 1 and {MAX_NOTICE_DAYS} calendar days, got {days}"),
+            );
+            0
+        }
+        Some(days) => days as u16,
+    };
+    let third_country_transfers = input.third_country_transfers.unwrap_or_else(|| {
+        problems.push(
+            "third_country_transfers",
+            "`third_country_transfers` is required: allowed_with_basis or forbidden",
+        );
+        ThirdCountryTransfers::Forbidden
+    });
+    let signed_at = input.signed_at.unwrap_or(now);
+    if signed_at > now {
+        problems.push(
+            "signed_at",
+            "`signed_at` lies in the future: record an agreement once it is signed",
+        );
+    }
+    let reference =
+        super::subprocessor::optional_text(&mut problems, "reference", input.reference.as_deref());
+    problems.finish(AgreementSpec {
+        controller_id,
+        processor_id,
+        terms: AgreementTerms {
+            authorisation,
+            notice_days,
+            objection_requires_reason: input.objection_requires_reason.unwrap_or(false),
+            third_country_transfers,
+        },
+        signed_at,
+        reference,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seed_004() -> AgreementInput {
+        AgreementInput {
+            controller_id: Some("roskilde-kommune".into()),
+            processor_id: Some("roskilde-hosting".into()),
+            authorisation: Some(Authorisation::General),
+            notice_days: Some(7),
+            objection_requires_reason: Some(true),
+            third_country_transfers: Some(ThirdCountryTransfers::Forbidden),
+            signed_at: None,
+            reference: Some("Hostingaftale".into()),
+        }
+    }
+
+    #[test]
+    fn seed_terms_are_kept() {
+        let now = Utc::now();
+        let spec = validate(&seed_004(), now).expect("valid");
+        assert_eq!(spec.terms.notice_days, 7);
+        assert!(spec.terms.objection_requires_reason);
+        assert_eq!(spec.signed_at, now);
+    }
+
+    #[test]
+    fn notice_days_are_bounded_and_signing_is_not_in_the_future() {
+        let now = Utc::now();
+        let mut input = seed_004();
+        input.notice_days = Some(0);
+        input.signed_at = Some(now + chrono::Duration::days(1));
+        let Err(DomainError::Invalid(errors)) = validate(&input, now) else {
+            panic!("expected errors");
+        };
+        let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["notice_days", "signed_at"]);
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Agreement {
+    pub id: String,
+    pub controller_id: String,
+    pub processor_id: String,
+    pub authorisation: Authorisation,
+    pub notice_days: u16,
+    pub objection_requires_reason: bool,
+    pub third_country_transfers: ThirdCountryTransfers,
+    pub signed_at: DateTime<Utc>,
+    pub reference: Option<String>,
+}
+
+impl Agreement {
+    pub fn terms(&self) -> AgreementTerms {
+        AgreementTerms {
+            authorisation: self.authorisation,
+            notice_days: self.notice_days,
+            objection_requires_reason: self.objection_requires_reason,
+            third_country_transfers: self.third_country_transfers,
+        }
+    }
+}

@@ -1,0 +1,162 @@
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+/// The kinds of event in the evidence log; the strings are the contract of feeds and webhooks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum EventType {
+    #[serde(rename = "change.announced")]
+    ChangeAnnounced,
+    #[serde(rename = "window.opened")]
+    WindowOpened,
+    #[serde(rename = "objection.raised")]
+    ObjectionRaised,
+    #[serde(rename = "objection.withdrawn")]
+    ObjectionWithdrawn,
+    #[serde(rename = "approval.given")]
+    ApprovalGiven,
+    #[serde(rename = "window.closed")]
+    WindowClosed,
+    #[serde(rename = "change.effective")]
+    ChangeEffective,
+    #[serde(rename = "change.withdrawn")]
+    ChangeWithdrawn,
+    #[serde(rename = "subprocessor.added")]
+    SubprocessorAdded,
+    #[serde(rename = "endpoint.disabled")]
+    EndpointDisabled,
+}
+
+impl EventType {
+    pub const ALL: [EventType; 10] = [
+        EventType::ChangeAnnounced,
+        EventType::WindowOpened,
+        EventType::ObjectionRaised,
+        EventType::ObjectionWithdrawn,
+        EventType::ApprovalGiven,
+        EventType::WindowClosed,
+        EventType::ChangeEffective,
+        EventType::ChangeWithdrawn,
+        EventType::SubprocessorAdded,
+        EventType::EndpointDisabled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::ChangeAnnounced => "change.announced",
+            EventType::WindowOpened => "window.opened",
+            EventType::ObjectionRaised => "objection.raised",
+            EventType::ObjectionWithdrawn => "objection.withdrawn",
+            EventType::ApprovalGiven => "approval.given",
+            EventType::WindowClosed => "window.closed",
+            EventType::ChangeEffective => "change.effective",
+            EventType::ChangeWithdrawn => "change.withdrawn",
+            EventType::SubprocessorAdded => "subprocessor.added",
+            EventType::EndpointDisabled => "endpoint.disabled",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        EventType::ALL.into_iter().find(|t| t.as_str() == text)
+    }
+}
+
+/// An event as it is stored, served and signed: this JSON is the evidence.
+#[derive(Debug, Clone, Serialize)]
+pub struct EventBody<'a> {
+    pub id: &'a str,
+    #[serde(rename = "type")]
+    pub event_type: EventType,
+    pub occurred_at: DateTime<Utc>,
+    pub processor_id: &'a str,
+    pub controller_id: Option<&'a str>,
+    pub data: &'a serde_json::Value,
+}
+
+/// The first `prev_hash` of every processor's chain.
+pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// `hash = sha256(prev_hash || payload)`, with `prev_hash` as its 64 hex characters.
+pub fn chain_hash(prev_hash: &str, payload: &str) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(prev_hash.as_bytes());
+    hasher.update(payload.as_bytes());
+    hex::encode(hasher.finalize())
+}
+
+/// A link of the chain as stored: enough to recompute it.
+pub struct ChainLink<'a> {
+    pub id: &'a str,
+    pub payload: &'a str,
+    pub prev_hash: &'a str,
+    pub hash: &'a str,
+}
+
+/// Walks a processor's events in order and returns the id of the first one that does not
+/// follow from its predecessor, or `None` when the chain is intact.
+pub fn first_broken<'a>(links: impl IntoIterator<Item = ChainLink<'a>>) -> Option<String> {
+    let mut expected_prev = GENESIS_HASH.to_string();
+    for link in links {
+        let recomputed = chain_hash(link.prev_hash, link.payload);
+        if link.prev_hash != expected_prev || link.hash != recomputed {
+            return Some(link.id.to_string());
+        }
+        expected_prev = recomputed;
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chain_detects_an_altered_payload() {
+        let h1 = chain_hash(GENESIS_HASH, "{\"a\":1}");
+        let h2 = chain_hash(&h1, "{\"b\":2}");
+        let intact = [
+            ChainLink {
+                id: "e1",
+                payload: "{\"a\":1}",
+                prev_hash: GENESIS_HASH,
+                hash: &h1,
+            },
+            ChainLink {
+                id: "e2",
+                payload: "{\"b\":2}",
+                prev_hash: &h1,
+                hash: &h2,
+            },
+        ];
+        assert_eq!(first_broken(intact), None);
+        let altered = [
+            ChainLink {
+                id: "e1",
+                payload: "{\"a\":9}",
+                prev_hash: GENESIS_HASH,
+                hash: &h1,
+            },
+            ChainLink {
+                id: "e2",
+                payload: "{\"b\":2}",
+                prev_hash: &h1,
+                hash: &h2,
+            },
+        ];
+        assert_eq!(first_broken(altered).as_deref(), Some("e1"));
+        let removed_first = [ChainLink {
+            id: "e2",
+            payload: "{\"b\":2}",
+            prev_hash: &h1,
+            hash: &h2,
+        }];
+        assert_eq!(first_broken(removed_first).as_deref(), Some("e2"));
+    }
+
+    #[test]
+    fn event_types_round_trip() {
+        for t in EventType::ALL {
+            assert_eq!(EventType::parse(t.as_str()), Some(t));
+        }
+    }
+}

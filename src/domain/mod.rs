@@ -1,0 +1,12 @@
+//! Pure rules of the sub-processor domain: no actix, no diesel, time comes in as arguments.
+
+pub mod agreement;
+pub mod clock;
+pub mod error;
+pub mod event;
+pub mod geography;
+pub mod party;
+pub mod registration;
+pub mod subprocessor;
+
+pub use error::{DomainError, FieldError};

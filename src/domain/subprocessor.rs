@@ -1,0 +1,417 @@
+use super::error::{DomainError, Problems};
+use super::geography::{adequacy_decision, check_country, is_eea, Location};
+use super::registration::Registration;
+use serde::{Deserialize, Serialize};
+
+/// The legal ground on which personal data may leave the EEA (GDPR chapter V).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TransferBasis {
+    AdequacyDecision,
+    StandardContractualClauses,
+    BindingCorporateRules,
+    CodeOfConduct,
+    Certification,
+    Derogation,
+}
+
+impl TransferBasis {
+    pub const ALL: [TransferBasis; 6] = [
+        TransferBasis::AdequacyDecision,
+        TransferBasis::StandardContractualClauses,
+        TransferBasis::BindingCorporateRules,
+        TransferBasis::CodeOfConduct,
+        TransferBasis::Certification,
+        TransferBasis::Derogation,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TransferBasis::AdequacyDecision => "adequacy_decision",
+            TransferBasis::StandardContractualClauses => "standard_contractual_clauses",
+            TransferBasis::BindingCorporateRules => "binding_corporate_rules",
+            TransferBasis::CodeOfConduct => "code_of_conduct",
+            TransferBasis::Certification => "certification",
+            TransferBasis::Derogation => "derogation",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        TransferBasis::ALL.into_iter().find(|b| b.as_str() == text)
+    }
+}
+
+/// A contact person at the sub-processor (Annex IV of decision 2021/915).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Contact {
+    pub name: Option<String>,
+    pub position: Option<String>,
+    pub email: Option<String>,
+}
+
+/// A sub-processor entry as a processor submits it; every field is checked by [`validate`].
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct SubprocessorInput {
+    pub name: Option<String>,
+    pub registration: Option<Registration>,
+    pub address: Option<String>,
+    pub country: Option<String>,
+    pub processing_locations: Option<Vec<String>>,
+    pub transfer_basis: Option<TransferBasis>,
+    pub transfer_basis_note: Option<String>,
+    pub purpose: Option<String>,
+    pub contact: Option<Contact>,
+}
+
+/// A validated sub-processor entry, ready to be stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubprocessorSpec {
+    pub name: String,
+    pub registration: Option<Registration>,
+    pub address: String,
+    pub country: String,
+    pub processing_locations: Vec<String>,
+    pub location: Location,
+    pub transfer_basis: Option<TransferBasis>,
+    pub transfer_basis_note: Option<String>,
+    pub purpose: String,
+    pub contact: Option<Contact>,
+}
+
+pub const MAX_TEXT: usize = 1_000;
+
+/// A required, trimmed, bounded text field.
+pub fn required_text(problems: &mut Problems, field: &str, value: Option<&str>) -> String {
+    match value.map(str::trim) {
+        None | Some("") => {
+            problems.push(field, format!("`{field}` is required"));
+            String::new()
+        }
+        Some(text) if text.chars().count() > MAX_TEXT => {
+            problems.push(
+                field,
+                format!("`{field}` is longer than {MAX_TEXT} characters"),
+            );
+            String::new()
+        }
+        Some(text) => text.to_string(),
+    }
+}
+
+/// An optional, trimmed, bounded text field; blank counts as absent.
+pub fn optional_text(problems: &mut Problems, field: &str, value: Option<&str>) -> Option<String> {
+    match value.map(str::trim) {
+        None | Some("") => None,
+        Some(text) if text.chars().count() > MAX_TEXT => {
+            problems.push(
+                field,
+                format!("`{field}` is longer than {MAX_TEXT} characters"),
+            );
+            None
+        }
+        Some(text) => Some(text.to_string()),
+    }
+}
+
+pub fn check_email(problems: &mut Problems, field: &str, value: Option<&str>) -> Option<String> {
+    let email = optional_text(problems, field, value)?;
+    let valid = email
+        .split_once('@')
+        .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'))
+        && !email.contains(char::is_whitespace);
+    if !valid {
+        problems.push(field, format!("`{email}` is not an e-mail address"));
+    }
+    Some(email)
+}
+
+pub fn check_registration(problems: &mut Problems, registration: Option<&Registration>) {
+    if let Some(registration) = registration {
+        if let Err(error) = registration.validate() {
+            problems.extend_prefixed("registration", vec![error]);
+        }
+    }
+}
+
+pub fn check_country_field(problems: &mut Problems, field: &str, value: Option<&str>) -> String {
+    match value {
+        None => {
+            problems.push(
+                field,
+                format!("`{field}` is required (ISO 3166-1 alpha-2, e.g. DK)"),
+            );
+            String::new()
+        }
+        Some(code) => {
+            if let Err(message) = check_country(code) {
+                problems.push(field, message);
+            }
+            code.to_string()
+        }
+    }
+}
+
+/// Validates an entry: registration, countries, and the transfer-basis rules of GDPR chapter V.
+pub fn validate(input: &SubprocessorInput) -> Result<SubprocessorSpec, DomainError> {
+    let mut problems = Problems::default();
+    let name = required_text(&mut problems, "name", input.name.as_deref());
+    check_registration(&mut problems, input.registration.as_ref());
+    let address = required_text(&mut problems, "address", input.address.as_deref());
+    let country = check_country_field(&mut problems, "country", input.country.as_deref());
+    let purpose = required_text(&mut problems, "purpose", input.purpose.as_deref());
+    let transfer_basis_note = optional_text(
+        &mut problems,
+        "transfer_basis_note",
+        input.transfer_basis_note.as_deref(),
+    );
+
+    let processing_locations = input.processing_locations.clone().unwrap_or_default();
+    if processing_locations.is_empty() {
+        problems.push(
+            "processing_locations",
+            "give at least one country where the data is processed, e.g. [\"IE\"]",
+        );
+    }
+    let mut locations_valid = !processing_locations.is_empty();
+    for (i, code) in processing_locations.iter().enumerate() {
+        if let Err(message) = check_country(code) {
+            locations_valid = false;
+            problems.push(format!("processing_locations[{i}]"), message);
+        } else if processing_locations[..i].contains(code) {
+            problems.push(
+                format!("processing_locations[{i}]"),
+                format!("{code} is listed twice"),
+            );
+        }
+    }
+    let location = Location::of(&processing_locations);
+
+    // The transfer rules only make sense once every location is a real country.
+    let rule_input = if locations_valid {
+        Some((location, input.transfer_basis))
+    } else {
+        None
+    };
+    match rule_input.unwrap_or((Location::Eea, None)) {
+        (Location::Eea, Some(basis)) => problems.push(
+            "transfer_basis",
+            format!(
+                "every processing location is in the EEA, so there is no transfer to justify: \
+                 leave out transfer_basis (got {})",
+                basis.as_str()
+            ),
+        ),
+        (Location::ThirdCountry, None) => problems.push(
+            "transfer_basis",
+            format!(
+                "processing in {} is outside the EEA: give a transfer_basis ({})",
+                outside_eea(&processing_locations).join(", "),
+                TransferBasis::ALL.map(TransferBasis::as_str).join(", ")
+            ),
+        ),
+        (Location::ThirdCountry, Some(TransferBasis::AdequacyDecision)) => {
+            for code in outside_eea(&processing_locations) {
+                match adequacy_decision(code) {
+                    None => problems.push(
+                        "transfer_basis",
+                        format!(
+                            "the EU has no adequacy decision for {code}: use another basis such as \
+                             standard_contractual_clauses"
+                        ),
+                    ),
+                    Some(decision) => {
+                        if let (Some(scope), None) = (decision.scope, &transfer_basis_note) {
+                            problems.push(
+                                "transfer_basis_note",
+                                format!(
+                                    "the adequacy decision for {code} covers only {scope}: \
+                                     state in transfer_basis_note that the recipient is covered \
+                                     (e.g. \"DPF certified\")"
+                                ),
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+
+    let contact = input.contact.as_ref().map(|contact| Contact {
+        name: optional_text(&mut problems, "contact.name", contact.name.as_deref()),
+        position: optional_text(
+            &mut problems,
+            "contact.position",
+            contact.position.as_deref(),
+        ),
+        email: check_email(&mut problems, "contact.email", contact.email.as_deref()),
+    });
+
+    problems.finish(SubprocessorSpec {
+        name,
+        registration: input.registration.clone(),
+        address,
+        country,
+        processing_locations,
+        location,
+        transfer_basis: input.transfer_basis,
+        transfer_basis_note,
+        purpose,
+        contact,
+    })
+}
+
+fn outside_eea(locations: &[String]) -> Vec<&str> {
+    locations
+        .iter()
+        .map(String::as_str)
+        .filter(|code| !is_eea(code))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::registration::RegistrationScheme;
+    use crate::domain::FieldError;
+
+    fn azure() -> SubprocessorInput {
+        SubprocessorInput {
+            name: Some("Microsoft Azure".into()),
+            registration: Some(Registration {
+                scheme: RegistrationScheme::Cvr,
+                number: "13612870".into(),
+            }),
+            address: Some("Kanalvej 7, 2800 Kgs. Lyngby".into()),
+            country: Some("DK".into()),
+            processing_locations: Some(vec!["IE".into(), "NL".into()]),
+            purpose: Some("Cloud platform".into()),
+            ..Default::default()
+        }
+    }
+
+    fn fields(result: Result<SubprocessorSpec, DomainError>) -> Vec<String> {
+        match result {
+            Err(DomainError::Invalid(errors)) => {
+                errors.into_iter().map(|e: FieldError| e.field).collect()
+            }
+            Ok(_) => vec![],
+        }
+    }
+
+    #[test]
+    fn eea_entry_is_valid_without_basis() {
+        let spec = validate(&azure()).expect("valid");
+        assert_eq!(spec.location, Location::Eea);
+    }
+
+    #[test]
+    fn eea_entry_with_basis_is_refused() {
+        let mut input = azure();
+        input.transfer_basis = Some(TransferBasis::StandardContractualClauses);
+        assert_eq!(fields(validate(&input)), ["transfer_basis"]);
+    }
+
+    #[test]
+    fn third_country_needs_a_basis() {
+        let mut input = azure();
+        input.processing_locations = Some(vec!["IE".into(), "US".into()]);
+        assert_eq!(fields(validate(&input)), ["transfer_basis"]);
+        input.transfer_basis = Some(TransferBasis::StandardContractualClauses);
+        assert_eq!(
+            validate(&input).map(|s| s.location),
+            Ok(Location::ThirdCountry)
+        );
+    }
+
+    #[test]
+    fn adequacy_needs_a_decision_and_a_scope_note() {
+        let mut input = azure();
+        input.transfer_basis = Some(TransferBasis::AdequacyDecision);
+        input.processing_locations = Some(vec!["CN".into()]);
+        assert_eq!(fields(validate(&input)), ["transfer_basis"]);
+        input.processing_locations = Some(vec!["CH".into()]);
+        assert!(validate(&input).is_ok());
+        input.processing_locations = Some(vec!["US".into()]);
+        assert_eq!(fields(validate(&input)), ["transfer_basis_note"]);
+        input.transfer_basis_note = Some("EU-US Data Privacy Framework, certified".into());
+        assert!(validate(&input).is_ok());
+        input.processing_locations = Some(vec!["GL".into()]);
+        assert_eq!(fields(validate(&input)), ["transfer_basis"]);
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let input = SubprocessorInput {
+            country: Some("dk".into()),
+            processing_locations: Some(vec!["XX".into(), "IE".into(), "IE".into()]),
+            ..Default::default()
+        };
+        assert_eq!(
+            fields(validate(&input)),
+            [
+                "name",
+                "address",
+                "country",
+                "purpose",
+                "processing_locations[0]",
+                "processing_locations[2]"
+            ]
+        );
+    }
+}
+
+/// Where an entry stands on its processor's list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntryStatus {
+    /// Part of a change that is not effective yet.
+    Proposed,
+    Active,
+    /// Replaced or removed.
+    Inactive,
+    /// Its change was withdrawn before it became effective.
+    Withdrawn,
+}
+
+impl EntryStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntryStatus::Proposed => "proposed",
+            EntryStatus::Active => "active",
+            EntryStatus::Inactive => "inactive",
+            EntryStatus::Withdrawn => "withdrawn",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [
+            EntryStatus::Proposed,
+            EntryStatus::Active,
+            EntryStatus::Inactive,
+            EntryStatus::Withdrawn,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == text)
+    }
+}
+
+/// A sub-processor entry on one processor's list, as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Subprocessor {
+    pub id: String,
+    pub processor_id: String,
+    pub name: String,
+    pub registration: Option<Registration>,
+    pub address: String,
+    pub country: String,
+    pub processing_locations: Vec<String>,
+    pub location: Location,
+    pub transfer_basis: Option<TransferBasis>,
+    pub transfer_basis_note: Option<String>,
+    pub purpose: String,
+    pub contact: Option<Contact>,
+    pub status: EntryStatus,
+    pub active_from: Option<chrono::DateTime<chrono::Utc>>,
+    pub active_until: Option<chrono::DateTime<chrono::Utc>>,
+}

@@ -1,0 +1,31 @@
+use super::error::ApiError;
+use super::{AppState, Routes};
+use actix_web::http::Method;
+use actix_web::{web, HttpResponse};
+
+pub const OPENAPI_YAML: &str = include_str!("../../openapi.yaml");
+
+pub fn routes(routes: &mut Routes) {
+    routes
+        .add(Method::GET, "/healthz", healthz)
+        .add(Method::GET, "/readyz", readyz)
+        .add(Method::GET, "/openapi.yaml", openapi);
+}
+
+async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
+}
+
+async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    state
+        .db(crate::store::db::ping)
+        .await
+        .map_err(|_| ApiError::Unavailable("the database does not answer".into()))?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({"status": "ready"})))
+}
+
+async fn openapi() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/yaml")
+        .body(OPENAPI_YAML)
+}

@@ -1,0 +1,97 @@
+//! subreg: a sub-processor registry with a change-notification feed (GDPR Art. 28).
+//!
+//! Layers point one way: `http` → `domain` ← `store`; `http` calls `store` for persistence.
+
+pub mod config;
+pub mod demo;
+pub mod domain;
+pub mod http;
+pub mod store;
+
+use actix_web::dev::Server;
+use actix_web::{middleware, web, App, HttpServer};
+use config::Settings;
+use domain::clock::Clock;
+use std::net::TcpListener;
+
+/// A built, bound, not yet running server; `port()` tells tests where it listens.
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("{0}")]
+    Config(String),
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    #[error("cannot listen on {bind}: {source}")]
+    Bind {
+        bind: String,
+        source: std::io::Error,
+    },
+}
+
+impl Application {
+    pub fn build(settings: Settings) -> Result<Application, StartError> {
+        let verifier =
+            http::auth::TokenVerifier::from_settings(&settings).map_err(StartError::Config)?;
+        let pool = store::connect(&settings.database_url, settings.pool_size)?;
+        let clock = if settings.test_clock {
+            log::warn!("SUBREG_TEST_CLOCK is on: POST /v1/admin/clock moves time; never use this in production");
+            let mut conn = pool.get().map_err(store::StoreError::from)?;
+            Clock::test(store::clock::load_offset(&mut conn)?)
+        } else {
+            Clock::System
+        };
+        let listener = TcpListener::bind(settings.bind).map_err(|source| StartError::Bind {
+            bind: settings.bind.to_string(),
+            source,
+        })?;
+        let port = listener
+            .local_addr()
+            .map_err(|source| StartError::Bind {
+                bind: settings.bind.to_string(),
+                source,
+            })?
+            .port();
+        let public_url = if settings.bind.port() == 0 {
+            format!("http://{}:{port}", settings.bind.ip())
+        } else {
+            settings.public_url.clone()
+        };
+        let state = web::Data::new(http::AppState {
+            pool,
+            clock,
+            public_url,
+        });
+        let verifier = web::Data::new(verifier);
+        let test_clock = settings.test_clock;
+        let server = HttpServer::new(move || {
+            App::new()
+                .wrap(middleware::Logger::new("%r %s %b %Dms"))
+                .app_data(state.clone())
+                .app_data(verifier.clone())
+                .configure(|cfg| {
+                    http::register(cfg, test_clock);
+                })
+                .default_service(web::to(http::no_route))
+        })
+        .listen(listener)
+        .map_err(|source| StartError::Bind {
+            bind: settings.bind.to_string(),
+            source,
+        })?
+        .run();
+        Ok(Application { port, server })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}

@@ -1,0 +1,101 @@
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+use subreg::config::Settings;
+use subreg::http::auth::{mint, Role};
+use subreg::{demo, store, Application};
+
+/// subreg: sub-processor registry with a change-notification feed.
+///
+/// Configuration comes from SUBREG_* environment variables (see README).
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP service (migrations run first).
+    Serve {
+        /// Load the demo data before serving.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Bring the database schema up to date and exit.
+    Migrate,
+    /// Print a signed JWT for a role and organisation (HS256 with SUBREG_JWT_SECRET).
+    Token {
+        #[arg(long, value_enum)]
+        role: Role,
+        /// The processor or controller id the token acts for (any value for admin).
+        #[arg(long, default_value = "subreg")]
+        org: String,
+        /// Lifetime in seconds.
+        #[arg(long, default_value_t = 3600)]
+        ttl: i64,
+    },
+    /// Load the demo data (the three seed agreements); loading twice changes nothing.
+    Demo,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let filter = std::env::var("SUBREG_LOG")
+        .or_else(|_| std::env::var("RUST_LOG"))
+        .unwrap_or_else(|_| "info".into());
+    env_logger::Builder::new().parse_filters(&filter).init();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("subreg: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<(), String> {
+    let settings = Settings::from_env().map_err(|e| e.to_string())?;
+    match cli.command {
+        Command::Serve { demo } => {
+            if demo {
+                load_demo(&settings)?;
+            }
+            serve(settings)
+        }
+        Command::Migrate => {
+            store::connect(&settings.database_url, 1).map_err(|e| e.to_string())?;
+            log::info!("schema is up to date");
+            Ok(())
+        }
+        Command::Token { role, org, ttl } => {
+            let secret = settings
+                .jwt_secret
+                .as_deref()
+                .ok_or("set SUBREG_JWT_SECRET (at least 32 characters) to mint tokens")?;
+            let token =
+                mint(secret, &settings.jwt_issuer, role, &org, ttl).map_err(|e| e.to_string())?;
+            println!("{token}");
+            Ok(())
+        }
+        Command::Demo => load_demo(&settings),
+    }
+}
+
+fn load_demo(settings: &Settings) -> Result<(), String> {
+    let pool = store::connect(&settings.database_url, 2).map_err(|e| e.to_string())?;
+    let mut conn = pool.get().map_err(|e| e.to_string())?;
+    let summary = demo::load(&mut conn, subreg::domain::clock::Clock::System.now())
+        .map_err(|e| e.to_string())?;
+    log::info!("demo data: {summary}");
+    Ok(())
+}
+
+fn serve(settings: Settings) -> Result<(), String> {
+    actix_web::rt::System::new().block_on(async move {
+        let bind = settings.bind;
+        let app = Application::build(settings).map_err(|e| e.to_string())?;
+        log::info!("subreg listening on http://{bind}");
+        app.run_until_stopped().await.map_err(|e| e.to_string())
+    })
+}

@@ -1,0 +1,173 @@
+use super::schema::{events, processors};
+use super::{from_db, to_db, DbConnection, Page, PageRequest, StoreError};
+use crate::domain::event::{chain_hash, first_broken, ChainLink, EventBody, EventType};
+use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};
+use diesel::prelude::*;
+use serde::Serialize;
+
+/// An event to append to a processor's evidence log.
+pub struct NewEvent {
+    pub event_type: EventType,
+    pub processor_id: String,
+    pub controller_id: Option<String>,
+    pub data: serde_json::Value,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = events)]
+pub struct StoredEvent {
+    pub seq: i64,
+    pub id: String,
+    pub processor_id: String,
+    pub controller_id: Option<String>,
+    pub event_type: String,
+    pub occurred_at: NaiveDateTime,
+    pub payload: String,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+impl StoredEvent {
+    pub fn occurred_at(&self) -> DateTime<Utc> {
+        from_db(self.occurred_at)
+    }
+
+    /// The event JSON as the API shows it: the stored evidence plus its chain hashes.
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut value: serde_json::Value =
+            serde_json::from_str(&self.payload).unwrap_or(serde_json::Value::Null);
+        if let Some(object) = value.as_object_mut() {
+            object.insert("prev_hash".into(), self.prev_hash.clone().into());
+            object.insert("hash".into(), self.hash.clone().into());
+        }
+        value
+    }
+}
+
+/// Appends an event to its processor's hash chain. Call it inside the transaction that makes
+/// the state change, so the change and its evidence are written together or not at all.
+pub fn append(
+    conn: &mut DbConnection,
+    now: DateTime<Utc>,
+    event: NewEvent,
+) -> Result<StoredEvent, StoreError> {
+    // Taking the processor row first serialises appends to one chain (a row lock on
+    // PostgreSQL, the write lock on SQLite).
+    let locked = diesel::update(processors::table.find(&event.processor_id))
+        .set(processors::event_count.eq(processors::event_count + 1))
+        .execute(conn)?;
+    if locked == 0 {
+        return Err(StoreError::not_found("processor", &event.processor_id));
+    }
+    let prev_hash: String = processors::table
+        .find(&event.processor_id)
+        .select(processors::chain_head)
+        .first(conn)?;
+    let id = uuid::Uuid::new_v4().to_string();
+    // Stored with microsecond precision so the JSON and the column agree on both backends.
+    let occurred_at = now.trunc_subsecs(6);
+    let payload = serde_json::to_string(&EventBody {
+        id: &id,
+        event_type: event.event_type,
+        occurred_at,
+        processor_id: &event.processor_id,
+        controller_id: event.controller_id.as_deref(),
+        data: &event.data,
+    })
+    .map_err(|e| StoreError::Corrupt(format!("event not serialisable: {e}")))?;
+    let hash = chain_hash(&prev_hash, &payload);
+    diesel::insert_into(events::table)
+        .values((
+            events::id.eq(&id),
+            events::processor_id.eq(&event.processor_id),
+            events::controller_id.eq(&event.controller_id),
+            events::event_type.eq(event.event_type.as_str()),
+            events::occurred_at.eq(to_db(occurred_at)),
+            events::payload.eq(&payload),
+            events::prev_hash.eq(&prev_hash),
+            events::hash.eq(&hash),
+        ))
+        .execute(conn)?;
+    diesel::update(processors::table.find(&event.processor_id))
+        .set(processors::chain_head.eq(&hash))
+        .execute(conn)?;
+    events::table
+        .filter(events::id.eq(&id))
+        .select(StoredEvent::as_select())
+        .first(conn)
+        .map_err(StoreError::from)
+}
+
+/// A processor's events in order of occurrence (oldest first), paginated by sequence.
+pub fn list_for_processor(
+    conn: &mut DbConnection,
+    processor_id: &str,
+    page: &PageRequest,
+) -> Result<Page<StoredEvent>, StoreError> {
+    let mut query = events::table
+        .filter(events::processor_id.eq(processor_id))
+        .select(StoredEvent::as_select())
+        .order(events::seq)
+        .limit(page.fetch())
+        .into_boxed();
+    if let Some(after) = &page.after {
+        let seq: i64 = after.parse().map_err(|_| {
+            StoreError::Domain(crate::domain::DomainError::Invalid(vec![
+                crate::domain::FieldError::new(
+                    "cursor",
+                    "`cursor` is not one this list returned: pass next_cursor unchanged",
+                ),
+            ]))
+        })?;
+        query = query.filter(events::seq.gt(seq));
+    }
+    let rows = query.load(conn)?;
+    Ok(page.page(rows, |e| e.seq.to_string()))
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChainVerification {
+    pub valid: bool,
+    pub events: i64,
+    pub first_broken: Option<String>,
+}
+
+/// Recomputes a processor's hash chain from the stored bytes and reports where it breaks.
+pub fn verify_chain(
+    conn: &mut DbConnection,
+    processor_id: &str,
+) -> Result<ChainVerification, StoreError> {
+    let (head, count): (String, i64) = processors::table
+        .find(processor_id)
+        .select((processors::chain_head, processors::event_count))
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| StoreError::not_found("processor", processor_id))?;
+    let rows: Vec<(String, String, String, String)> = events::table
+        .filter(events::processor_id.eq(processor_id))
+        .order(events::seq)
+        .select((events::id, events::payload, events::prev_hash, events::hash))
+        .load(conn)?;
+    let mut broken = first_broken(rows.iter().map(|(id, payload, prev_hash, hash)| ChainLink {
+        id,
+        payload,
+        prev_hash,
+        hash,
+    }));
+    // Events cut off the end leave the chain consistent; the head and count kept on the
+    // processor row reveal them.
+    if broken.is_none() {
+        let last_hash = rows
+            .last()
+            .map(|r| r.3.as_str())
+            .unwrap_or(crate::domain::event::GENESIS_HASH);
+        if last_hash != head || rows.len() as i64 != count {
+            broken = Some(rows.last().map(|r| r.0.clone()).unwrap_or_default());
+        }
+    }
+    Ok(ChainVerification {
+        valid: broken.is_none(),
+        events: rows.len() as i64,
+        first_broken: broken,
+    })
+}

@@ -1,0 +1,28 @@
+//! Persistence: diesel on SQLite or PostgreSQL through one connection type. Every function
+//! takes a `&mut DbConnection`; functions that write more than one row run in one transaction,
+//! and every write that the evidence log must show appends its event in that same transaction.
+
+pub mod agreements;
+pub mod clock;
+pub mod db;
+pub mod error;
+pub mod events;
+pub mod organisations;
+pub mod page;
+pub mod schema;
+pub mod subprocessors;
+
+pub use db::{connect, write_transaction, DbConnection, Pool};
+pub use error::StoreError;
+pub use page::{Page, PageRequest};
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+
+/// Timestamps are stored as UTC without a zone, the one type both backends share.
+pub(crate) fn to_db(time: DateTime<Utc>) -> NaiveDateTime {
+    time.naive_utc()
+}
+
+pub(crate) fn from_db(time: NaiveDateTime) -> DateTime<Utc> {
+    time.and_utc()
+}

@@ -1,0 +1,97 @@
+// One schema for both backends: only column types SQLite and PostgreSQL share.
+
+diesel::table! {
+    processors (id) {
+        id -> Text,
+        name -> Text,
+        registration_scheme -> Nullable<Text>,
+        registration_number -> Nullable<Text>,
+        address -> Text,
+        country -> Text,
+        contact_email -> Nullable<Text>,
+        chain_head -> Text,
+        event_count -> BigInt,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    controllers (id) {
+        id -> Text,
+        name -> Text,
+        registration_scheme -> Nullable<Text>,
+        registration_number -> Nullable<Text>,
+        contact_email -> Nullable<Text>,
+        feed_token -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    agreements (id) {
+        id -> Text,
+        controller_id -> Text,
+        processor_id -> Text,
+        authorisation -> Text,
+        notice_days -> Integer,
+        objection_requires_reason -> Bool,
+        third_country_transfers -> Text,
+        signed_at -> Timestamp,
+        reference -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    subprocessors (id) {
+        id -> Text,
+        processor_id -> Text,
+        name -> Text,
+        registration_scheme -> Nullable<Text>,
+        registration_number -> Nullable<Text>,
+        address -> Text,
+        country -> Text,
+        processing_locations -> Text,
+        location -> Text,
+        transfer_basis -> Nullable<Text>,
+        transfer_basis_note -> Nullable<Text>,
+        purpose -> Text,
+        contact_name -> Nullable<Text>,
+        contact_position -> Nullable<Text>,
+        contact_email -> Nullable<Text>,
+        status -> Text,
+        active_from -> Nullable<Timestamp>,
+        active_until -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    events (seq) {
+        seq -> BigInt,
+        id -> Text,
+        processor_id -> Text,
+        controller_id -> Nullable<Text>,
+        event_type -> Text,
+        occurred_at -> Timestamp,
+        payload -> Text,
+        prev_hash -> Text,
+        hash -> Text,
+    }
+}
+
+diesel::table! {
+    test_clock (id) {
+        id -> Integer,
+        offset_ms -> BigInt,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(
+    processors,
+    controllers,
+    agreements,
+    subprocessors,
+    events,
+    test_clock,
+);

@@ -1,0 +1,315 @@
+//! Test harness: the real app on a random port, against a fresh SQLite file or a fresh
+//! PostgreSQL database per test.
+
+use diesel::{Connection, RunQueryDsl};
+use reqwest::header::HeaderMap;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use std::net::SocketAddr;
+use subreg::config::Settings;
+use subreg::http::auth::{mint, Role};
+use subreg::Application;
+
+pub const SECRET: &str = "test-secret-that-is-long-enough-for-hs256";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A database that exists for one test and is removed afterwards.
+pub enum TestDb {
+    Sqlite { _dir: tempfile::TempDir },
+    Postgres { admin_url: String, name: String },
+}
+
+impl TestDb {
+    /// `None` when the backend is PostgreSQL and SUBREG_TEST_POSTGRES_URL is not set.
+    pub fn create(backend: Backend) -> Option<(TestDb, String)> {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}", dir.path().join("subreg.db").display());
+                Some((TestDb::Sqlite { _dir: dir }, url))
+            }
+            Backend::Postgres => {
+                let admin_url = std::env::var("SUBREG_TEST_POSTGRES_URL").ok()?;
+                let name = format!("subreg_test_{}", uuid::Uuid::new_v4().simple());
+                let mut conn =
+                    diesel::PgConnection::establish(&admin_url).expect("connect to PostgreSQL");
+                diesel::sql_query(format!("CREATE DATABASE {name}"))
+                    .execute(&mut conn)
+                    .expect("create test database");
+                let base = admin_url
+                    .rsplit_once('/')
+                    .map(|(base, _)| base)
+                    .expect("url with database");
+                let url = format!("{base}/{name}");
+                Some((TestDb::Postgres { admin_url, name }, url))
+            }
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let TestDb::Postgres { admin_url, name } = self {
+            if let Ok(mut conn) = diesel::PgConnection::establish(admin_url) {
+                let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut conn);
+            }
+        }
+    }
+}
+
+pub fn settings(database_url: &str) -> Settings {
+    let mut settings = Settings::from_lookup(|_| None).expect("default settings");
+    settings.database_url = database_url.to_string();
+    settings.bind = SocketAddr::from(([127, 0, 0, 1], 0));
+    settings.jwt_secret = Some(SECRET.to_string());
+    settings.test_clock = true;
+    settings.pool_size = 4;
+    settings
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub database_url: String,
+    pub client: reqwest::Client,
+    _db: TestDb,
+}
+
+/// A response with its body read, so assertions can look at status, headers and body.
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub text: String,
+}
+
+impl Reply {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text))
+    }
+
+    pub fn content_type(&self) -> &str {
+        self.headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+
+    /// Asserts a problem+json refusal with this status and returns the problem.
+    pub fn problem(&self, status: u16) -> Value {
+        assert_eq!(self.status.as_u16(), status, "body: {}", self.text);
+        assert_eq!(
+            self.content_type(),
+            "application/problem+json",
+            "body: {}",
+            self.text
+        );
+        let problem = self.json();
+        assert_eq!(problem["status"], status);
+        assert!(problem["title"].is_string() && problem["type"].is_string());
+        assert!(
+            !problem["detail"].as_str().unwrap_or("").is_empty(),
+            "detail says what to fix"
+        );
+        problem
+    }
+
+    /// The fields named by a 422 validation problem.
+    pub fn error_fields(&self) -> Vec<String> {
+        self.problem(422)["errors"]
+            .as_array()
+            .expect("errors array")
+            .iter()
+            .map(|e| e["field"].as_str().expect("field").to_string())
+            .collect()
+    }
+}
+
+pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
+    let (db, database_url) = TestDb::create(backend)?;
+    let app = Application::build(settings(&database_url)).expect("app builds");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    actix_web::rt::spawn(app.run_until_stopped());
+    Some(TestApp {
+        address,
+        database_url,
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client"),
+        _db: db,
+    })
+}
+
+pub fn token(role: Role, org: &str) -> String {
+    mint(SECRET, "subreg", role, org, 600).expect("token")
+}
+
+pub fn admin() -> String {
+    token(Role::Admin, "subreg")
+}
+
+pub fn processor(org: &str) -> String {
+    token(Role::Processor, org)
+}
+
+pub fn controller(org: &str) -> String {
+    token(Role::Controller, org)
+}
+
+impl TestApp {
+    pub async fn send(&self, request: reqwest::RequestBuilder) -> Reply {
+        let response = request.send().await.expect("request sent");
+        Reply {
+            status: response.status(),
+            headers: response.headers().clone(),
+            text: response.text().await.expect("body"),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Reply {
+        let mut request = self.client.get(self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        self.send(request).await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: &Value) -> Reply {
+        let mut request = self.client.post(self.url(path)).json(body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        self.send(request).await
+    }
+
+    /// Creates a processor as admin and asserts it worked.
+    pub async fn processor(&self, id: &str) -> Value {
+        let reply = self
+            .post("/v1/processors", Some(&admin()), &processor_body(id))
+            .await;
+        assert_eq!(reply.status, 201, "{}", reply.text);
+        reply.json()
+    }
+
+    pub async fn controller(&self, id: &str) -> Value {
+        let reply = self
+            .post("/v1/controllers", Some(&admin()), &controller_body(id))
+            .await;
+        assert_eq!(reply.status, 201, "{}", reply.text);
+        reply.json()
+    }
+
+    /// Seeds one entry on a processor's list as that processor.
+    pub async fn seed(&self, pid: &str, entry: &Value) -> Value {
+        let reply = self
+            .post(
+                &format!("/v1/processors/{pid}/subprocessors"),
+                Some(&processor(pid)),
+                entry,
+            )
+            .await;
+        assert_eq!(reply.status, 201, "{}", reply.text);
+        reply.json()
+    }
+
+    pub async fn agreement(&self, cid: &str, pid: &str, terms: Value) -> Value {
+        let mut body = terms;
+        body["controller_id"] = json!(cid);
+        body["processor_id"] = json!(pid);
+        let reply = self.post("/v1/agreements", Some(&admin()), &body).await;
+        assert_eq!(reply.status, 201, "{}", reply.text);
+        reply.json()
+    }
+
+    /// Advances the test clock by an ISO 8601 duration.
+    pub async fn advance(&self, duration: &str) -> Value {
+        let reply = self
+            .post(
+                "/v1/admin/clock",
+                Some(&admin()),
+                &json!({"advance": duration}),
+            )
+            .await;
+        assert_eq!(reply.status, 200, "{}", reply.text);
+        reply.json()
+    }
+}
+
+pub fn processor_body(id: &str) -> Value {
+    json!({
+        "id": id, "name": format!("{id} A/S"),
+        "registration": {"scheme": "cvr", "number": "35833684"},
+        "address": "Lautrupvang 1, 2750 Ballerup", "country": "DK",
+        "contact_email": "dpo@example.com"
+    })
+}
+
+pub fn controller_body(id: &str) -> Value {
+    json!({
+        "id": id, "name": format!("{id} Kommune"),
+        "registration": {"scheme": "cvr", "number": "29188386"},
+        "contact_email": "dpo@example.dk"
+    })
+}
+
+pub fn azure() -> Value {
+    json!({
+        "name": "Microsoft Azure",
+        "registration": {"scheme": "cvr", "number": "13612870"},
+        "address": "Kanalvej 7, 2800 Kgs. Lyngby", "country": "DK",
+        "processing_locations": ["IE", "NL"],
+        "purpose": "Cloud platform hosting the DPG service"
+    })
+}
+
+pub fn us_with_sccs(name: &str) -> Value {
+    json!({
+        "name": name, "address": "1 Market St, San Francisco", "country": "US",
+        "processing_locations": ["US"],
+        "transfer_basis": "standard_contractual_clauses",
+        "transfer_basis_note": "SCCs 2021/914 module 3",
+        "purpose": "Support tickets"
+    })
+}
+
+pub fn general_terms(notice_days: u32) -> Value {
+    json!({
+        "authorisation": "general", "notice_days": notice_days,
+        "objection_requires_reason": false, "third_country_transfers": "allowed_with_basis"
+    })
+}
+
+/// Generates one test per backend for an async scenario `fn(TestApp)`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($scenario:ident),* $(,)?) => {
+        $(
+            mod $scenario {
+                use super::*;
+
+                #[actix_web::test]
+                async fn sqlite() {
+                    let app = spawn_app(Backend::Sqlite).await.expect("sqlite always runs");
+                    super::$scenario(app).await;
+                }
+
+                #[actix_web::test]
+                async fn postgres() {
+                    match spawn_app(Backend::Postgres).await {
+                        Some(app) => super::$scenario(app).await,
+                        None => eprintln!("SUBREG_TEST_POSTGRES_URL not set: PostgreSQL run skipped"),
+                    }
+                }
+            }
+        )*
+    };
+}

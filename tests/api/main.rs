@@ -1,0 +1,10 @@
+//! Integration tests: the real app over HTTP, on SQLite and (when configured) PostgreSQL.
+// A failed expectation in a test is a test failure, which is what a panic reports.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod auth;
+mod cli;
+mod helpers;
+mod openapi;
+mod registry;
+mod validation;
