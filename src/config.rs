@@ -22,6 +22,7 @@ pub struct Settings {
     pub pool_size: u32,
     pub public_url: String,
     pub sweep_interval: Duration,
+    pub sweep_batch: i64,
 }
 
 impl std::fmt::Debug for Settings {
@@ -39,6 +40,7 @@ impl std::fmt::Debug for Settings {
             .field("pool_size", &self.pool_size)
             .field("public_url", &self.public_url)
             .field("sweep_interval", &self.sweep_interval)
+            .field("sweep_batch", &self.sweep_batch)
             .finish()
     }
 }
@@ -88,6 +90,11 @@ impl Settings {
         };
         let pool_size = parse_number(&get, "SUBREG_POOL_SIZE", 8)?;
         let sweep_ms = parse_number(&get, "SUBREG_SWEEP_INTERVAL_MS", 1_000)?;
+        let sweep_batch = parse_number(
+            &get,
+            "SUBREG_SWEEP_BATCH",
+            crate::store::lifecycle::DEFAULT_SWEEP_BATCH as u64,
+        )?;
         let public_url = get("SUBREG_PUBLIC_URL")
             .unwrap_or_else(|| format!("http://{bind}"))
             .trim_end_matches('/')
@@ -102,6 +109,7 @@ impl Settings {
             pool_size: pool_size as u32,
             public_url,
             sweep_interval: Duration::from_millis(sweep_ms),
+            sweep_batch: sweep_batch.min(i64::MAX as u64) as i64,
         })
     }
 }

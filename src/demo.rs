@@ -1,13 +1,17 @@
 //! Demo data: the three agreements subreg was designed from (../shared/seeds), their
-//! processors' sub-processors and a few controllers. Loading twice changes nothing.
+//! processors' sub-processors, a few controllers, one agreement and one announced change
+//! per seed. Loading twice changes nothing.
 
 use crate::domain::agreement::{
     AgreementSpec, AgreementTerms, Authorisation, ThirdCountryTransfers,
 };
+use crate::domain::change::{ChangeKind, ChangeSpec};
 use crate::domain::party::{ControllerSpec, ProcessorSpec};
 use crate::domain::registration::{Registration, RegistrationScheme};
 use crate::domain::subprocessor::{self, SubprocessorInput, TransferBasis};
-use crate::store::{agreements, organisations, subprocessors, DbConnection, StoreError};
+use crate::store::{
+    agreements, lifecycle, organisations, subprocessors, DbConnection, PageRequest, StoreError,
+};
 use chrono::{DateTime, Utc};
 
 fn cvr(number: &str) -> Option<Registration> {
@@ -195,6 +199,57 @@ fn agreement_specs() -> Vec<(&'static str, &'static str, AgreementTerms, &'stati
     ]
 }
 
+/// One announced addition per seed, each showing what its agreement's terms do.
+fn announced_changes() -> Vec<(&'static str, SubprocessorInput, &'static str)> {
+    vec![
+        (
+            "timengo-dpg",
+            entry(
+                "Qbox ApS",
+                cvr("25890140"),
+                "Nørregade 10, 1165 København K",
+                "DK",
+                &["DK"],
+                None,
+                "Central logging of customer support cases",
+            ),
+            "Adding Qbox for customer logging (needs each customer's written approval)",
+        ),
+        (
+            "eg-netblanket",
+            entry(
+                "Twilio Inc.",
+                None,
+                "101 Spear Street, San Francisco, CA 94105",
+                "US",
+                &["US"],
+                Some((
+                    TransferBasis::StandardContractualClauses,
+                    "Commission SCCs 2021/914, module 3",
+                )),
+                "SMS notifications to citizens",
+            ),
+            "Adding Twilio for SMS notifications",
+        ),
+        (
+            "roskilde-hosting",
+            entry(
+                "Backblaze, Inc.",
+                None,
+                "201 Baldwin Avenue, San Mateo, CA 94401",
+                "US",
+                &["US"],
+                Some((
+                    TransferBasis::StandardContractualClauses,
+                    "Commission SCCs 2021/914, module 3",
+                )),
+                "Secondary off-site backup",
+            ),
+            "Adding Backblaze as secondary backup (outside the EEA)",
+        ),
+    ]
+}
+
 fn exists<T>(found: Result<T, StoreError>) -> Result<bool, StoreError> {
     match found {
         Ok(_) => Ok(true),
@@ -243,6 +298,22 @@ pub fn load(conn: &mut DbConnection, now: DateTime<Utc>) -> Result<String, Store
             };
             agreements::create(conn, &spec, now)?;
             added.push(format!("agreement {controller_id} / {processor_id}"));
+        }
+    }
+    for (processor_id, entry, summary) in announced_changes() {
+        let existing =
+            lifecycle::list_changes(conn, processor_id, None, false, &PageRequest::first(1))?;
+        if existing.items.is_empty() {
+            let spec = ChangeSpec {
+                kind: ChangeKind::Addition,
+                subprocessor: Some(subprocessor::validate(&entry)?),
+                replaces: None,
+                summary: summary.into(),
+                planned_from: None,
+                announce: true,
+            };
+            lifecycle::create_change(conn, processor_id, &spec, now)?;
+            added.push(format!("announced change for {processor_id}"));
         }
     }
     Ok(if added.is_empty() {

@@ -6,6 +6,7 @@ pub mod config;
 pub mod demo;
 pub mod domain;
 pub mod http;
+pub mod notify;
 pub mod store;
 
 use actix_web::dev::Server;
@@ -61,10 +62,23 @@ impl Application {
         } else {
             settings.public_url.clone()
         };
+        let wake = std::sync::Arc::new(tokio::sync::Notify::new());
+        actix_web::rt::spawn(
+            notify::sweeper::Sweeper {
+                pool: pool.clone(),
+                clock: clock.clone(),
+                interval: settings.sweep_interval,
+                batch: settings.sweep_batch,
+                wake: wake.clone(),
+            }
+            .run_until_stopped(),
+        );
         let state = web::Data::new(http::AppState {
             pool,
             clock,
             public_url,
+            sweeper: wake,
+            sweep_batch: settings.sweep_batch,
         });
         let verifier = web::Data::new(verifier);
         let test_clock = settings.test_clock;

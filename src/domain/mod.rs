@@ -1,6 +1,8 @@
 //! Pure rules of the sub-processor domain: no actix, no diesel, time comes in as arguments.
 
 pub mod agreement;
+pub mod authorised;
+pub mod change;
 pub mod clock;
 pub mod error;
 pub mod event;
@@ -8,5 +10,6 @@ pub mod geography;
 pub mod party;
 pub mod registration;
 pub mod subprocessor;
+pub mod window;
 
 pub use error::{DomainError, FieldError};

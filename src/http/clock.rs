@@ -44,9 +44,17 @@ async fn advance(
         )
     })?;
     let by = parse_advance(&text).map_err(|message| invalid("advance", message))?;
-    let offset = state
-        .db(move |conn| store::clock::advance_offset(conn, by.num_milliseconds()))
+    let clock = state.clock.clone();
+    let batch = state.sweep_batch;
+    // The sweep runs before the answer, so a caller that moved the clock past a deadline
+    // reads the closed window straight away.
+    state
+        .db(move |conn| {
+            let offset = store::clock::advance_offset(conn, by.num_milliseconds())?;
+            clock.sync_offset(offset);
+            store::lifecycle::sweep(conn, clock.now(), batch)
+        })
         .await?;
-    state.clock.sync_offset(offset);
+    state.wake_sweeper();
     Ok(HttpResponse::Ok().json(now_body(&state)))
 }

@@ -1,5 +1,7 @@
 //! The one place where errors become RFC 9457 problem+json responses.
 
+use crate::domain::change::ChangeError;
+use crate::domain::window::{ObjectionWindow, WindowError};
 use crate::domain::{DomainError, FieldError};
 use crate::store::StoreError;
 use actix_web::http::{header, StatusCode};
@@ -158,6 +160,8 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound { .. } => ApiError::NotFound(error.to_string()),
             StoreError::Conflict(message) => ApiError::Conflict(message),
             StoreError::Domain(domain) => domain.into(),
+            StoreError::Change(refusal) => change_refusal(refusal),
+            StoreError::Window { error, window } => window_refusal(error, &window),
             StoreError::Busy => {
                 ApiError::Unavailable("the database is busy; retry in a moment".into())
             }
@@ -179,4 +183,40 @@ impl From<actix_web::error::BlockingError> for ApiError {
 /// Shorthand for a single-field validation error.
 pub fn invalid(field: &str, message: impl Into<String>) -> ApiError {
     ApiError::Invalid(vec![FieldError::new(field, message)])
+}
+
+fn extra(pairs: Value) -> Map<String, Value> {
+    match pairs {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    }
+}
+
+fn change_refusal(refusal: ChangeError) -> ApiError {
+    let detail = refusal.to_string();
+    match refusal {
+        ChangeError::PlannedTooEarly { earliest, .. } => ApiError::Unprocessable {
+            detail: detail.clone(),
+            extra: extra(json!({
+                "earliest_allowed": earliest,
+                "errors": [{"field": "planned_from", "message": detail}],
+            })),
+        },
+        ChangeError::NotDraft(state) | ChangeError::NotWithdrawable(state) => {
+            ApiError::ConflictWith {
+                detail,
+                extra: extra(json!({ "state": state })),
+            }
+        }
+    }
+}
+
+fn window_refusal(error: WindowError, window: &ObjectionWindow) -> ApiError {
+    match error {
+        WindowError::ReasonRequired => invalid("reason", error.to_string()),
+        other => ApiError::ConflictWith {
+            detail: other.to_string(),
+            extra: extra(json!({ "state": window.state, "window": window })),
+        },
+    }
 }

@@ -3,11 +3,13 @@
 
 pub mod agreements;
 pub mod auth;
+pub mod changes;
 pub mod clock;
 pub mod controllers;
 pub mod error;
 pub mod health;
 pub mod processors;
+pub mod windows;
 
 use crate::domain::clock::Clock;
 use crate::store::{DbConnection, Pool, StoreError};
@@ -26,9 +28,17 @@ pub struct AppState {
     pub pool: Pool,
     pub clock: Clock,
     pub public_url: String,
+    /// Wakes the sweeper when something may have become due.
+    pub sweeper: std::sync::Arc<tokio::sync::Notify>,
+    /// Windows closed per transaction when a request runs a sweep.
+    pub sweep_batch: i64,
 }
 
 impl AppState {
+    pub fn wake_sweeper(&self) {
+        self.sweeper.notify_one();
+    }
+
     /// Runs blocking store work on the blocking pool; the connection is taken inside too,
     /// because waiting for one can block as well.
     pub async fn db<T, F>(&self, work: F) -> Result<T, ApiError>
@@ -76,7 +86,9 @@ pub fn register(cfg: &mut web::ServiceConfig, test_clock: bool) -> Vec<(Method, 
     };
     health::routes(&mut routes);
     processors::routes(&mut routes);
+    changes::routes(&mut routes);
     controllers::routes(&mut routes);
+    windows::routes(&mut routes);
     agreements::routes(&mut routes);
     if test_clock {
         clock::routes(&mut routes);

@@ -52,6 +52,11 @@ pub fn create(
     now: DateTime<Utc>,
 ) -> Result<Agreement, StoreError> {
     super::write_transaction(conn, |conn| {
+        // Taken first: signing may open windows, which appends to the processor's chain.
+        match super::events::lock_chain(conn, &spec.processor_id) {
+            Ok(()) | Err(StoreError::NotFound { .. }) => {}
+            Err(other) => return Err(other),
+        }
         let mut missing = Vec::new();
         let controller_exists: i64 = controllers::table
             .filter(controllers::id.eq(&spec.controller_id))
@@ -94,7 +99,9 @@ pub fn create(
                 agreements::created_at.eq(to_db(now)),
             ))
             .execute(conn)?;
-        get(conn, &id)
+        let agreement = get(conn, &id)?;
+        super::lifecycle::open_windows_for_agreement(conn, &agreement, now)?;
+        Ok(agreement)
     })
 }
 

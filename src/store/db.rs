@@ -71,12 +71,12 @@ impl ManageConnection for Connector {
             DatabaseTarget::Sqlite(path) => {
                 let mut conn =
                     SqliteConnection::establish(path).map_err(r2d2::Error::ConnectionError)?;
-                // The busy timeout comes first so that even switching to WAL waits for a lock held
-                // by a sibling connection; WAL lets readers run beside the writer; foreign keys
-                // are off by default in SQLite.
+                // The busy timeout makes writers queue instead of failing; foreign keys are
+                // off by default in SQLite. A 32 MiB page cache and memory-mapped reads keep
+                // large sweeps from turning into one pread per page.
                 conn.batch_execute(
-                    "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
-                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+                    "PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
+                     PRAGMA cache_size = -32768; PRAGMA mmap_size = 268435456;",
                 )
                 .map_err(r2d2::Error::QueryError)?;
                 Ok(DbConnection::Sqlite(conn))
@@ -97,6 +97,14 @@ impl ManageConnection for Connector {
 /// Opens a pool and brings the schema up to date.
 pub fn connect(url: &str, max_size: u32) -> Result<Pool, StoreError> {
     let target = DatabaseTarget::parse(url)?;
+    if let DatabaseTarget::Sqlite(path) = &target {
+        // WAL (readers beside the writer) is a property of the file. Switching needs an
+        // exclusive lock, so it is done once here, before the pool opens connections at once.
+        let mut conn = SqliteConnection::establish(path).map_err(|e| {
+            StoreError::Config(format!("cannot open the SQLite database `{path}`: {e}"))
+        })?;
+        conn.batch_execute("PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL;")?;
+    }
     let pool = r2d2::Pool::builder()
         .max_size(max_size)
         .connection_timeout(Duration::from_secs(10))
@@ -121,6 +129,22 @@ pub fn run_migrations(conn: &mut DbConnection) -> Result<(), StoreError> {
         log::info!("applied {applied} migration(s)");
     }
     Ok(())
+}
+
+/// Multi-row INSERT. diesel's multi-connection cannot express batch inserts, so this runs
+/// the same statement on the concrete backend connection.
+#[macro_export]
+macro_rules! insert_rows {
+    ($conn:expr, $table:expr, $rows:expr) => {
+        match $conn {
+            $crate::store::db::DbConnection::Postgresql(pg) => {
+                diesel::insert_into($table).values($rows).execute(pg)
+            }
+            $crate::store::db::DbConnection::Sqlite(sqlite) => {
+                diesel::insert_into($table).values($rows).execute(sqlite)
+            }
+        }
+    };
 }
 
 /// Readiness: the database answers a trivial query.

@@ -17,6 +17,14 @@ pub enum StoreError {
     Database(diesel::result::Error),
     #[error("no database connection available: {0}")]
     Pool(#[from] diesel::r2d2::PoolError),
+    #[error(transparent)]
+    Change(#[from] crate::domain::change::ChangeError),
+    /// The window's state machine refused a decision; `window` is its state now.
+    #[error("{error}")]
+    Window {
+        error: crate::domain::window::WindowError,
+        window: Box<crate::domain::window::ObjectionWindow>,
+    },
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
 }

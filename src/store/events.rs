@@ -44,6 +44,19 @@ impl StoredEvent {
     }
 }
 
+/// Takes the processor's chain for this transaction: a row lock on PostgreSQL, the write
+/// lock on SQLite. Every transaction that appends events takes it before touching anything
+/// else, so concurrent writers of one processor queue in one order and cannot deadlock.
+pub fn lock_chain(conn: &mut DbConnection, processor_id: &str) -> Result<(), StoreError> {
+    let locked = diesel::update(processors::table.find(processor_id))
+        .set(processors::event_count.eq(processors::event_count))
+        .execute(conn)?;
+    if locked == 0 {
+        return Err(StoreError::not_found("processor", processor_id));
+    }
+    Ok(())
+}
+
 /// Appends an event to its processor's hash chain. Call it inside the transaction that makes
 /// the state change, so the change and its evidence are written together or not at all.
 pub fn append(
@@ -51,51 +64,79 @@ pub fn append(
     now: DateTime<Utc>,
     event: NewEvent,
 ) -> Result<StoredEvent, StoreError> {
-    // Taking the processor row first serialises appends to one chain (a row lock on
-    // PostgreSQL, the write lock on SQLite).
-    let locked = diesel::update(processors::table.find(&event.processor_id))
-        .set(processors::event_count.eq(processors::event_count + 1))
-        .execute(conn)?;
-    if locked == 0 {
-        return Err(StoreError::not_found("processor", &event.processor_id));
-    }
-    let prev_hash: String = processors::table
-        .find(&event.processor_id)
-        .select(processors::chain_head)
-        .first(conn)?;
-    let id = uuid::Uuid::new_v4().to_string();
-    // Stored with microsecond precision so the JSON and the column agree on both backends.
-    let occurred_at = now.trunc_subsecs(6);
-    let payload = serde_json::to_string(&EventBody {
-        id: &id,
-        event_type: event.event_type,
-        occurred_at,
-        processor_id: &event.processor_id,
-        controller_id: event.controller_id.as_deref(),
-        data: &event.data,
-    })
-    .map_err(|e| StoreError::Corrupt(format!("event not serialisable: {e}")))?;
-    let hash = chain_hash(&prev_hash, &payload);
-    diesel::insert_into(events::table)
-        .values((
-            events::id.eq(&id),
-            events::processor_id.eq(&event.processor_id),
-            events::controller_id.eq(&event.controller_id),
-            events::event_type.eq(event.event_type.as_str()),
-            events::occurred_at.eq(to_db(occurred_at)),
-            events::payload.eq(&payload),
-            events::prev_hash.eq(&prev_hash),
-            events::hash.eq(&hash),
-        ))
-        .execute(conn)?;
-    diesel::update(processors::table.find(&event.processor_id))
-        .set(processors::chain_head.eq(&hash))
-        .execute(conn)?;
+    let processor_id = event.processor_id.clone();
+    let ids = append_batch(conn, now, &processor_id, vec![event])?;
     events::table
-        .filter(events::id.eq(&id))
+        .filter(events::id.eq_any(ids))
         .select(StoredEvent::as_select())
         .first(conn)
         .map_err(StoreError::from)
+}
+
+/// Rows per multi-row INSERT: well under SQLite's limit of bound parameters.
+const INSERT_CHUNK: usize = 500;
+
+/// Appends events of one processor in order, reading and writing the chain head once.
+/// Returns the new event ids.
+pub fn append_batch(
+    conn: &mut DbConnection,
+    now: DateTime<Utc>,
+    processor_id: &str,
+    batch: Vec<NewEvent>,
+) -> Result<Vec<String>, StoreError> {
+    if batch.is_empty() {
+        return Ok(Vec::new());
+    }
+    lock_chain(conn, processor_id)?;
+    let mut head: String = processors::table
+        .find(processor_id)
+        .select(processors::chain_head)
+        .first(conn)?;
+    // Stored with microsecond precision so the JSON and the column agree on both backends.
+    let occurred_at = now.trunc_subsecs(6);
+    let mut rows = Vec::with_capacity(batch.len());
+    let mut ids = Vec::with_capacity(batch.len());
+    for event in &batch {
+        if event.processor_id != processor_id {
+            return Err(StoreError::Corrupt(format!(
+                "event for `{}` appended to the chain of `{processor_id}`",
+                event.processor_id
+            )));
+        }
+        let id = uuid::Uuid::new_v4().to_string();
+        let payload = serde_json::to_string(&EventBody {
+            id: &id,
+            event_type: event.event_type,
+            occurred_at,
+            processor_id,
+            controller_id: event.controller_id.as_deref(),
+            data: &event.data,
+        })
+        .map_err(|e| StoreError::Corrupt(format!("event not serialisable: {e}")))?;
+        let hash = chain_hash(&head, &payload);
+        let prev_hash = std::mem::replace(&mut head, hash.clone());
+        ids.push(id.clone());
+        rows.push((
+            events::id.eq(id),
+            events::processor_id.eq(processor_id.to_string()),
+            events::controller_id.eq(event.controller_id.clone()),
+            events::event_type.eq(event.event_type.as_str()),
+            events::occurred_at.eq(to_db(occurred_at)),
+            events::payload.eq(payload),
+            events::prev_hash.eq(prev_hash),
+            events::hash.eq(hash),
+        ));
+    }
+    for chunk in rows.chunks(INSERT_CHUNK) {
+        crate::insert_rows!(conn, events::table, chunk)?;
+    }
+    diesel::update(processors::table.find(processor_id))
+        .set((
+            processors::chain_head.eq(&head),
+            processors::event_count.eq(processors::event_count + batch.len() as i64),
+        ))
+        .execute(conn)?;
+    Ok(ids)
 }
 
 /// A processor's events in order of occurrence (oldest first), paginated by sequence.

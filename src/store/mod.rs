@@ -7,6 +7,7 @@ pub mod clock;
 pub mod db;
 pub mod error;
 pub mod events;
+pub mod lifecycle;
 pub mod organisations;
 pub mod page;
 pub mod schema;
@@ -19,6 +20,10 @@ pub use page::{Page, PageRequest};
 use chrono::{DateTime, NaiveDateTime, Utc};
 
 /// Timestamps are stored as UTC without a zone, the one type both backends share.
+pub fn to_naive(time: DateTime<Utc>) -> NaiveDateTime {
+    to_db(time)
+}
+
 pub(crate) fn to_db(time: DateTime<Utc>) -> NaiveDateTime {
     time.naive_utc()
 }

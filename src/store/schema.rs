@@ -87,7 +87,47 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    changes (id) {
+        id -> Text,
+        processor_id -> Text,
+        kind -> Text,
+        subprocessor_id -> Nullable<Text>,
+        replaces -> Nullable<Text>,
+        summary -> Text,
+        planned_from -> Nullable<Timestamp>,
+        state -> Text,
+        announced_at -> Nullable<Timestamp>,
+        earliest_use -> Nullable<Timestamp>,
+        effective_at -> Nullable<Timestamp>,
+        withdrawn_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    objection_windows (id) {
+        id -> Text,
+        change_id -> Text,
+        agreement_id -> Text,
+        controller_id -> Text,
+        processor_id -> Text,
+        opened_at -> Timestamp,
+        closes_at -> Timestamp,
+        state -> Text,
+        conflicts -> Text,
+        decided_at -> Nullable<Timestamp>,
+        closed_at -> Nullable<Timestamp>,
+        objection_reason -> Nullable<Text>,
+        objection_at -> Nullable<Timestamp>,
+        approval_note -> Nullable<Text>,
+        approval_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
+    changes,
+    objection_windows,
     processors,
     controllers,
     agreements,

@@ -42,6 +42,28 @@ fn demo_loads_once(backend: Backend) {
     let agreements =
         subreg::store::agreements::all_for_controller(&mut conn, "roskilde-kommune").expect("list");
     assert_eq!(agreements.len(), 2, "loading twice added nothing");
+    for pid in ["timengo-dpg", "eg-netblanket", "roskilde-hosting"] {
+        let changes = subreg::store::lifecycle::list_changes(&mut conn, pid, None, true, &page)
+            .expect("changes");
+        assert_eq!(changes.items.len(), 1, "{pid}: one announced change");
+        let change = &changes.items[0];
+        assert_eq!(change.state, subreg::domain::change::ChangeState::Announced);
+        assert_eq!(
+            change.windows.as_ref().map(Vec::len),
+            Some(1),
+            "{pid}: one window, its agreement's"
+        );
+    }
+    let roskilde =
+        subreg::store::lifecycle::list_windows(&mut conn, "roskilde-kommune", None, &page)
+            .expect("windows");
+    let conflicts: Vec<_> = roskilde.items.iter().map(|w| w.conflicts.clone()).collect();
+    assert!(
+        conflicts.contains(&vec![
+            subreg::domain::change::Conflict::ThirdCountryForbidden
+        ]),
+        "{conflicts:?}"
+    );
 }
 
 #[test]

@@ -191,6 +191,14 @@ impl TestApp {
         self.send(request).await
     }
 
+    pub async fn delete(&self, path: &str, token: Option<&str>) -> Reply {
+        let mut request = self.client.delete(self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        self.send(request).await
+    }
+
     /// Creates a processor as admin and asserts it worked.
     pub async fn processor(&self, id: &str) -> Value {
         let reply = self
@@ -312,4 +320,134 @@ macro_rules! on_both_backends {
             }
         )*
     };
+}
+
+impl TestApp {
+    /// Announces an addition at once and returns the change (with its windows).
+    pub async fn announce_addition(&self, pid: &str, entry: &Value) -> Value {
+        let body = json!({"kind": "addition", "subprocessor": entry, "summary": "New sub-processor", "announce": true});
+        let reply = self
+            .post(
+                &format!("/v1/processors/{pid}/changes"),
+                Some(&processor(pid)),
+                &body,
+            )
+            .await;
+        assert_eq!(reply.status, 201, "{}", reply.text);
+        reply.json()
+    }
+
+    /// The controller's windows (all states).
+    pub async fn windows(&self, cid: &str) -> Vec<Value> {
+        let reply = self
+            .get(
+                &format!("/v1/controllers/{cid}/windows"),
+                Some(&controller(cid)),
+            )
+            .await;
+        assert_eq!(reply.status, 200, "{}", reply.text);
+        reply.json()["items"].as_array().expect("items").clone()
+    }
+
+    pub async fn window(&self, cid: &str, wid: &str) -> Value {
+        let reply = self
+            .get(
+                &format!("/v1/controllers/{cid}/windows/{wid}"),
+                Some(&controller(cid)),
+            )
+            .await;
+        assert_eq!(reply.status, 200, "{}", reply.text);
+        reply.json()
+    }
+
+    pub async fn object(&self, cid: &str, wid: &str, reason: Option<&str>) -> Reply {
+        let body = match reason {
+            Some(reason) => json!({"reason": reason}),
+            None => json!({}),
+        };
+        self.post(
+            &format!("/v1/controllers/{cid}/windows/{wid}/objection"),
+            Some(&controller(cid)),
+            &body,
+        )
+        .await
+    }
+
+    pub async fn approve(&self, cid: &str, wid: &str) -> Reply {
+        let body = json!({"note": "Approved by the DPO"});
+        self.post(
+            &format!("/v1/controllers/{cid}/windows/{wid}/approval"),
+            Some(&controller(cid)),
+            &body,
+        )
+        .await
+    }
+
+    /// The controller's authorised list: (authorised names with how, not-authorised names with why).
+    pub async fn authorised(&self, cid: &str) -> (Vec<(String, String)>, Vec<(String, String)>) {
+        let reply = self
+            .get(
+                &format!("/v1/controllers/{cid}/subprocessors"),
+                Some(&controller(cid)),
+            )
+            .await;
+        assert_eq!(reply.status, 200, "{}", reply.text);
+        let list = reply.json();
+        let pairs = |key: &str, how: &str| {
+            let mut pairs: Vec<(String, String)> = list[key]
+                .as_array()
+                .expect("array")
+                .iter()
+                .map(|e| {
+                    (
+                        e["name"].as_str().expect("name").to_string(),
+                        e[how].as_str().expect(how).to_string(),
+                    )
+                })
+                .collect();
+            pairs.sort();
+            pairs
+        };
+        (
+            pairs("items", "authorised_by"),
+            pairs("not_authorised", "reason"),
+        )
+    }
+
+    /// Event types of a processor's log, oldest first.
+    pub async fn event_types(&self, pid: &str) -> Vec<String> {
+        let reply = self
+            .get(
+                &format!("/v1/processors/{pid}/events?limit=500"),
+                Some(&processor(pid)),
+            )
+            .await;
+        reply.json()["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|e| e["type"].as_str().expect("type").to_string())
+            .collect()
+    }
+}
+
+pub fn eea_entry(name: &str) -> Value {
+    json!({
+        "name": name, "registration": {"scheme": "cvr", "number": "27720102"},
+        "address": "Østerbro 5B, 5000 Odense C", "country": "DK",
+        "processing_locations": ["DK"], "purpose": "Customer logging"
+    })
+}
+
+pub fn specific_terms() -> Value {
+    json!({"authorisation": "specific", "notice_days": 30, "third_country_transfers": "forbidden"})
+}
+
+pub fn hosting_terms() -> Value {
+    json!({"authorisation": "general", "notice_days": 7, "objection_requires_reason": true,
+           "third_country_transfers": "forbidden"})
+}
+
+pub fn pair(name: &str, how: &str) -> (String, String) {
+    (name.to_string(), how.to_string())
 }

@@ -4,7 +4,9 @@
 
 mod auth;
 mod cli;
+mod crash;
 mod helpers;
+mod lifecycle;
 mod openapi;
 mod registry;
 mod validation;

@@ -1,0 +1,134 @@
+//! How long the sweeper takes to close 100,000 expired windows, on SQLite and (when
+//! SUBREG_TEST_POSTGRES_URL is set) PostgreSQL. Run: `cargo bench --bench sweeper`.
+//! Prints figures; it asserts nothing, so a noisy machine cannot make it flaky.
+
+use diesel::prelude::*;
+use diesel::Connection;
+use std::time::Instant;
+use subreg::domain::change::{ChangeKind, ChangeSpec};
+use subreg::domain::clock::Clock;
+use subreg::domain::party::ProcessorSpec;
+use subreg::domain::subprocessor::{self, SubprocessorInput};
+use subreg::store::schema::{agreements, controllers};
+use subreg::store::{self, lifecycle, organisations, DbConnection};
+
+fn windows() -> usize {
+    std::env::var("SUBREG_BENCH_WINDOWS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(100_000)
+}
+
+fn setup(conn: &mut DbConnection, count: usize) -> Result<(), Box<dyn std::error::Error>> {
+    let now = Clock::System.now();
+    let processor = ProcessorSpec {
+        id: "bench-processor".into(),
+        name: "Bench ApS".into(),
+        registration: None,
+        address: "Benchvej 1".into(),
+        country: "DK".into(),
+        contact_email: None,
+    };
+    organisations::create_processor(conn, &processor, now)?;
+    let signed = store::to_naive(now);
+    for chunk_start in (0..count).step_by(500) {
+        let ids: Vec<String> = (chunk_start..(chunk_start + 500).min(count))
+            .map(|i| format!("c{i:06}"))
+            .collect();
+        let controller_rows: Vec<_> = ids
+            .iter()
+            .map(|id| {
+                (
+                    controllers::id.eq(id.clone()),
+                    controllers::name.eq(id.clone()),
+                    controllers::created_at.eq(signed),
+                )
+            })
+            .collect();
+        subreg::insert_rows!(conn, controllers::table, &controller_rows)?;
+        let agreement_rows: Vec<_> = ids
+            .iter()
+            .map(|id| {
+                (
+                    agreements::id.eq(format!("a-{id}")),
+                    agreements::controller_id.eq(id.clone()),
+                    agreements::processor_id.eq("bench-processor"),
+                    agreements::authorisation.eq("general"),
+                    agreements::notice_days.eq(7),
+                    agreements::objection_requires_reason.eq(false),
+                    agreements::third_country_transfers.eq("allowed_with_basis"),
+                    agreements::signed_at.eq(signed),
+                    agreements::created_at.eq(signed),
+                )
+            })
+            .collect();
+        subreg::insert_rows!(conn, agreements::table, &agreement_rows)?;
+    }
+    let entry: SubprocessorInput = serde_json::from_value(serde_json::json!({
+        "name": "Qbox ApS", "address": "Nørregade 10, København", "country": "DK",
+        "processing_locations": ["DK"], "purpose": "Logging"
+    }))?;
+    let change = ChangeSpec {
+        kind: ChangeKind::Addition,
+        subprocessor: Some(subprocessor::validate(&entry)?),
+        replaces: None,
+        summary: "Qbox".into(),
+        planned_from: None,
+        announce: true,
+    };
+    let started = Instant::now();
+    lifecycle::create_change(conn, "bench-processor", &change, now)?;
+    println!(
+        "  announce to {count} agreements (windows + window.opened events): {:.2} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+fn run(label: &str, url: &str) -> Result<(), Box<dyn std::error::Error>> {
+    let count = windows();
+    println!("{label}: {count} expired windows");
+    let pool = store::connect(url, 2)?;
+    let mut conn = pool.get()?;
+    setup(&mut conn, count)?;
+    let after_deadline = Clock::System.now() + chrono::Duration::days(8);
+    let started = Instant::now();
+    let closed =
+        lifecycle::close_due_windows(&mut conn, after_deadline, lifecycle::DEFAULT_SWEEP_BATCH)?;
+    let seconds = started.elapsed().as_secs_f64();
+    println!(
+        "  sweeper closed {closed} windows in {seconds:.2} s ({:.0} windows/s)",
+        closed as f64 / seconds
+    );
+    let verified = store::events::verify_chain(&mut conn, "bench-processor")?;
+    println!(
+        "  evidence chain of {} events valid: {}",
+        verified.events, verified.valid
+    );
+    Ok(())
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let dir = tempfile::tempdir()?;
+    run(
+        "SQLite",
+        &format!("sqlite://{}", dir.path().join("bench.db").display()),
+    )?;
+    match std::env::var("SUBREG_TEST_POSTGRES_URL") {
+        Ok(admin_url) => {
+            let name = format!("subreg_bench_{}", std::process::id());
+            let mut admin = diesel::PgConnection::establish(&admin_url)?;
+            diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut admin)?;
+            let base = admin_url
+                .rsplit_once('/')
+                .map(|(b, _)| b)
+                .unwrap_or(&admin_url);
+            let result = run("PostgreSQL", &format!("{base}/{name}"));
+            diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .execute(&mut admin)?;
+            result?;
+        }
+        Err(_) => println!("PostgreSQL: skipped (set SUBREG_TEST_POSTGRES_URL)"),
+    }
+    Ok(())
+}

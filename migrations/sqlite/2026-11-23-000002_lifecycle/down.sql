@@ -1,0 +1,2 @@
+DROP TABLE objection_windows;
+DROP TABLE changes;

@@ -1,0 +1,269 @@
+//! A controller's authorised list: which of its processors' entries it has authorised, how,
+//! and which are in use without its authorisation.
+
+use super::agreement::Agreement;
+use super::subprocessor::Subprocessor;
+use super::window::{ObjectionWindow, WindowState};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use std::collections::HashMap;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthorisedBy {
+    /// On the list when the agreement was signed (Bilag B / Annex IV).
+    Agreement,
+    Approved,
+    TacitConsent,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotAuthorisedReason {
+    Objected,
+    NotApproved,
+    InUseBeforeWindowClosed,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuthorisedEntry {
+    #[serde(flatten)]
+    pub entry: Subprocessor,
+    pub authorised_by: AuthorisedBy,
+    pub agreement_id: String,
+    pub window_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NotAuthorisedEntry {
+    #[serde(flatten)]
+    pub entry: Subprocessor,
+    pub reason: NotAuthorisedReason,
+    pub agreement_id: String,
+    pub window_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuthorisedList {
+    pub as_of: DateTime<Utc>,
+    pub items: Vec<AuthorisedEntry>,
+    pub not_authorised: Vec<NotAuthorisedEntry>,
+}
+
+/// What one processor's side looks like at `as_of`, as loaded by the store.
+pub struct ProcessorFacts<'a> {
+    /// Entries in use at `as_of`.
+    pub entries: &'a [Subprocessor],
+    /// Entry id → id of the change that brought it in.
+    pub introduced_by: &'a HashMap<String, String>,
+    /// (change id, agreement id) → window.
+    pub windows: &'a HashMap<(String, String), ObjectionWindow>,
+}
+
+enum Verdict {
+    Authorised(AuthorisedBy),
+    NotAuthorised(NotAuthorisedReason),
+}
+
+fn judge(
+    agreement: &Agreement,
+    entry: &Subprocessor,
+    window: Option<&ObjectionWindow>,
+    as_of: DateTime<Utc>,
+) -> Verdict {
+    if entry
+        .active_from
+        .is_some_and(|from| from <= agreement.signed_at)
+    {
+        return Verdict::Authorised(AuthorisedBy::Agreement);
+    }
+    let Some(window) = window.filter(|w| w.closed_by(as_of)) else {
+        return Verdict::NotAuthorised(NotAuthorisedReason::InUseBeforeWindowClosed);
+    };
+    match window.state {
+        WindowState::Approved => Verdict::Authorised(AuthorisedBy::Approved),
+        WindowState::TacitConsent => Verdict::Authorised(AuthorisedBy::TacitConsent),
+        WindowState::Objected => Verdict::NotAuthorised(NotAuthorisedReason::Objected),
+        WindowState::NotApproved => Verdict::NotAuthorised(NotAuthorisedReason::NotApproved),
+        WindowState::Open | WindowState::Withdrawn => {
+            Verdict::NotAuthorised(NotAuthorisedReason::InUseBeforeWindowClosed)
+        }
+    }
+}
+
+/// Combines a controller's agreements, each judged by its own terms and windows.
+pub fn authorised_list<'a>(
+    as_of: DateTime<Utc>,
+    agreements: impl IntoIterator<Item = (&'a Agreement, ProcessorFacts<'a>)>,
+) -> AuthorisedList {
+    let mut list = AuthorisedList {
+        as_of,
+        items: Vec::new(),
+        not_authorised: Vec::new(),
+    };
+    for (agreement, facts) in agreements {
+        if agreement.signed_at > as_of {
+            continue;
+        }
+        for entry in facts.entries {
+            let window = facts.introduced_by.get(&entry.id).and_then(|change_id| {
+                facts
+                    .windows
+                    .get(&(change_id.clone(), agreement.id.clone()))
+            });
+            let window_id = window.map(|w| w.id.clone());
+            match judge(agreement, entry, window, as_of) {
+                Verdict::Authorised(authorised_by) => list.items.push(AuthorisedEntry {
+                    entry: entry.clone(),
+                    authorised_by,
+                    agreement_id: agreement.id.clone(),
+                    window_id: window_id.filter(|_| authorised_by != AuthorisedBy::Agreement),
+                }),
+                Verdict::NotAuthorised(reason) => list.not_authorised.push(NotAuthorisedEntry {
+                    entry: entry.clone(),
+                    reason,
+                    agreement_id: agreement.id.clone(),
+                    window_id,
+                }),
+            }
+        }
+    }
+    list
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::agreement::{Authorisation, ThirdCountryTransfers};
+    use crate::domain::geography::Location;
+    use crate::domain::subprocessor::EntryStatus;
+    use chrono::Duration;
+
+    fn entry(id: &str, active_from: DateTime<Utc>) -> Subprocessor {
+        Subprocessor {
+            id: id.into(),
+            processor_id: "p".into(),
+            name: id.into(),
+            registration: None,
+            address: "a".into(),
+            country: "DK".into(),
+            processing_locations: vec!["DK".into()],
+            location: Location::Eea,
+            transfer_basis: None,
+            transfer_basis_note: None,
+            purpose: "x".into(),
+            contact: None,
+            status: EntryStatus::Active,
+            active_from: Some(active_from),
+            active_until: None,
+        }
+    }
+
+    fn window(state: WindowState, closed_at: Option<DateTime<Utc>>) -> ObjectionWindow {
+        let t = Utc::now();
+        ObjectionWindow {
+            id: "w".into(),
+            change_id: "ch".into(),
+            agreement_id: "a".into(),
+            controller_id: "c".into(),
+            processor_id: "p".into(),
+            opened_at: t,
+            closes_at: t,
+            state,
+            conflicts: vec![],
+            decided_at: closed_at,
+            closed_at,
+            objection: None,
+            approval: None,
+            change: None,
+        }
+    }
+
+    #[test]
+    fn entries_are_judged_by_signing_date_and_window_outcome() {
+        let signed = Utc::now() - Duration::days(60);
+        let agreement = Agreement {
+            id: "a".into(),
+            controller_id: "c".into(),
+            processor_id: "p".into(),
+            authorisation: Authorisation::General,
+            notice_days: 30,
+            objection_requires_reason: false,
+            third_country_transfers: ThirdCountryTransfers::AllowedWithBasis,
+            signed_at: signed,
+            reference: None,
+        };
+        let now = Utc::now();
+        let closed = Some(now - Duration::days(1));
+        let cases = [
+            (None, "bilag-b", Some(AuthorisedBy::Agreement), None),
+            (
+                Some(window(WindowState::TacitConsent, closed)),
+                "tacit",
+                Some(AuthorisedBy::TacitConsent),
+                None,
+            ),
+            (
+                Some(window(WindowState::Approved, closed)),
+                "approved",
+                Some(AuthorisedBy::Approved),
+                None,
+            ),
+            (
+                Some(window(WindowState::Objected, closed)),
+                "objected",
+                None,
+                Some(NotAuthorisedReason::Objected),
+            ),
+            (
+                Some(window(WindowState::NotApproved, closed)),
+                "silent",
+                None,
+                Some(NotAuthorisedReason::NotApproved),
+            ),
+            (
+                Some(window(WindowState::Open, None)),
+                "early",
+                None,
+                Some(NotAuthorisedReason::InUseBeforeWindowClosed),
+            ),
+        ];
+        for (w, id, authorised, refused) in cases {
+            let from = if id == "bilag-b" {
+                signed - Duration::days(1)
+            } else {
+                now - Duration::days(2)
+            };
+            let entries = [entry(id, from)];
+            let introduced_by = HashMap::from([(id.to_string(), "ch".to_string())]);
+            let windows: HashMap<_, _> = w
+                .into_iter()
+                .map(|w| (("ch".to_string(), "a".to_string()), w))
+                .collect();
+            let facts = ProcessorFacts {
+                entries: &entries,
+                introduced_by: &introduced_by,
+                windows: &windows,
+            };
+            let list = authorised_list(now, [(&agreement, facts)]);
+            assert_eq!(
+                list.items.first().map(|e| e.authorised_by),
+                authorised,
+                "{id}"
+            );
+            assert_eq!(
+                list.not_authorised.first().map(|e| e.reason),
+                refused,
+                "{id}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_window_closed_after_as_of_does_not_count_yet() {
+        let now = Utc::now();
+        let w = window(WindowState::TacitConsent, Some(now));
+        assert!(!w.closed_by(now - Duration::seconds(1)));
+        assert!(w.closed_by(now));
+    }
+}

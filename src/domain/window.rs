@@ -1,0 +1,365 @@
+//! The objection window of one controller for one announced change, and its state machine.
+//!
+//! A window is live until it closes. While live it is `open` or `objected` (an objection can
+//! be withdrawn, back to `open`); an explicit approval closes it at once. At `closes_at` a live
+//! window ends in exactly one terminal state: `objected` stays objected, `open` becomes
+//! `tacit_consent` under general authorisation or `not_approved` under specific authorisation.
+
+use super::agreement::Authorisation;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WindowState {
+    Open,
+    Approved,
+    Objected,
+    TacitConsent,
+    NotApproved,
+    Withdrawn,
+}
+
+impl WindowState {
+    pub const ALL: [WindowState; 6] = [
+        WindowState::Open,
+        WindowState::Approved,
+        WindowState::Objected,
+        WindowState::TacitConsent,
+        WindowState::NotApproved,
+        WindowState::Withdrawn,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WindowState::Open => "open",
+            WindowState::Approved => "approved",
+            WindowState::Objected => "objected",
+            WindowState::TacitConsent => "tacit_consent",
+            WindowState::NotApproved => "not_approved",
+            WindowState::Withdrawn => "withdrawn",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        WindowState::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+
+    /// Whether the controller has authorised the entry through this window.
+    pub fn authorises(self) -> bool {
+        matches!(self, WindowState::Approved | WindowState::TacitConsent)
+    }
+}
+
+/// What the state machine needs to know about a window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WindowFacts {
+    pub state: WindowState,
+    pub closed: bool,
+    pub closes_at: DateTime<Utc>,
+    pub authorisation: Authorisation,
+    pub objection_requires_reason: bool,
+}
+
+/// A controller's decision on a window.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    Object { reason: Option<String> },
+    WithdrawObjection,
+    Approve { note: Option<String> },
+}
+
+/// The transition a decision or the expiry causes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Transition {
+    /// `open` → `objected`, window stays live.
+    Object { reason: Option<String> },
+    /// `objected` → `open`, window stays live.
+    WithdrawObjection,
+    /// `open` → `approved`, window closes.
+    Approve { note: Option<String> },
+    /// The window closes in this terminal state.
+    Close { outcome: WindowState },
+}
+
+impl Transition {
+    pub fn next_state(&self) -> WindowState {
+        match self {
+            Transition::Object { .. } => WindowState::Objected,
+            Transition::WithdrawObjection => WindowState::Open,
+            Transition::Approve { .. } => WindowState::Approved,
+            Transition::Close { outcome } => *outcome,
+        }
+    }
+
+    /// Whether the window is closed after this transition.
+    pub fn closes(&self) -> bool {
+        matches!(self, Transition::Approve { .. } | Transition::Close { .. })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WindowError {
+    #[error("the window is closed: it ended {}", .0.as_str())]
+    Closed(WindowState),
+    /// The deadline passed and the window awaits closing; close it, then report `Closed`.
+    #[error("the window's deadline has passed")]
+    Expired,
+    #[error(
+        "this agreement requires a concrete, objective reason for an objection: give `reason`"
+    )]
+    ReasonRequired,
+    #[error("there is no objection to withdraw")]
+    NoObjection,
+    #[error("an objection is already recorded; withdraw it first to change it")]
+    AlreadyObjected,
+    #[error("an objection is recorded: withdraw it before approving")]
+    ObjectedCannotApprove,
+}
+
+/// The terminal state of a live window whose deadline has passed.
+pub fn outcome_at_expiry(state: WindowState, authorisation: Authorisation) -> WindowState {
+    match (state, authorisation) {
+        (WindowState::Open, Authorisation::General) => WindowState::TacitConsent,
+        (WindowState::Open, Authorisation::Specific) => WindowState::NotApproved,
+        (other, _) => other,
+    }
+}
+
+/// Closing because the deadline passed; `None` if the window is closed or not yet due.
+pub fn expire(facts: &WindowFacts, now: DateTime<Utc>) -> Option<Transition> {
+    (!facts.closed && now >= facts.closes_at).then(|| Transition::Close {
+        outcome: outcome_at_expiry(facts.state, facts.authorisation),
+    })
+}
+
+/// Closing because the change was withdrawn.
+pub fn withdraw(facts: &WindowFacts) -> Option<Transition> {
+    (!facts.closed).then_some(Transition::Close {
+        outcome: WindowState::Withdrawn,
+    })
+}
+
+/// Applies a controller's decision. A decision arriving at or after the deadline loses to
+/// the expiry, even before the sweeper has closed the window.
+pub fn decide(
+    facts: &WindowFacts,
+    now: DateTime<Utc>,
+    decision: Decision,
+) -> Result<Transition, WindowError> {
+    if facts.closed {
+        return Err(WindowError::Closed(facts.state));
+    }
+    if now >= facts.closes_at {
+        return Err(WindowError::Expired);
+    }
+    match (decision, facts.state) {
+        (Decision::Object { reason }, WindowState::Open) => {
+            let reason = reason
+                .map(|r| r.trim().to_string())
+                .filter(|r| !r.is_empty());
+            if facts.objection_requires_reason && reason.is_none() {
+                return Err(WindowError::ReasonRequired);
+            }
+            Ok(Transition::Object { reason })
+        }
+        (Decision::Object { .. }, _) => Err(WindowError::AlreadyObjected),
+        (Decision::WithdrawObjection, WindowState::Objected) => Ok(Transition::WithdrawObjection),
+        (Decision::WithdrawObjection, _) => Err(WindowError::NoObjection),
+        (Decision::Approve { note }, WindowState::Open) => Ok(Transition::Approve {
+            note: note.map(|n| n.trim().to_string()).filter(|n| !n.is_empty()),
+        }),
+        (Decision::Approve { .. }, _) => Err(WindowError::ObjectedCannotApprove),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Duration;
+
+    fn live(authorisation: Authorisation, requires_reason: bool) -> WindowFacts {
+        WindowFacts {
+            state: WindowState::Open,
+            closed: false,
+            closes_at: Utc::now() + Duration::days(7),
+            authorisation,
+            objection_requires_reason: requires_reason,
+        }
+    }
+
+    #[test]
+    fn silence_is_consent_only_under_general_authorisation() {
+        let after = Utc::now() + Duration::days(8);
+        let general = live(Authorisation::General, false);
+        assert_eq!(
+            expire(&general, after),
+            Some(Transition::Close {
+                outcome: WindowState::TacitConsent
+            })
+        );
+        let specific = live(Authorisation::Specific, false);
+        assert_eq!(
+            expire(&specific, after),
+            Some(Transition::Close {
+                outcome: WindowState::NotApproved
+            })
+        );
+        assert_eq!(expire(&general, Utc::now()), None, "not yet due");
+        let objected = WindowFacts {
+            state: WindowState::Objected,
+            ..general
+        };
+        assert_eq!(
+            expire(&objected, after),
+            Some(Transition::Close {
+                outcome: WindowState::Objected
+            })
+        );
+    }
+
+    #[test]
+    fn objection_needs_a_reason_where_the_agreement_says_so() {
+        let now = Utc::now();
+        let strict = live(Authorisation::General, true);
+        assert_eq!(
+            decide(&strict, now, Decision::Object { reason: None }),
+            Err(WindowError::ReasonRequired)
+        );
+        assert_eq!(
+            decide(
+                &strict,
+                now,
+                Decision::Object {
+                    reason: Some("   ".into())
+                }
+            ),
+            Err(WindowError::ReasonRequired)
+        );
+        assert_eq!(
+            decide(
+                &strict,
+                now,
+                Decision::Object {
+                    reason: Some("Data leaves the EEA".into())
+                }
+            ),
+            Ok(Transition::Object {
+                reason: Some("Data leaves the EEA".into())
+            })
+        );
+        let lenient = live(Authorisation::General, false);
+        assert!(decide(&lenient, now, Decision::Object { reason: None }).is_ok());
+    }
+
+    #[test]
+    fn objection_can_be_withdrawn_while_live_and_blocks_approval() {
+        let now = Utc::now();
+        let objected = WindowFacts {
+            state: WindowState::Objected,
+            ..live(Authorisation::General, false)
+        };
+        assert_eq!(
+            decide(&objected, now, Decision::WithdrawObjection),
+            Ok(Transition::WithdrawObjection)
+        );
+        assert_eq!(
+            decide(&objected, now, Decision::Approve { note: None }),
+            Err(WindowError::ObjectedCannotApprove)
+        );
+        assert_eq!(
+            decide(&objected, now, Decision::Object { reason: None }),
+            Err(WindowError::AlreadyObjected)
+        );
+        let open = live(Authorisation::General, false);
+        assert_eq!(
+            decide(&open, now, Decision::WithdrawObjection),
+            Err(WindowError::NoObjection)
+        );
+    }
+
+    #[test]
+    fn decisions_on_closed_or_expired_windows_are_refused() {
+        let now = Utc::now();
+        let closed = WindowFacts {
+            state: WindowState::TacitConsent,
+            closed: true,
+            ..live(Authorisation::General, false)
+        };
+        assert_eq!(
+            decide(&closed, now, Decision::Approve { note: None }),
+            Err(WindowError::Closed(WindowState::TacitConsent))
+        );
+        let due = WindowFacts {
+            closes_at: now,
+            ..live(Authorisation::General, false)
+        };
+        assert_eq!(
+            decide(&due, now, Decision::Object { reason: None }),
+            Err(WindowError::Expired)
+        );
+    }
+
+    #[test]
+    fn approval_closes_and_withdrawal_closes_live_windows_only() {
+        let open = live(Authorisation::Specific, false);
+        let approve = decide(
+            &open,
+            Utc::now(),
+            Decision::Approve {
+                note: Some("ok".into()),
+            },
+        );
+        assert!(approve.as_ref().map(Transition::closes).unwrap_or(false));
+        assert_eq!(
+            withdraw(&open),
+            Some(Transition::Close {
+                outcome: WindowState::Withdrawn
+            })
+        );
+        let closed = WindowFacts {
+            closed: true,
+            ..open
+        };
+        assert_eq!(withdraw(&closed), None);
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Objection {
+    pub reason: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Approval {
+    pub note: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+/// An objection window as the API shows it; `change` is embedded for controllers and events.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ObjectionWindow {
+    pub id: String,
+    pub change_id: String,
+    pub agreement_id: String,
+    pub controller_id: String,
+    pub processor_id: String,
+    pub opened_at: DateTime<Utc>,
+    pub closes_at: DateTime<Utc>,
+    pub state: WindowState,
+    pub conflicts: Vec<super::change::Conflict>,
+    pub decided_at: Option<DateTime<Utc>>,
+    pub closed_at: Option<DateTime<Utc>>,
+    pub objection: Option<Objection>,
+    pub approval: Option<Approval>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub change: Option<Box<super::change::Change>>,
+}
+
+impl ObjectionWindow {
+    /// Whether the window had closed by `at`.
+    pub fn closed_by(&self, at: DateTime<Utc>) -> bool {
+        self.closed_at.is_some_and(|closed| closed <= at)
+    }
+}

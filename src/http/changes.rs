@@ -1,0 +1,140 @@
+//! A processor's changes: create (draft or announced at once), announce, withdraw, read.
+
+use super::auth::{Actor, MaybeActor, Role};
+use super::error::{invalid, ApiError};
+use super::{AppState, Routes};
+use crate::domain::change::{self, ChangeInput, ChangeState};
+use crate::store::{lifecycle, organisations};
+use actix_web::http::Method;
+use actix_web::{web, HttpResponse};
+use serde::Deserialize;
+
+pub fn routes(routes: &mut Routes) {
+    routes
+        .add(Method::POST, "/v1/processors/{pid}/changes", create)
+        .add(Method::GET, "/v1/processors/{pid}/changes", list)
+        .add(Method::GET, "/v1/processors/{pid}/changes/{chid}", get)
+        .add(
+            Method::POST,
+            "/v1/processors/{pid}/changes/{chid}/announce",
+            announce,
+        )
+        .add(
+            Method::POST,
+            "/v1/processors/{pid}/changes/{chid}/withdraw",
+            withdraw,
+        );
+}
+
+async fn create(
+    state: web::Data<AppState>,
+    actor: Actor,
+    path: web::Path<String>,
+    body: web::Json<ChangeInput>,
+) -> Result<HttpResponse, ApiError> {
+    let pid = path.into_inner();
+    actor.require_processor(&pid)?;
+    let spec = change::validate(&body)?;
+    let now = state.clock.now();
+    let created = state
+        .db(move |conn| lifecycle::create_change(conn, &pid, &spec, now))
+        .await?;
+    state.wake_sweeper();
+    Ok(HttpResponse::Created()
+        .insert_header((
+            "Location",
+            format!(
+                "/v1/processors/{}/changes/{}",
+                created.processor_id, created.id
+            ),
+        ))
+        .json(created))
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    limit: Option<i64>,
+    cursor: Option<String>,
+    state: Option<String>,
+}
+
+/// Windows name controllers and their decisions: only the processor and admins see them.
+fn sees_windows(actor: &MaybeActor, pid: &str) -> bool {
+    actor
+        .0
+        .as_ref()
+        .is_some_and(|a| a.is_admin() || a.acts_for(Role::Processor, pid))
+}
+
+async fn list(
+    state: web::Data<AppState>,
+    actor: MaybeActor,
+    path: web::Path<String>,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let pid = path.into_inner();
+    let with_windows = sees_windows(&actor, &pid);
+    let page = super::PageQuery {
+        limit: query.limit,
+        cursor: query.cursor.clone(),
+    }
+    .request()?;
+    let filter = match query.state.as_deref() {
+        None => None,
+        Some(text) => Some(ChangeState::parse(text).ok_or_else(|| {
+            invalid(
+                "state",
+                format!("`{text}` is not a change state: draft, announced, effective or withdrawn"),
+            )
+        })?),
+    };
+    let found = state
+        .db(move |conn| {
+            organisations::get_processor(conn, &pid)?;
+            lifecycle::list_changes(conn, &pid, filter, with_windows, &page)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(found))
+}
+
+async fn get(
+    state: web::Data<AppState>,
+    actor: MaybeActor,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (pid, chid) = path.into_inner();
+    let with_windows = sees_windows(&actor, &pid);
+    let found = state
+        .db(move |conn| lifecycle::get_change(conn, &pid, &chid, with_windows))
+        .await?;
+    Ok(HttpResponse::Ok().json(found))
+}
+
+async fn announce(
+    state: web::Data<AppState>,
+    actor: Actor,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (pid, chid) = path.into_inner();
+    actor.require_processor(&pid)?;
+    let now = state.clock.now();
+    let announced = state
+        .db(move |conn| lifecycle::announce(conn, &pid, &chid, now))
+        .await?;
+    state.wake_sweeper();
+    Ok(HttpResponse::Ok().json(announced))
+}
+
+async fn withdraw(
+    state: web::Data<AppState>,
+    actor: Actor,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (pid, chid) = path.into_inner();
+    actor.require_processor(&pid)?;
+    let now = state.clock.now();
+    let withdrawn = state
+        .db(move |conn| lifecycle::withdraw(conn, &pid, &chid, now))
+        .await?;
+    Ok(HttpResponse::Ok().json(withdrawn))
+}

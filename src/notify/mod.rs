@@ -1,0 +1,3 @@
+//! Background work in the serve process: it uses the domain and the store, never handlers.
+
+pub mod sweeper;

@@ -1,0 +1,1013 @@
+//! Changes, objection windows and the sweeper's work. Every state change takes the
+//! processor's chain lock first, re-reads what it decides on, and writes its events in the
+//! same transaction; conditional updates (`closed_at IS NULL`) make each step happen once.
+
+use super::events::{self, NewEvent};
+use super::schema::{agreements, changes, objection_windows, subprocessors};
+use super::{
+    agreements as agreement_store, from_db, subprocessors as entries, to_db, write_transaction,
+};
+use super::{DbConnection, Page, PageRequest, StoreError};
+use crate::domain::agreement::{Agreement, Authorisation};
+use crate::domain::authorised::{authorised_list, AuthorisedList, ProcessorFacts};
+use crate::domain::change::{self, Change, ChangeKind, ChangeSpec, ChangeState, Conflict};
+use crate::domain::event::EventType;
+use crate::domain::subprocessor::{EntryStatus, Subprocessor};
+use crate::domain::window::{self as window_rules, Approval, Decision, Objection, ObjectionWindow};
+use crate::domain::window::{Transition, WindowError, WindowFacts, WindowState};
+use crate::domain::{DomainError, FieldError};
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+diesel::define_sql_function! {
+    /// Keeps an earlier decision time (an objection's) when a window closes.
+    fn coalesce(
+        first: diesel::sql_types::Nullable<diesel::sql_types::Timestamp>,
+        second: diesel::sql_types::Timestamp,
+    ) -> diesel::sql_types::Nullable<diesel::sql_types::Timestamp>;
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = changes)]
+struct ChangeRow {
+    id: String,
+    processor_id: String,
+    kind: String,
+    subprocessor_id: Option<String>,
+    replaces: Option<String>,
+    summary: String,
+    planned_from: Option<NaiveDateTime>,
+    state: String,
+    announced_at: Option<NaiveDateTime>,
+    earliest_use: Option<NaiveDateTime>,
+    effective_at: Option<NaiveDateTime>,
+    withdrawn_at: Option<NaiveDateTime>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = objection_windows)]
+struct WindowRow {
+    id: String,
+    change_id: String,
+    agreement_id: String,
+    controller_id: String,
+    processor_id: String,
+    opened_at: NaiveDateTime,
+    closes_at: NaiveDateTime,
+    state: String,
+    conflicts: String,
+    decided_at: Option<NaiveDateTime>,
+    closed_at: Option<NaiveDateTime>,
+    objection_reason: Option<String>,
+    objection_at: Option<NaiveDateTime>,
+    approval_note: Option<String>,
+    approval_at: Option<NaiveDateTime>,
+}
+
+fn corrupt(what: &str, id: &str) -> StoreError {
+    StoreError::Corrupt(format!("{what} of `{id}` is not a known value"))
+}
+
+fn window_state(row: &WindowRow) -> Result<WindowState, StoreError> {
+    WindowState::parse(&row.state).ok_or_else(|| corrupt("window state", &row.id))
+}
+
+fn to_window(row: WindowRow, change: Option<&Change>) -> Result<ObjectionWindow, StoreError> {
+    Ok(ObjectionWindow {
+        state: window_state(&row)?,
+        conflicts: serde_json::from_str(&row.conflicts)
+            .map_err(|_| corrupt("conflicts", &row.id))?,
+        opened_at: from_db(row.opened_at),
+        closes_at: from_db(row.closes_at),
+        decided_at: row.decided_at.map(from_db),
+        closed_at: row.closed_at.map(from_db),
+        objection: row.objection_at.map(|at| Objection {
+            reason: row.objection_reason.clone(),
+            at: from_db(at),
+        }),
+        approval: row.approval_at.map(|at| Approval {
+            note: row.approval_note.clone(),
+            at: from_db(at),
+        }),
+        change: change.map(|c| {
+            Box::new(Change {
+                windows: None,
+                ..c.clone()
+            })
+        }),
+        id: row.id,
+        change_id: row.change_id,
+        agreement_id: row.agreement_id,
+        controller_id: row.controller_id,
+        processor_id: row.processor_id,
+    })
+}
+
+fn to_change(conn: &mut DbConnection, row: ChangeRow) -> Result<Change, StoreError> {
+    let entry = match &row.subprocessor_id {
+        Some(entry_id) => Some(entries::get(conn, &row.processor_id, entry_id)?),
+        None => None,
+    };
+    Ok(Change {
+        kind: ChangeKind::parse(&row.kind).ok_or_else(|| corrupt("change kind", &row.id))?,
+        state: ChangeState::parse(&row.state).ok_or_else(|| corrupt("change state", &row.id))?,
+        subprocessor: entry,
+        planned_from: row.planned_from.map(from_db),
+        announced_at: row.announced_at.map(from_db),
+        earliest_use: row.earliest_use.map(from_db),
+        effective_at: row.effective_at.map(from_db),
+        withdrawn_at: row.withdrawn_at.map(from_db),
+        windows: None,
+        id: row.id,
+        processor_id: row.processor_id,
+        replaces: row.replaces,
+        summary: row.summary,
+    })
+}
+
+fn json<T: serde::Serialize>(value: &T) -> Result<serde_json::Value, StoreError> {
+    serde_json::to_value(value).map_err(|e| StoreError::Corrupt(format!("not serialisable: {e}")))
+}
+
+fn change_row(
+    conn: &mut DbConnection,
+    processor_id: &str,
+    change_id: &str,
+) -> Result<ChangeRow, StoreError> {
+    changes::table
+        .filter(changes::processor_id.eq(processor_id))
+        .filter(changes::id.eq(change_id))
+        .select(ChangeRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| StoreError::not_found("change", change_id))
+}
+
+fn windows_of_change(
+    conn: &mut DbConnection,
+    change_id: &str,
+) -> Result<Vec<WindowRow>, StoreError> {
+    Ok(objection_windows::table
+        .filter(objection_windows::change_id.eq(change_id))
+        .order(objection_windows::id)
+        .select(WindowRow::as_select())
+        .load(conn)?)
+}
+
+/// Loads a change; with `with_windows` its windows too (for the processor and admins).
+pub fn get_change(
+    conn: &mut DbConnection,
+    processor_id: &str,
+    change_id: &str,
+    with_windows: bool,
+) -> Result<Change, StoreError> {
+    let row = change_row(conn, processor_id, change_id)?;
+    let mut change = to_change(conn, row)?;
+    if with_windows {
+        let rows = windows_of_change(conn, change_id)?;
+        change.windows = Some(
+            rows.into_iter()
+                .map(|r| to_window(r, None))
+                .collect::<Result<_, _>>()?,
+        );
+    }
+    Ok(change)
+}
+
+pub fn list_changes(
+    conn: &mut DbConnection,
+    processor_id: &str,
+    state: Option<ChangeState>,
+    with_windows: bool,
+    page: &PageRequest,
+) -> Result<Page<Change>, StoreError> {
+    let mut query = changes::table
+        .filter(changes::processor_id.eq(processor_id))
+        .select(changes::id)
+        .order(changes::id)
+        .limit(page.fetch())
+        .into_boxed();
+    if let Some(state) = state {
+        query = query.filter(changes::state.eq(state.as_str()));
+    }
+    if let Some(after) = &page.after {
+        query = query.filter(changes::id.gt(after.clone()));
+    }
+    let ids: Vec<String> = query.load(conn)?;
+    let page = page.page(ids, Clone::clone);
+    let mut items = Vec::with_capacity(page.items.len());
+    for id in &page.items {
+        items.push(get_change(conn, processor_id, id, with_windows)?);
+    }
+    Ok(Page {
+        items,
+        next_cursor: page.next_cursor,
+    })
+}
+
+fn invalid(field: &str, message: impl Into<String>) -> StoreError {
+    StoreError::Domain(DomainError::Invalid(vec![FieldError::new(field, message)]))
+}
+
+/// Creates a change (a draft, or announced at once).
+pub fn create_change(
+    conn: &mut DbConnection,
+    processor_id: &str,
+    spec: &ChangeSpec,
+    now: DateTime<Utc>,
+) -> Result<Change, StoreError> {
+    write_transaction(conn, |conn| {
+        events::lock_chain(conn, processor_id)?;
+        let replaced = match &spec.replaces {
+            None => None,
+            Some(entry_id) => {
+                let entry = entries::get(conn, processor_id, entry_id).map_err(|e| match e {
+                    StoreError::NotFound { .. } => invalid(
+                        "replaces",
+                        format!("`{entry_id}` is not an entry on your list"),
+                    ),
+                    other => other,
+                })?;
+                if entry.status != EntryStatus::Active {
+                    return Err(invalid(
+                        "replaces",
+                        format!(
+                            "`{entry_id}` is {}, not active on your list",
+                            entry.status.as_str()
+                        ),
+                    ));
+                }
+                Some(entry)
+            }
+        };
+        let entry_id = match (&spec.subprocessor, &replaced) {
+            (Some(new_entry), _) => Some(
+                entries::insert(
+                    conn,
+                    processor_id,
+                    new_entry,
+                    EntryStatus::Proposed,
+                    None,
+                    now,
+                )?
+                .id,
+            ),
+            // A removal shows the entry it removes.
+            (None, Some(removed)) => Some(removed.id.clone()),
+            (None, None) => None,
+        };
+        let id = uuid::Uuid::new_v4().to_string();
+        diesel::insert_into(changes::table)
+            .values((
+                changes::id.eq(&id),
+                changes::processor_id.eq(processor_id),
+                changes::kind.eq(spec.kind.as_str()),
+                changes::subprocessor_id.eq(entry_id),
+                changes::replaces.eq(&spec.replaces),
+                changes::summary.eq(&spec.summary),
+                changes::planned_from.eq(spec.planned_from.map(to_db)),
+                changes::state.eq(ChangeState::Draft.as_str()),
+                changes::created_at.eq(to_db(now)),
+            ))
+            .execute(conn)?;
+        if spec.announce {
+            announce_locked(conn, processor_id, &id, now)?;
+        }
+        get_change(conn, processor_id, &id, true)
+    })
+}
+
+pub fn announce(
+    conn: &mut DbConnection,
+    processor_id: &str,
+    change_id: &str,
+    now: DateTime<Utc>,
+) -> Result<Change, StoreError> {
+    write_transaction(conn, |conn| {
+        events::lock_chain(conn, processor_id)?;
+        announce_locked(conn, processor_id, change_id, now)?;
+        get_change(conn, processor_id, change_id, true)
+    })
+}
+
+/// A window to open for one agreement, with its conflicts computed now.
+struct NewWindow<'a> {
+    agreement: &'a Agreement,
+    opened_at: DateTime<Utc>,
+    closes_at: DateTime<Utc>,
+    conflicts: Vec<Conflict>,
+}
+
+fn open_windows(
+    conn: &mut DbConnection,
+    change: &Change,
+    windows: Vec<NewWindow<'_>>,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let mut rows = Vec::with_capacity(windows.len());
+    let mut opened = Vec::with_capacity(windows.len());
+    for window in windows {
+        let id = uuid::Uuid::new_v4().to_string();
+        let conflicts = json(&window.conflicts)?.to_string();
+        opened.push(ObjectionWindow {
+            id: id.clone(),
+            change_id: change.id.clone(),
+            agreement_id: window.agreement.id.clone(),
+            controller_id: window.agreement.controller_id.clone(),
+            processor_id: change.processor_id.clone(),
+            opened_at: window.opened_at,
+            closes_at: window.closes_at,
+            state: WindowState::Open,
+            conflicts: window.conflicts,
+            decided_at: None,
+            closed_at: None,
+            objection: None,
+            approval: None,
+            change: Some(Box::new(change.clone())),
+        });
+        rows.push((
+            objection_windows::id.eq(id),
+            objection_windows::change_id.eq(change.id.clone()),
+            objection_windows::agreement_id.eq(window.agreement.id.clone()),
+            objection_windows::controller_id.eq(window.agreement.controller_id.clone()),
+            objection_windows::processor_id.eq(change.processor_id.clone()),
+            objection_windows::opened_at.eq(to_db(window.opened_at)),
+            objection_windows::closes_at.eq(to_db(window.closes_at)),
+            objection_windows::state.eq(WindowState::Open.as_str()),
+            objection_windows::conflicts.eq(conflicts),
+        ));
+    }
+    for chunk in rows.chunks(500) {
+        crate::insert_rows!(conn, objection_windows::table, chunk)?;
+    }
+    let opened_events = opened
+        .iter()
+        .map(|w| {
+            Ok(NewEvent {
+                event_type: EventType::WindowOpened,
+                processor_id: w.processor_id.clone(),
+                controller_id: Some(w.controller_id.clone()),
+                data: json(w)?,
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    events::append_batch(conn, now, &change.processor_id, opened_events)?;
+    Ok(())
+}
+
+fn announce_locked(
+    conn: &mut DbConnection,
+    processor_id: &str,
+    change_id: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let row = change_row(conn, processor_id, change_id)?;
+    let mut change = to_change(conn, row)?;
+    change::check_announce(change.state)?;
+    let signed: Vec<Agreement> = agreement_store::all_for_processor(conn, processor_id)?
+        .into_iter()
+        .filter(|a| a.signed_at <= now)
+        .collect();
+    let planned_from = change::plan(change.kind, change.planned_from, now, &signed)?;
+    let earliest_use = if change.kind.opens_windows() {
+        change::earliest_use(now, &signed)
+    } else {
+        now
+    };
+    let updated = diesel::update(changes::table.find(change_id))
+        .filter(changes::state.eq(ChangeState::Draft.as_str()))
+        .set((
+            changes::state.eq(ChangeState::Announced.as_str()),
+            changes::announced_at.eq(to_db(now)),
+            changes::earliest_use.eq(to_db(earliest_use)),
+            changes::planned_from.eq(to_db(planned_from)),
+        ))
+        .execute(conn)?;
+    if updated != 1 {
+        return Err(StoreError::Conflict(format!(
+            "change `{change_id}` was announced concurrently"
+        )));
+    }
+    change.state = ChangeState::Announced;
+    change.announced_at = Some(now);
+    change.earliest_use = Some(earliest_use);
+    change.planned_from = Some(planned_from);
+    events::append(
+        conn,
+        now,
+        NewEvent {
+            event_type: EventType::ChangeAnnounced,
+            processor_id: processor_id.to_string(),
+            controller_id: None,
+            data: json(&change)?,
+        },
+    )?;
+    if let (true, Some(entry)) = (change.kind.opens_windows(), &change.subprocessor) {
+        let windows = signed
+            .iter()
+            .map(|agreement| {
+                let closes_at = change::window_closes_at(now, agreement.notice_days);
+                NewWindow {
+                    agreement,
+                    opened_at: now,
+                    closes_at,
+                    conflicts: change::conflicts(
+                        entry.location,
+                        agreement.third_country_transfers,
+                        planned_from,
+                        closes_at,
+                    ),
+                }
+            })
+            .collect();
+        open_windows(conn, &change, windows, now)?;
+    }
+    Ok(())
+}
+
+/// An agreement signed while changes are announced gets its own window for each of them,
+/// opened now with its own notice period.
+pub(crate) fn open_windows_for_agreement(
+    conn: &mut DbConnection,
+    agreement: &Agreement,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let pending: Vec<ChangeRow> = changes::table
+        .filter(changes::processor_id.eq(&agreement.processor_id))
+        .filter(changes::state.eq(ChangeState::Announced.as_str()))
+        .filter(changes::kind.ne(ChangeKind::Removal.as_str()))
+        .select(ChangeRow::as_select())
+        .load(conn)?;
+    for row in pending {
+        let change = to_change(conn, row)?;
+        let (Some(entry), Some(planned_from)) = (&change.subprocessor, change.planned_from) else {
+            continue;
+        };
+        let closes_at = change::window_closes_at(now, agreement.notice_days);
+        let window = NewWindow {
+            agreement,
+            opened_at: now,
+            closes_at,
+            conflicts: change::conflicts(
+                entry.location,
+                agreement.third_country_transfers,
+                planned_from,
+                closes_at,
+            ),
+        };
+        open_windows(conn, &change, vec![window], now)?;
+    }
+    Ok(())
+}
+
+/// Closes live windows with `transition`s; returns how many closed. Caller holds the chain lock.
+fn close_windows(
+    conn: &mut DbConnection,
+    processor_id: &str,
+    closing: Vec<(WindowRow, WindowState, DateTime<Utc>)>,
+    now: DateTime<Utc>,
+) -> Result<usize, StoreError> {
+    // Group by (outcome, closed_at) so each group is one UPDATE.
+    let mut groups: BTreeMap<(&'static str, NaiveDateTime), Vec<String>> = BTreeMap::new();
+    for (row, outcome, closed_at) in &closing {
+        groups
+            .entry((outcome.as_str(), to_db(*closed_at)))
+            .or_default()
+            .push(row.id.clone());
+    }
+    for ((outcome, closed_at), ids) in groups {
+        for chunk in ids.chunks(500) {
+            let updated = diesel::update(objection_windows::table)
+                .filter(objection_windows::id.eq_any(chunk))
+                .filter(objection_windows::closed_at.is_null())
+                .set((
+                    objection_windows::state.eq(outcome),
+                    objection_windows::closed_at.eq(closed_at),
+                    objection_windows::decided_at
+                        .eq(coalesce(objection_windows::decided_at, closed_at)),
+                ))
+                .execute(conn)?;
+            if updated != chunk.len() {
+                // Under the chain lock nobody else closes these; a mismatch means the rows
+                // changed under us, and the whole transaction must not count.
+                return Err(StoreError::Busy);
+            }
+        }
+    }
+    let mut changes_seen: HashMap<String, Change> = HashMap::new();
+    let mut closed_events = Vec::with_capacity(closing.len());
+    for (row, outcome, closed_at) in closing {
+        if !changes_seen.contains_key(&row.change_id) {
+            let change_row = change_row(conn, processor_id, &row.change_id)?;
+            let change = to_change(conn, change_row)?;
+            changes_seen.insert(row.change_id.clone(), change);
+        }
+        let mut window = to_window(row, None)?;
+        window.change = changes_seen
+            .get(&window.change_id)
+            .map(|c| Box::new(c.clone()));
+        window.state = outcome;
+        window.closed_at = Some(closed_at);
+        window.decided_at = window.decided_at.or(Some(closed_at));
+        let mut data = json(&window)?;
+        data["outcome"] = serde_json::Value::from(outcome.as_str());
+        closed_events.push(NewEvent {
+            event_type: EventType::WindowClosed,
+            processor_id: processor_id.to_string(),
+            controller_id: Some(window.controller_id.clone()),
+            data,
+        });
+    }
+    let count = closed_events.len();
+    events::append_batch(conn, now, processor_id, closed_events)?;
+    Ok(count)
+}
+
+fn agreement_terms(
+    conn: &mut DbConnection,
+    agreement_id: &str,
+) -> Result<(Authorisation, bool), StoreError> {
+    let agreement = agreement_store::get(conn, agreement_id)?;
+    Ok((agreement.authorisation, agreement.objection_requires_reason))
+}
+
+fn facts(
+    row: &WindowRow,
+    authorisation: Authorisation,
+    objection_requires_reason: bool,
+) -> Result<WindowFacts, StoreError> {
+    Ok(WindowFacts {
+        state: window_state(row)?,
+        closed: row.closed_at.is_some(),
+        closes_at: from_db(row.closes_at),
+        authorisation,
+        objection_requires_reason,
+    })
+}
+
+/// Withdraws a draft or announced change; its live windows close as `withdrawn`.
+pub fn withdraw(
+    conn: &mut DbConnection,
+    processor_id: &str,
+    change_id: &str,
+    now: DateTime<Utc>,
+) -> Result<Change, StoreError> {
+    write_transaction(conn, |conn| {
+        events::lock_chain(conn, processor_id)?;
+        let row = change_row(conn, processor_id, change_id)?;
+        let mut change = to_change(conn, row)?;
+        change::check_withdraw(change.state)?;
+        diesel::update(changes::table.find(change_id))
+            .set((
+                changes::state.eq(ChangeState::Withdrawn.as_str()),
+                changes::withdrawn_at.eq(to_db(now)),
+            ))
+            .execute(conn)?;
+        if let (true, Some(entry)) = (change.kind.opens_windows(), &change.subprocessor) {
+            diesel::update(subprocessors::table.find(&entry.id))
+                .set(subprocessors::status.eq(EntryStatus::Withdrawn.as_str()))
+                .execute(conn)?;
+        }
+        change.state = ChangeState::Withdrawn;
+        change.withdrawn_at = Some(now);
+        change = Change {
+            subprocessor: match &change.subprocessor {
+                Some(entry) if change.kind.opens_windows() => {
+                    Some(entries::get(conn, processor_id, &entry.id)?)
+                }
+                other => other.clone(),
+            },
+            ..change
+        };
+        events::append(
+            conn,
+            now,
+            NewEvent {
+                event_type: EventType::ChangeWithdrawn,
+                processor_id: processor_id.to_string(),
+                controller_id: None,
+                data: json(&change)?,
+            },
+        )?;
+        let live: Vec<_> = windows_of_change(conn, change_id)?
+            .into_iter()
+            .filter(|w| w.closed_at.is_none())
+            .map(|w| (w, WindowState::Withdrawn, now))
+            .collect();
+        close_windows(conn, processor_id, live, now)?;
+        get_change(conn, processor_id, change_id, true)
+    })
+}
+
+/// A controller's window, or 404 if it is not theirs.
+fn controller_window(
+    conn: &mut DbConnection,
+    controller_id: &str,
+    window_id: &str,
+) -> Result<WindowRow, StoreError> {
+    objection_windows::table
+        .filter(objection_windows::controller_id.eq(controller_id))
+        .filter(objection_windows::id.eq(window_id))
+        .select(WindowRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| StoreError::not_found("objection window", window_id))
+}
+
+pub fn get_window(
+    conn: &mut DbConnection,
+    controller_id: &str,
+    window_id: &str,
+) -> Result<ObjectionWindow, StoreError> {
+    let row = controller_window(conn, controller_id, window_id)?;
+    let change = get_change(conn, &row.processor_id, &row.change_id, false)?;
+    to_window(row, Some(&change))
+}
+
+/// A controller's windows, each with its change; `state` filters.
+pub fn list_windows(
+    conn: &mut DbConnection,
+    controller_id: &str,
+    state: Option<WindowState>,
+    page: &PageRequest,
+) -> Result<Page<ObjectionWindow>, StoreError> {
+    let mut query = objection_windows::table
+        .filter(objection_windows::controller_id.eq(controller_id))
+        .select(WindowRow::as_select())
+        .order(objection_windows::id)
+        .limit(page.fetch())
+        .into_boxed();
+    if let Some(state) = state {
+        query = query.filter(objection_windows::state.eq(state.as_str()));
+    }
+    if let Some(after) = &page.after {
+        query = query.filter(objection_windows::id.gt(after.clone()));
+    }
+    let rows = query.load(conn)?;
+    let page = page.page(rows, |w| w.id.clone());
+    let mut changes_seen: HashMap<String, Change> = HashMap::new();
+    let mut items = Vec::with_capacity(page.items.len());
+    for row in page.items {
+        if !changes_seen.contains_key(&row.change_id) {
+            let change = get_change(conn, &row.processor_id, &row.change_id, false)?;
+            changes_seen.insert(row.change_id.clone(), change);
+        }
+        let change = changes_seen.get(&row.change_id);
+        items.push(to_window(row, change)?);
+    }
+    Ok(Page {
+        items,
+        next_cursor: page.next_cursor,
+    })
+}
+
+/// Applies a controller's decision. A refusal by the state machine comes back as
+/// `StoreError::Window` — after committing the expiry if the deadline had passed, so the
+/// window the caller sees is final.
+pub fn decide(
+    conn: &mut DbConnection,
+    controller_id: &str,
+    window_id: &str,
+    decision: Decision,
+    now: DateTime<Utc>,
+) -> Result<ObjectionWindow, StoreError> {
+    let processor_id = controller_window(conn, controller_id, window_id)?.processor_id;
+    let refusal = write_transaction(conn, |conn| {
+        events::lock_chain(conn, &processor_id)?;
+        // Re-read under the lock: this is the state every other writer has finished with.
+        let row = controller_window(conn, controller_id, window_id)?;
+        let (authorisation, requires_reason) = agreement_terms(conn, &row.agreement_id)?;
+        let facts = facts(&row, authorisation, requires_reason)?;
+        let transition = match window_rules::decide(&facts, now, decision) {
+            Ok(transition) => transition,
+            Err(WindowError::Expired) => {
+                let outcome = window_rules::outcome_at_expiry(facts.state, authorisation);
+                let closes_at = facts.closes_at;
+                close_windows(conn, &processor_id, vec![(row, outcome, closes_at)], now)?;
+                return Ok(Some(WindowError::Closed(outcome)));
+            }
+            Err(refused) => return Ok(Some(refused)),
+        };
+        apply_decision(conn, &processor_id, row, transition, now)?;
+        Ok::<_, StoreError>(None)
+    })?;
+    let window = get_window(conn, controller_id, window_id)?;
+    match refusal {
+        None => Ok(window),
+        Some(error) => Err(StoreError::Window {
+            error,
+            window: Box::new(window),
+        }),
+    }
+}
+
+fn apply_decision(
+    conn: &mut DbConnection,
+    processor_id: &str,
+    row: WindowRow,
+    transition: Transition,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let from = row.state.clone();
+    let target = objection_windows::table
+        .filter(objection_windows::id.eq(&row.id))
+        .filter(objection_windows::closed_at.is_null())
+        .filter(objection_windows::state.eq(from));
+    let (updated, event_type) = match &transition {
+        Transition::Object { reason } => (
+            diesel::update(target)
+                .set((
+                    objection_windows::state.eq(WindowState::Objected.as_str()),
+                    objection_windows::objection_reason.eq(reason),
+                    objection_windows::objection_at.eq(to_db(now)),
+                    objection_windows::decided_at.eq(to_db(now)),
+                ))
+                .execute(conn)?,
+            EventType::ObjectionRaised,
+        ),
+        Transition::WithdrawObjection => (
+            diesel::update(target)
+                .set((
+                    objection_windows::state.eq(WindowState::Open.as_str()),
+                    objection_windows::objection_reason.eq(None::<String>),
+                    objection_windows::objection_at.eq(None::<NaiveDateTime>),
+                    objection_windows::decided_at.eq(None::<NaiveDateTime>),
+                ))
+                .execute(conn)?,
+            EventType::ObjectionWithdrawn,
+        ),
+        Transition::Approve { note } => (
+            diesel::update(target)
+                .set((
+                    objection_windows::approval_note.eq(note),
+                    objection_windows::approval_at.eq(to_db(now)),
+                ))
+                .execute(conn)?,
+            EventType::ApprovalGiven,
+        ),
+        Transition::Close { .. } => {
+            return Err(StoreError::Corrupt("a decision cannot be an expiry".into()))
+        }
+    };
+    if updated != 1 {
+        return Err(StoreError::Busy);
+    }
+    let mut fresh = objection_windows::table
+        .find(&row.id)
+        .select(WindowRow::as_select())
+        .first(conn)?;
+    if let Transition::Approve { .. } = transition {
+        // The approval is recorded first, then the window closes in the approved state.
+        fresh.state = WindowState::Open.as_str().to_string();
+    }
+    let change_row = change_row(conn, processor_id, &fresh.change_id)?;
+    let change = to_change(conn, change_row)?;
+    let mut window = to_window(fresh.clone(), Some(&change))?;
+    if let Transition::Approve { .. } = transition {
+        window.state = WindowState::Approved;
+        window.decided_at = Some(now);
+    }
+    events::append(
+        conn,
+        now,
+        NewEvent {
+            event_type,
+            processor_id: processor_id.to_string(),
+            controller_id: Some(window.controller_id.clone()),
+            data: json(&window)?,
+        },
+    )?;
+    if let Transition::Approve { .. } = transition {
+        close_windows(
+            conn,
+            processor_id,
+            vec![(fresh, WindowState::Approved, now)],
+            now,
+        )?;
+    }
+    Ok(())
+}
+
+/// How many windows and changes one sweep handled.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct SweepReport {
+    pub windows_closed: usize,
+    pub changes_effective: usize,
+}
+
+/// Windows handled per transaction by default: large enough to amortise the chain update,
+/// small enough to keep locks short.
+pub const DEFAULT_SWEEP_BATCH: i64 = 2_000;
+
+/// Closes windows whose deadline has passed, `batch` per transaction, until none is due.
+pub fn close_due_windows(
+    conn: &mut DbConnection,
+    now: DateTime<Utc>,
+    batch: i64,
+) -> Result<usize, StoreError> {
+    let mut total = 0;
+    loop {
+        let due: Vec<(String, String)> = objection_windows::table
+            .filter(objection_windows::closed_at.is_null())
+            .filter(objection_windows::closes_at.le(to_db(now)))
+            .order(objection_windows::closes_at)
+            .limit(batch.max(1))
+            .select((objection_windows::processor_id, objection_windows::id))
+            .load(conn)?;
+        if due.is_empty() {
+            return Ok(total);
+        }
+        let mut by_processor: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (processor_id, id) in due {
+            by_processor.entry(processor_id).or_default().push(id);
+        }
+        for (processor_id, ids) in by_processor {
+            total += write_transaction(conn, |conn| {
+                events::lock_chain(conn, &processor_id)?;
+                close_due_locked(conn, &processor_id, &ids, now)
+            })?;
+        }
+    }
+}
+
+fn close_due_locked(
+    conn: &mut DbConnection,
+    processor_id: &str,
+    ids: &[String],
+    now: DateTime<Utc>,
+) -> Result<usize, StoreError> {
+    // Re-read under the lock: another sweeper may have closed some of them meanwhile.
+    let mut rows: Vec<WindowRow> = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(500) {
+        rows.extend(
+            objection_windows::table
+                .filter(objection_windows::id.eq_any(chunk))
+                .filter(objection_windows::closed_at.is_null())
+                .select(WindowRow::as_select())
+                .load(conn)?,
+        );
+    }
+    let agreement_ids: HashSet<String> = rows.iter().map(|r| r.agreement_id.clone()).collect();
+    let mut authorisations: HashMap<String, Authorisation> = HashMap::new();
+    for chunk in agreement_ids.into_iter().collect::<Vec<_>>().chunks(500) {
+        let found: Vec<(String, String)> = agreements::table
+            .filter(agreements::id.eq_any(chunk))
+            .select((agreements::id, agreements::authorisation))
+            .load(conn)?;
+        for (id, text) in found {
+            let authorisation =
+                Authorisation::parse(&text).ok_or_else(|| corrupt("authorisation", &id))?;
+            authorisations.insert(id, authorisation);
+        }
+    }
+    let mut closing = Vec::with_capacity(rows.len());
+    for row in rows {
+        let authorisation = *authorisations
+            .get(&row.agreement_id)
+            .ok_or_else(|| StoreError::not_found("agreement", &row.agreement_id))?;
+        let facts = facts(&row, authorisation, false)?;
+        if let Some(Transition::Close { outcome }) = window_rules::expire(&facts, now) {
+            let closes_at = facts.closes_at;
+            closing.push((row, outcome, closes_at));
+        }
+    }
+    close_windows(conn, processor_id, closing, now)
+}
+
+/// Makes announced changes effective once `planned_from` has come.
+pub fn activate_due_changes(
+    conn: &mut DbConnection,
+    now: DateTime<Utc>,
+) -> Result<usize, StoreError> {
+    let due: Vec<(String, String)> = changes::table
+        .filter(changes::state.eq(ChangeState::Announced.as_str()))
+        .filter(changes::planned_from.le(to_db(now)))
+        .order(changes::planned_from)
+        .select((changes::processor_id, changes::id))
+        .load(conn)?;
+    let mut total = 0;
+    for (processor_id, change_id) in due {
+        total += write_transaction(conn, |conn| {
+            events::lock_chain(conn, &processor_id)?;
+            activate_locked(conn, &processor_id, &change_id, now)
+        })?;
+    }
+    Ok(total)
+}
+
+fn activate_locked(
+    conn: &mut DbConnection,
+    processor_id: &str,
+    change_id: &str,
+    now: DateTime<Utc>,
+) -> Result<usize, StoreError> {
+    let row = change_row(conn, processor_id, change_id)?;
+    let Some(planned_from) = row.planned_from else {
+        return Ok(0);
+    };
+    let updated = diesel::update(changes::table.find(change_id))
+        .filter(changes::state.eq(ChangeState::Announced.as_str()))
+        .set((
+            changes::state.eq(ChangeState::Effective.as_str()),
+            changes::effective_at.eq(to_db(now)),
+        ))
+        .execute(conn)?;
+    if updated == 0 {
+        // Another sweeper made it effective first.
+        return Ok(0);
+    }
+    let kind = ChangeKind::parse(&row.kind).ok_or_else(|| corrupt("change kind", change_id))?;
+    if let (true, Some(entry_id)) = (kind.opens_windows(), &row.subprocessor_id) {
+        diesel::update(subprocessors::table.find(entry_id))
+            .set((
+                subprocessors::status.eq(EntryStatus::Active.as_str()),
+                subprocessors::active_from.eq(planned_from),
+            ))
+            .execute(conn)?;
+    }
+    if let Some(old_id) = &row.replaces {
+        diesel::update(subprocessors::table.find(old_id))
+            .set((
+                subprocessors::status.eq(EntryStatus::Inactive.as_str()),
+                subprocessors::active_until.eq(planned_from),
+            ))
+            .execute(conn)?;
+    }
+    let change = get_change(conn, processor_id, change_id, false)?;
+    events::append(
+        conn,
+        now,
+        NewEvent {
+            event_type: EventType::ChangeEffective,
+            processor_id: processor_id.to_string(),
+            controller_id: None,
+            data: json(&change)?,
+        },
+    )?;
+    Ok(1)
+}
+
+/// One sweep: close what is due, then make due changes effective.
+pub fn sweep(
+    conn: &mut DbConnection,
+    now: DateTime<Utc>,
+    batch: i64,
+) -> Result<SweepReport, StoreError> {
+    Ok(SweepReport {
+        windows_closed: close_due_windows(conn, now, batch)?,
+        changes_effective: activate_due_changes(conn, now)?,
+    })
+}
+
+/// A controller's authorised list at `as_of`, over all its agreements.
+pub fn controller_authorised_list(
+    conn: &mut DbConnection,
+    controller_id: &str,
+    as_of: DateTime<Utc>,
+) -> Result<AuthorisedList, StoreError> {
+    let agreements = agreement_store::all_for_controller(conn, controller_id)?;
+    let window_rows: Vec<WindowRow> = objection_windows::table
+        .filter(objection_windows::controller_id.eq(controller_id))
+        .select(WindowRow::as_select())
+        .load(conn)?;
+    let mut windows = HashMap::new();
+    for row in window_rows {
+        let key = (row.change_id.clone(), row.agreement_id.clone());
+        windows.insert(key, to_window(row, None)?);
+    }
+    let mut per_processor: HashMap<String, (Vec<Subprocessor>, HashMap<String, String>)> =
+        HashMap::new();
+    for agreement in &agreements {
+        if per_processor.contains_key(&agreement.processor_id) {
+            continue;
+        }
+        let in_use = entries::all(conn, &agreement.processor_id, Some(as_of))?;
+        let introduced: Vec<(Option<String>, String)> = changes::table
+            .filter(changes::processor_id.eq(&agreement.processor_id))
+            .filter(changes::kind.ne(ChangeKind::Removal.as_str()))
+            .select((changes::subprocessor_id, changes::id))
+            .load(conn)?;
+        let introduced_by = introduced
+            .into_iter()
+            .filter_map(|(entry_id, change_id)| entry_id.map(|e| (e, change_id)))
+            .collect();
+        per_processor.insert(agreement.processor_id.clone(), (in_use, introduced_by));
+    }
+    let empty = (Vec::new(), HashMap::new());
+    Ok(authorised_list(
+        as_of,
+        agreements.iter().map(|agreement| {
+            let (entries, introduced_by) =
+                per_processor.get(&agreement.processor_id).unwrap_or(&empty);
+            (
+                agreement,
+                ProcessorFacts {
+                    entries,
+                    introduced_by,
+                    windows: &windows,
+                },
+            )
+        }),
+    ))
+}
