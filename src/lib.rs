@@ -65,6 +65,7 @@ impl Application {
             pool,
             clock,
             public_url,
+            feed_cache: http::feeds::cache(),
         });
         let verifier = web::Data::new(verifier);
         let test_clock = settings.test_clock;

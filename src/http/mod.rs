@@ -6,6 +6,7 @@ pub mod auth;
 pub mod clock;
 pub mod controllers;
 pub mod error;
+pub mod feeds;
 pub mod health;
 pub mod processors;
 
@@ -26,6 +27,8 @@ pub struct AppState {
     pub pool: Pool,
     pub clock: Clock,
     pub public_url: String,
+    /// Rendered Atom pages, shared by every worker.
+    pub feed_cache: std::sync::Arc<feeds::FeedCache>,
 }
 
 impl AppState {
@@ -78,6 +81,8 @@ pub fn register(cfg: &mut web::ServiceConfig, test_clock: bool) -> Vec<(Method, 
     processors::routes(&mut routes);
     controllers::routes(&mut routes);
     agreements::routes(&mut routes);
+    // After processors: /events/verify must be matched before /events/{eid}.
+    feeds::routes(&mut routes);
     if test_clock {
         clock::routes(&mut routes);
     }

@@ -4,6 +4,7 @@
 
 mod auth;
 mod cli;
+mod feeds;
 mod helpers;
 mod openapi;
 mod registry;
