@@ -529,3 +529,73 @@ async fn get_event(
 pub fn cache() -> Arc<FeedCache> {
     Arc::new(FeedCache::default())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::test::TestRequest;
+
+    fn rendered(version: &str) -> Rendered {
+        Rendered {
+            version: version.into(),
+            etag: "\"abc\"".into(),
+            last_modified: DateTime::from_timestamp(1_790_000_000, 500_000_000).unwrap_or_default(),
+            body: Bytes::from_static(b"<feed/>"),
+            tick: 0,
+        }
+    }
+
+    #[test]
+    fn cache_hits_only_the_same_version_and_stays_bounded() {
+        let cache = FeedCache::default();
+        cache.put("a".into(), rendered("Some(1)"));
+        assert!(cache.get("a", "Some(1)").is_some());
+        assert!(cache.get("a", "Some(2)").is_none(), "a newer event misses");
+        for i in 0..CACHE_CAPACITY + 10 {
+            cache.put(format!("k{i}"), rendered("v"));
+        }
+        let len = cache.inner.lock().map(|i| i.entries.len()).unwrap_or(0);
+        assert_eq!(len, CACHE_CAPACITY);
+        assert!(cache.get("a", "Some(1)").is_none(), "the oldest went first");
+        assert!(cache
+            .get(&format!("k{}", CACHE_CAPACITY + 9), "v")
+            .is_some());
+    }
+
+    #[test]
+    fn conditional_headers() {
+        let page = rendered("v");
+        let with = |name: &str, value: &str| {
+            not_modified(
+                &TestRequest::default()
+                    .insert_header((name, value))
+                    .to_http_request(),
+                &page,
+            )
+        };
+        assert!(with("if-none-match", "\"abc\""));
+        assert!(with("if-none-match", "\"x\", W/\"abc\""));
+        assert!(with("if-none-match", "*"));
+        assert!(!with("if-none-match", "\"x\""));
+        // Last-Modified is whole seconds: the same second is not modified, one earlier is.
+        let same = header::HttpDate::from(SystemTime::from(page.last_modified)).to_string();
+        assert!(with("if-modified-since", &same));
+        assert!(!with("if-modified-since", "Mon, 01 Jan 2024 00:00:00 GMT"));
+        assert!(!with("if-modified-since", "not a date"));
+        assert!(!not_modified(
+            &TestRequest::default().to_http_request(),
+            &page
+        ));
+    }
+
+    #[test]
+    fn page_cursors_and_token_comparison() {
+        assert_eq!(parse_page(None).ok(), Some(None));
+        let cursor = URL_SAFE_NO_PAD.encode("42");
+        assert_eq!(parse_page(Some(&cursor)).ok(), Some(Some(42)));
+        assert!(parse_page(Some(&URL_SAFE_NO_PAD.encode("x"))).is_err());
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"ab"));
+    }
+}
