@@ -7,7 +7,6 @@ use super::{AppState, Routes};
 use crate::domain::notice;
 use crate::store::events::StoredEvent;
 use crate::store::feeds::{self, FeedScope};
-use crate::store::PageRequest;
 use actix_web::http::{header, Method};
 use actix_web::web::Bytes;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -113,18 +112,21 @@ struct FeedQuery {
 
 /// `?page=` is the opaque cursor of a `next` link: the sequence number the page starts below.
 fn parse_page(page: Option<&str>) -> Result<Option<i64>, ApiError> {
-    let request = PageRequest::parse(Some(FEED_PAGE_SIZE), page)?;
-    request
-        .after
-        .map(|text| {
-            text.parse::<i64>().map_err(|_| {
-                super::error::invalid(
-                    "page",
-                    "`page` is not one a `next` link gave: follow the link unchanged",
-                )
-            })
+    let Some(page) = page.filter(|p| !p.is_empty()) else {
+        return Ok(None);
+    };
+    URL_SAFE_NO_PAD
+        .decode(page)
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .and_then(|text| text.parse::<i64>().ok())
+        .map(Some)
+        .ok_or_else(|| {
+            super::error::invalid(
+                "page",
+                "`page` is not one a `next` link gave: follow the link unchanged",
+            )
         })
-        .transpose()
 }
 
 /// Everything that identifies one page of one feed.
