@@ -226,22 +226,17 @@ async fn controller_feed(
     let presented = sha256_hex(&token);
     let before = parse_page(query.page.as_deref())?;
     let lookup_cid = cid.clone();
+    // One query: the token hash, the newest event and the agreement count together.
     let found = state
-        .db(move |conn| {
-            let controller = match feeds::controller_feed(conn, &lookup_cid) {
-                Ok(controller) => controller,
-                Err(crate::store::StoreError::NotFound { .. }) => return Ok(None),
-                Err(other) => return Err(other),
-            };
-            let scope = FeedScope::Controller {
-                controller_id: lookup_cid,
-                processors: controller.processors.clone(),
-            };
-            let last = feeds::last_seq(conn, &scope)?;
-            Ok(Some((controller, scope, last)))
-        })
+        .db(
+            move |conn| match feeds::controller_feed(conn, &lookup_cid) {
+                Ok(controller) => Ok(Some(controller)),
+                Err(crate::store::StoreError::NotFound { .. }) => Ok(None),
+                Err(other) => Err(other),
+            },
+        )
         .await?;
-    let Some((controller, scope, last)) = found else {
+    let Some(controller) = found else {
         return Err(no_feed());
     };
     let valid = controller
@@ -251,9 +246,11 @@ async fn controller_feed(
     if !valid {
         return Err(no_feed());
     }
-    // A new agreement adds older public events without a newer event, so the version names
-    // the processors too.
-    let version = format!("{last:?}/{}", controller.processors.join(","));
+    let last = controller.last_seq;
+    // Signing an agreement adds older public events without a newer event, so the version
+    // counts agreements too (they are never deleted).
+    let version = format!("{last:?}/{}", controller.agreements);
+    let scope = FeedScope::Controller(cid.clone());
     let head = FeedHead {
         title: format!("{}: sub-processor notices and deadlines", controller.name),
         author: "subreg".into(),

@@ -14,11 +14,8 @@ pub enum FeedScope {
     /// A processor's public events (those that concern no single controller).
     Processor(String),
     /// A controller's own events plus the public events of the processors it has agreements
-    /// with (`processors`, sorted).
-    Controller {
-        controller_id: String,
-        processors: Vec<String>,
-    },
+    /// with.
+    Controller(String),
 }
 
 type Backend = <DbConnection as diesel::Connection>::Backend;
@@ -38,17 +35,35 @@ fn filter(scope: &FeedScope) -> ScopeFilter {
                 .and(events::controller_id.is_null())
                 .nullable(),
         ),
-        FeedScope::Controller {
-            controller_id,
-            processors,
-        } => Box::new(
-            events::controller_id
-                .eq(controller_id.clone())
-                .or(events::controller_id
-                    .is_null()
-                    .and(events::processor_id.eq_any(processors.clone()))),
-        ),
+        FeedScope::Controller(cid) => Box::new(controller_events(cid)),
     }
+}
+
+/// `agreements.processor_id` of one controller, as a subselect.
+type ItsProcessors = diesel::dsl::Select<
+    diesel::dsl::Filter<agreements::table, diesel::dsl::Eq<agreements::controller_id, String>>,
+    agreements::processor_id,
+>;
+type ControllerEvents = diesel::dsl::Or<
+    diesel::dsl::Eq<events::controller_id, String>,
+    diesel::dsl::And<
+        diesel::dsl::IsNull<events::controller_id>,
+        diesel::dsl::EqAny<events::processor_id, ItsProcessors>,
+    >,
+>;
+
+/// The controller's own events, or public events of a processor it has an agreement with.
+/// Unboxed, so it can also sit in a subselect.
+fn controller_events(cid: &str) -> ControllerEvents {
+    events::controller_id
+        .eq(cid.to_string())
+        .or(events::controller_id.is_null().and(
+            events::processor_id.eq_any(
+                agreements::table
+                    .filter(agreements::controller_id.eq(cid.to_string()))
+                    .select(agreements::processor_id),
+            ),
+        ))
 }
 
 /// The feed's newest event: the one cheap query an unchanged feed costs.
@@ -112,37 +127,50 @@ pub fn processor_meta(
     Ok((name, from_db(created)))
 }
 
-/// What a controller feed request needs before it can answer: the stored token hash, and the
-/// processors whose public events the feed includes.
+/// What a controller feed request needs before it can answer, in one query: the stored token
+/// hash, the feed's newest event, and how many agreements widen it (signing one adds older
+/// public events without adding a newer event).
 pub struct ControllerFeed {
     pub name: String,
     pub created_at: DateTime<Utc>,
     pub token_hash: Option<String>,
-    pub processors: Vec<String>,
+    pub last_seq: Option<i64>,
+    pub agreements: i64,
 }
 
 pub fn controller_feed(conn: &mut DbConnection, cid: &str) -> Result<ControllerFeed, StoreError> {
-    let (name, created, token_hash) = controllers::table
+    let newest = events::table
+        .filter(controller_events(cid))
+        .select(max(events::seq))
+        .single_value();
+    let agreement_count = agreements::table
+        .filter(agreements::controller_id.eq(cid.to_string()))
+        .count()
+        .single_value();
+    let (name, created, token_hash, last_seq, agreements) = controllers::table
         .find(cid)
         .select((
             controllers::name,
             controllers::created_at,
             controllers::feed_token,
+            newest,
+            agreement_count,
         ))
-        .first::<(String, chrono::NaiveDateTime, Option<String>)>(conn)
+        .first::<(
+            String,
+            chrono::NaiveDateTime,
+            Option<String>,
+            Option<i64>,
+            Option<i64>,
+        )>(conn)
         .optional()?
         .ok_or_else(|| StoreError::not_found("controller", cid))?;
-    let mut processors: Vec<String> = agreements::table
-        .filter(agreements::controller_id.eq(cid))
-        .select(agreements::processor_id)
-        .load(conn)?;
-    processors.sort();
-    processors.dedup();
     Ok(ControllerFeed {
         name,
         created_at: from_db(created),
         token_hash,
-        processors,
+        last_seq,
+        agreements: agreements.unwrap_or(0),
     })
 }
 

@@ -446,6 +446,18 @@ async fn controller_feed_needs_its_token_and_shows_only_its_events(app: TestApp)
         .starts_with("Objection window opened until 2026-12-23"));
     assert!(feed.self_link.contains(&format!("token={token}")));
 
+    // Signing another agreement brings that processor's earlier public events in, even
+    // though no newer event was written (the cached page must not hide them).
+    app.agreement("roskilde", "other-proc", general_terms(30))
+        .await;
+    let (_, widened) = atom(&app, &path_of(&app, feed_url)).await;
+    let names: BTreeSet<&str> = widened
+        .entries
+        .iter()
+        .filter_map(|e| e.event["data"]["name"].as_str())
+        .collect();
+    assert_eq!(names, BTreeSet::from(["Microsoft Azure", "Not Mine ApS"]));
+
     // Rotating: the old token stops working, the new one works; an admin may rotate too.
     let rotated = app.post(rotate, Some(&admin()), &json!({})).await;
     assert_eq!(rotated.status, 200);
