@@ -79,6 +79,7 @@ impl Application {
             public_url,
             sweeper: wake,
             sweep_batch: settings.sweep_batch,
+            feed_cache: http::feeds::cache(),
         });
         let verifier = web::Data::new(verifier);
         let test_clock = settings.test_clock;

@@ -7,6 +7,7 @@ pub mod clock;
 pub mod error;
 pub mod event;
 pub mod geography;
+pub mod notice;
 pub mod party;
 pub mod registration;
 pub mod subprocessor;

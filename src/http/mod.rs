@@ -7,6 +7,7 @@ pub mod changes;
 pub mod clock;
 pub mod controllers;
 pub mod error;
+pub mod feeds;
 pub mod health;
 pub mod processors;
 pub mod windows;
@@ -32,6 +33,8 @@ pub struct AppState {
     pub sweeper: std::sync::Arc<tokio::sync::Notify>,
     /// Windows closed per transaction when a request runs a sweep.
     pub sweep_batch: i64,
+    /// Rendered Atom pages, shared by every worker.
+    pub feed_cache: std::sync::Arc<feeds::FeedCache>,
 }
 
 impl AppState {
@@ -90,6 +93,8 @@ pub fn register(cfg: &mut web::ServiceConfig, test_clock: bool) -> Vec<(Method, 
     controllers::routes(&mut routes);
     windows::routes(&mut routes);
     agreements::routes(&mut routes);
+    // After processors: /events/verify must be matched before /events/{eid}.
+    feeds::routes(&mut routes);
     if test_clock {
         clock::routes(&mut routes);
     }

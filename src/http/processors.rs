@@ -288,7 +288,7 @@ async fn list_agreements(
 }
 
 /// The evidence log is for the processor itself and for controllers with an agreement with it.
-async fn require_evidence_reader(
+pub(crate) async fn require_evidence_reader(
     state: &AppState,
     actor: &Actor,
     pid: &str,

@@ -7,6 +7,7 @@ pub mod clock;
 pub mod db;
 pub mod error;
 pub mod events;
+pub mod feeds;
 pub mod lifecycle;
 pub mod organisations;
 pub mod page;

@@ -5,6 +5,7 @@
 mod auth;
 mod cli;
 mod crash;
+mod feeds;
 mod helpers;
 mod lifecycle;
 mod openapi;

@@ -1,0 +1,600 @@
+//! Atom feeds (RFC 4287, paged per RFC 5005) over the event log, with conditional GETs and an
+//! in-process cache of rendered pages keyed by the feed's newest event.
+
+use super::auth::{Actor, MaybeActor};
+use super::error::ApiError;
+use super::{AppState, Routes};
+use crate::domain::notice;
+use crate::store::events::StoredEvent;
+use crate::store::feeds::{self, FeedScope};
+use actix_web::http::{header, Method};
+use actix_web::web::Bytes;
+use actix_web::{web, HttpRequest, HttpResponse};
+use atom_syndication::{
+    Category, Content, Entry, Feed, Generator, Link, Person, Text, WriteConfig,
+};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use chrono::{DateTime, SubsecRound, Utc};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+/// Entries per feed page.
+pub const FEED_PAGE_SIZE: i64 = 50;
+/// Rendered pages kept in memory; beyond this the least recently rendered is dropped.
+const CACHE_CAPACITY: usize = 1024;
+const ATOM: &str = "application/atom+xml";
+/// One answer for a missing token, a wrong token and an unknown controller, so the answer
+/// reveals nothing about which it was.
+const NO_FEED: &str = "there is no feed at this address";
+
+pub fn routes(routes: &mut Routes) {
+    routes
+        .add(
+            Method::GET,
+            "/v1/processors/{pid}/feed.atom",
+            processor_feed,
+        )
+        .add(
+            Method::GET,
+            "/v1/controllers/{cid}/feed.atom",
+            controller_feed,
+        )
+        .add(
+            Method::POST,
+            "/v1/controllers/{cid}/feed-token",
+            rotate_token,
+        )
+        .add(Method::GET, "/v1/processors/{pid}/events/{eid}", get_event);
+}
+
+/// A rendered feed page and the validators that go with it.
+#[derive(Clone)]
+struct Rendered {
+    version: String,
+    etag: String,
+    last_modified: DateTime<Utc>,
+    body: Bytes,
+    tick: u64,
+}
+
+/// Rendered feed pages by (feed, token, page), each valid for one version of the feed.
+#[derive(Default)]
+pub struct FeedCache {
+    inner: Mutex<CacheInner>,
+}
+
+#[derive(Default)]
+struct CacheInner {
+    entries: HashMap<String, Rendered>,
+    tick: u64,
+}
+
+impl FeedCache {
+    fn get(&self, key: &str, version: &str) -> Option<Rendered> {
+        let inner = self.inner.lock().ok()?;
+        inner
+            .entries
+            .get(key)
+            .filter(|r| r.version == version)
+            .cloned()
+    }
+
+    fn put(&self, key: String, mut rendered: Rendered) {
+        // A poisoned lock only costs the cache, never the answer.
+        let Ok(mut inner) = self.inner.lock() else {
+            return;
+        };
+        inner.tick += 1;
+        rendered.tick = inner.tick;
+        if inner.entries.len() >= CACHE_CAPACITY && !inner.entries.contains_key(&key) {
+            let oldest = inner
+                .entries
+                .iter()
+                .min_by_key(|(_, r)| r.tick)
+                .map(|(k, _)| k.clone());
+            if let Some(oldest) = oldest {
+                inner.entries.remove(&oldest);
+            }
+        }
+        inner.entries.insert(key, rendered);
+    }
+}
+
+#[derive(Deserialize)]
+struct FeedQuery {
+    page: Option<String>,
+    token: Option<String>,
+}
+
+/// `?page=` is the opaque cursor of a `next` link: the sequence number the page starts below.
+fn parse_page(page: Option<&str>) -> Result<Option<i64>, ApiError> {
+    let Some(page) = page.filter(|p| !p.is_empty()) else {
+        return Ok(None);
+    };
+    URL_SAFE_NO_PAD
+        .decode(page)
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .and_then(|text| text.parse::<i64>().ok())
+        .map(Some)
+        .ok_or_else(|| {
+            super::error::invalid(
+                "page",
+                "`page` is not one a `next` link gave: follow the link unchanged",
+            )
+        })
+}
+
+/// Everything that identifies one page of one feed.
+struct FeedRequest {
+    kind: &'static str,
+    id: String,
+    scope: FeedScope,
+    before: Option<i64>,
+    /// The controller feed's token, repeated in its links so a reader can follow them.
+    token: Option<String>,
+    token_hash: String,
+}
+
+impl FeedRequest {
+    fn feed_url(&self, public_url: &str, page: Option<i64>) -> String {
+        let base = format!("{public_url}/v1/{}s/{}/feed.atom", self.kind, self.id);
+        let mut params = Vec::new();
+        if let Some(token) = &self.token {
+            params.push(format!("token={token}"));
+        }
+        if let Some(seq) = page {
+            params.push(format!("page={}", URL_SAFE_NO_PAD.encode(seq.to_string())));
+        }
+        if params.is_empty() {
+            base
+        } else {
+            format!("{base}?{}", params.join("&"))
+        }
+    }
+
+    fn cache_key(&self) -> String {
+        format!(
+            "{}\n{}\n{}\n{:?}",
+            self.kind, self.id, self.token_hash, self.before
+        )
+    }
+
+    /// Strong: the same bytes for the same feed, token, newest event and page.
+    fn etag(&self, version: &str) -> String {
+        let digest = sha256_hex(&format!("{}\n{version}", self.cache_key()));
+        format!("\"{}\"", &digest[..32])
+    }
+}
+
+fn sha256_hex(text: &str) -> String {
+    hex::encode(Sha256::digest(text.as_bytes()))
+}
+
+/// What a feed says about itself besides its entries.
+struct FeedHead {
+    title: String,
+    author: String,
+    /// `updated` of an empty feed: when its owner was created.
+    created_at: DateTime<Utc>,
+}
+
+async fn processor_feed(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    query: web::Query<FeedQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let pid = path.into_inner();
+    let request = FeedRequest {
+        kind: "processor",
+        scope: FeedScope::Processor(pid.clone()),
+        before: parse_page(query.page.as_deref())?,
+        id: pid,
+        token: None,
+        token_hash: String::new(),
+    };
+    let scope = request.scope.clone();
+    let last = state.db(move |conn| feeds::last_seq(conn, &scope)).await?;
+    let version = format!("{last:?}");
+    serve(&state, &req, request, version, last, |conn, pid| {
+        let (name, created_at) = feeds::processor_meta(conn, pid)?;
+        Ok(FeedHead {
+            title: format!("{name}: sub-processor changes"),
+            author: name,
+            created_at,
+        })
+    })
+    .await
+}
+
+async fn controller_feed(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    query: web::Query<FeedQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let cid = path.into_inner();
+    let no_feed = || ApiError::NotFound(NO_FEED.into());
+    let Some(token) = query.token.clone().filter(|t| !t.is_empty()) else {
+        return Err(no_feed());
+    };
+    let presented = sha256_hex(&token);
+    let before = parse_page(query.page.as_deref())?;
+    let lookup_cid = cid.clone();
+    // One query: the token hash, the newest event and the agreement count together.
+    let found = state
+        .db(
+            move |conn| match feeds::controller_feed(conn, &lookup_cid) {
+                Ok(controller) => Ok(Some(controller)),
+                Err(crate::store::StoreError::NotFound { .. }) => Ok(None),
+                Err(other) => Err(other),
+            },
+        )
+        .await?;
+    let Some(controller) = found else {
+        return Err(no_feed());
+    };
+    let valid = controller
+        .token_hash
+        .as_deref()
+        .is_some_and(|stored| constant_time_eq(stored.as_bytes(), presented.as_bytes()));
+    if !valid {
+        return Err(no_feed());
+    }
+    let last = controller.last_seq;
+    // Signing an agreement adds older public events without a newer event, so the version
+    // counts agreements too (they are never deleted).
+    let version = format!("{last:?}/{}", controller.agreements);
+    let scope = FeedScope::Controller(cid.clone());
+    let head = FeedHead {
+        title: format!("{}: sub-processor notices and deadlines", controller.name),
+        author: "subreg".into(),
+        created_at: controller.created_at,
+    };
+    let request = FeedRequest {
+        kind: "controller",
+        id: cid,
+        scope,
+        before,
+        token: Some(token),
+        token_hash: presented,
+    };
+    serve(&state, &req, request, version, last, move |_, _| Ok(head)).await
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Answers a feed request from the cache or by rendering, honouring conditional headers.
+async fn serve<H>(
+    state: &AppState,
+    req: &HttpRequest,
+    request: FeedRequest,
+    version: String,
+    last: Option<i64>,
+    head: H,
+) -> Result<HttpResponse, ApiError>
+where
+    H: FnOnce(&mut crate::store::DbConnection, &str) -> Result<FeedHead, crate::store::StoreError>
+        + Send
+        + 'static,
+{
+    let key = request.cache_key();
+    let rendered = match state.feed_cache.get(&key, &version) {
+        Some(hit) => hit,
+        None => {
+            let rendered = render(state, &request, version, last, head).await?;
+            state.feed_cache.put(key, rendered.clone());
+            rendered
+        }
+    };
+    let private = request.token.is_some();
+    if not_modified(req, &rendered) {
+        let mut response = HttpResponse::NotModified();
+        validators(&mut response, &rendered, private);
+        return Ok(response.finish());
+    }
+    let mut response = HttpResponse::Ok();
+    validators(&mut response, &rendered, private);
+    Ok(response.content_type(ATOM).body(rendered.body))
+}
+
+fn validators(response: &mut actix_web::HttpResponseBuilder, rendered: &Rendered, private: bool) {
+    response
+        .insert_header((header::ETAG, rendered.etag.clone()))
+        .insert_header((
+            header::LAST_MODIFIED,
+            header::HttpDate::from(SystemTime::from(rendered.last_modified)).to_string(),
+        ))
+        // Readers must revalidate (cheaply, with the validators); a tokened feed is private.
+        .insert_header((
+            header::CACHE_CONTROL,
+            if private {
+                "private, no-cache"
+            } else {
+                "public, no-cache"
+            },
+        ));
+}
+
+/// RFC 9110 §13.2.2: If-None-Match wins; If-Modified-Since counts only without it.
+fn not_modified(req: &HttpRequest, rendered: &Rendered) -> bool {
+    let headers = req.headers();
+    if let Some(value) = headers.get(header::IF_NONE_MATCH) {
+        let Ok(text) = value.to_str() else {
+            return false;
+        };
+        return text
+            .split(',')
+            .map(str::trim)
+            .any(|tag| tag == "*" || tag.strip_prefix("W/").unwrap_or(tag) == rendered.etag);
+    }
+    let Some(since) = headers
+        .get(header::IF_MODIFIED_SINCE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<header::HttpDate>().ok())
+    else {
+        return false;
+    };
+    // HTTP dates have whole seconds.
+    SystemTime::from(rendered.last_modified.trunc_subsecs(0)) <= SystemTime::from(since)
+}
+
+async fn render<H>(
+    state: &AppState,
+    request: &FeedRequest,
+    version: String,
+    last: Option<i64>,
+    head: H,
+) -> Result<Rendered, ApiError>
+where
+    H: FnOnce(&mut crate::store::DbConnection, &str) -> Result<FeedHead, crate::store::StoreError>
+        + Send
+        + 'static,
+{
+    let (scope, before, id) = (request.scope.clone(), request.before, request.id.clone());
+    let (head, mut rows, newest) = state
+        .db(move |conn| {
+            let head = head(conn, &id)?;
+            let rows = feeds::page(conn, &scope, before, FEED_PAGE_SIZE + 1)?;
+            let newest = match last {
+                Some(seq) => Some(feeds::occurred_at(conn, seq)?),
+                None => None,
+            };
+            Ok((head, rows, newest))
+        })
+        .await?;
+    let more = rows.len() as i64 > FEED_PAGE_SIZE;
+    rows.truncate(FEED_PAGE_SIZE as usize);
+    let next = if more {
+        rows.last().map(|e| e.seq)
+    } else {
+        None
+    };
+    // Never 1970: an empty feed was last updated when its owner was created.
+    let updated = newest.unwrap_or(head.created_at);
+    let public_url = state.public_url.as_str();
+    let mut links = vec![
+        Link {
+            href: request.feed_url(public_url, request.before),
+            rel: "self".into(),
+            mime_type: Some(ATOM.into()),
+            ..Default::default()
+        },
+        Link {
+            href: request.feed_url(public_url, None),
+            rel: "first".into(),
+            mime_type: Some(ATOM.into()),
+            ..Default::default()
+        },
+    ];
+    if let Some(seq) = next {
+        links.push(Link {
+            href: request.feed_url(public_url, Some(seq)),
+            rel: "next".into(),
+            mime_type: Some(ATOM.into()),
+            ..Default::default()
+        });
+    }
+    let feed = Feed {
+        id: format!("urn:subreg:feed:{}:{}", request.kind, request.id),
+        title: Text::plain(head.title),
+        updated: updated.fixed_offset(),
+        authors: vec![Person {
+            name: head.author,
+            ..Default::default()
+        }],
+        links,
+        generator: Some(Generator {
+            value: "subreg".into(),
+            uri: None,
+            version: Some(env!("CARGO_PKG_VERSION").into()),
+        }),
+        entries: rows.iter().map(|e| entry(public_url, e)).collect(),
+        ..Default::default()
+    };
+    let config = WriteConfig {
+        write_document_declaration: true,
+        indent_size: None,
+    };
+    let body = feed
+        .write_with_config(Vec::new(), config)
+        .map_err(|e| ApiError::Internal(format!("atom: {e}")))?;
+    Ok(Rendered {
+        etag: request.etag(&version),
+        version,
+        last_modified: updated,
+        body: Bytes::from(body),
+        tick: 0,
+    })
+}
+
+fn entry(public_url: &str, event: &StoredEvent) -> Entry {
+    let json = event.to_json();
+    let notice = notice::describe(&json);
+    let pid = &event.processor_id;
+    let alternate = match notice::change_id(&json) {
+        Some(change) => format!("{public_url}/v1/processors/{pid}/changes/{change}"),
+        None => format!("{public_url}/v1/processors/{pid}/subprocessors"),
+    };
+    let at = event.occurred_at().fixed_offset();
+    Entry {
+        id: format!("urn:uuid:{}", event.id),
+        title: Text::plain(notice.title),
+        updated: at,
+        published: Some(at),
+        links: vec![
+            Link {
+                href: alternate,
+                rel: "alternate".into(),
+                ..Default::default()
+            },
+            Link {
+                href: format!("{public_url}/v1/processors/{pid}/events/{}", event.id),
+                rel: "related".into(),
+                mime_type: Some("application/json".into()),
+                ..Default::default()
+            },
+        ],
+        categories: vec![Category {
+            term: event.event_type.clone(),
+            scheme: Some("urn:subreg:event-type".into()),
+            label: None,
+        }],
+        summary: Some(Text::plain(notice.summary)),
+        // RFC 4287 §4.1.3.3: JSON inline would have to be Base64, so it goes in as text.
+        content: Some(Content {
+            value: Some(json.to_string()),
+            content_type: Some("text".into()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+async fn rotate_token(
+    state: web::Data<AppState>,
+    actor: Actor,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let cid = path.into_inner();
+    actor.require_controller(&cid)?;
+    let mut bytes = [0u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::rng(), &mut bytes);
+    let token = URL_SAFE_NO_PAD.encode(bytes);
+    // Only the hash is stored: a database leak does not leak working feed URLs.
+    let hash = sha256_hex(&token);
+    let store_cid = cid.clone();
+    state
+        .db(move |conn| feeds::set_feed_token_hash(conn, &store_cid, &hash))
+        .await?;
+    let feed_url = format!(
+        "{}/v1/controllers/{cid}/feed.atom?token={token}",
+        state.public_url
+    );
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(serde_json::json!({ "token": token, "feed_url": feed_url })))
+}
+
+/// One event, the target of a feed entry's `related` link: public events for anyone, events
+/// that concern a controller only for those who may read the evidence log.
+async fn get_event(
+    state: web::Data<AppState>,
+    actor: MaybeActor,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (pid, eid) = path.into_inner();
+    let lookup_pid = pid.clone();
+    let event = state
+        .db(move |conn| feeds::event(conn, &lookup_pid, &eid))
+        .await?;
+    if event.controller_id.is_some() {
+        let actor = actor.0.ok_or_else(|| {
+            ApiError::Unauthorized("this event concerns one controller: send a bearer token".into())
+        })?;
+        super::processors::require_evidence_reader(&state, &actor, &pid).await?;
+    }
+    Ok(HttpResponse::Ok().json(event.to_json()))
+}
+
+/// Shared by every worker of the server.
+pub fn cache() -> Arc<FeedCache> {
+    Arc::new(FeedCache::default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::test::TestRequest;
+
+    fn rendered(version: &str) -> Rendered {
+        Rendered {
+            version: version.into(),
+            etag: "\"abc\"".into(),
+            last_modified: DateTime::from_timestamp(1_790_000_000, 500_000_000).unwrap_or_default(),
+            body: Bytes::from_static(b"<feed/>"),
+            tick: 0,
+        }
+    }
+
+    #[test]
+    fn cache_hits_only_the_same_version_and_stays_bounded() {
+        let cache = FeedCache::default();
+        cache.put("a".into(), rendered("Some(1)"));
+        assert!(cache.get("a", "Some(1)").is_some());
+        assert!(cache.get("a", "Some(2)").is_none(), "a newer event misses");
+        for i in 0..CACHE_CAPACITY + 10 {
+            cache.put(format!("k{i}"), rendered("v"));
+        }
+        let len = cache.inner.lock().map(|i| i.entries.len()).unwrap_or(0);
+        assert_eq!(len, CACHE_CAPACITY);
+        assert!(cache.get("a", "Some(1)").is_none(), "the oldest went first");
+        assert!(cache
+            .get(&format!("k{}", CACHE_CAPACITY + 9), "v")
+            .is_some());
+    }
+
+    #[test]
+    fn conditional_headers() {
+        let page = rendered("v");
+        let with = |name: &str, value: &str| {
+            not_modified(
+                &TestRequest::default()
+                    .insert_header((name, value))
+                    .to_http_request(),
+                &page,
+            )
+        };
+        assert!(with("if-none-match", "\"abc\""));
+        assert!(with("if-none-match", "\"x\", W/\"abc\""));
+        assert!(with("if-none-match", "*"));
+        assert!(!with("if-none-match", "\"x\""));
+        // Last-Modified is whole seconds: the same second is not modified, one earlier is.
+        let same = header::HttpDate::from(SystemTime::from(page.last_modified)).to_string();
+        assert!(with("if-modified-since", &same));
+        assert!(!with("if-modified-since", "Mon, 01 Jan 2024 00:00:00 GMT"));
+        assert!(!with("if-modified-since", "not a date"));
+        assert!(!not_modified(
+            &TestRequest::default().to_http_request(),
+            &page
+        ));
+    }
+
+    #[test]
+    fn page_cursors_and_token_comparison() {
+        assert_eq!(parse_page(None).ok(), Some(None));
+        let cursor = URL_SAFE_NO_PAD.encode("42");
+        assert_eq!(parse_page(Some(&cursor)).ok(), Some(Some(42)));
+        assert!(parse_page(Some(&URL_SAFE_NO_PAD.encode("x"))).is_err());
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"ab"));
+    }
+}

@@ -1,0 +1,190 @@
+//! Queries behind the Atom feeds: which events a feed shows, the cheap "has it changed?" poll,
+//! and the controllers' feed tokens (kept as SHA-256 hashes only).
+
+use super::events::StoredEvent;
+use super::schema::{agreements, controllers, events, processors};
+use super::{from_db, DbConnection, StoreError};
+use chrono::{DateTime, Utc};
+use diesel::dsl::max;
+use diesel::prelude::*;
+
+/// Which events a feed shows.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum FeedScope {
+    /// A processor's public events (those that concern no single controller).
+    Processor(String),
+    /// A controller's own events plus the public events of the processors it has agreements
+    /// with.
+    Controller(String),
+}
+
+type Backend = <DbConnection as diesel::Connection>::Backend;
+type ScopeFilter = Box<
+    dyn BoxableExpression<
+        events::table,
+        Backend,
+        SqlType = diesel::sql_types::Nullable<diesel::sql_types::Bool>,
+    >,
+>;
+
+fn filter(scope: &FeedScope) -> ScopeFilter {
+    match scope {
+        FeedScope::Processor(pid) => Box::new(
+            events::processor_id
+                .eq(pid.clone())
+                .and(events::controller_id.is_null())
+                .nullable(),
+        ),
+        FeedScope::Controller(cid) => Box::new(controller_events(cid)),
+    }
+}
+
+/// `agreements.processor_id` of one controller, as a subselect.
+type ItsProcessors = diesel::dsl::Select<
+    diesel::dsl::Filter<agreements::table, diesel::dsl::Eq<agreements::controller_id, String>>,
+    agreements::processor_id,
+>;
+type ControllerEvents = diesel::dsl::Or<
+    diesel::dsl::Eq<events::controller_id, String>,
+    diesel::dsl::And<
+        diesel::dsl::IsNull<events::controller_id>,
+        diesel::dsl::EqAny<events::processor_id, ItsProcessors>,
+    >,
+>;
+
+/// The controller's own events, or public events of a processor it has an agreement with.
+/// Unboxed, so it can also sit in a subselect.
+fn controller_events(cid: &str) -> ControllerEvents {
+    events::controller_id
+        .eq(cid.to_string())
+        .or(events::controller_id.is_null().and(
+            events::processor_id.eq_any(
+                agreements::table
+                    .filter(agreements::controller_id.eq(cid.to_string()))
+                    .select(agreements::processor_id),
+            ),
+        ))
+}
+
+/// The feed's newest event: the one cheap query an unchanged feed costs.
+pub fn last_seq(conn: &mut DbConnection, scope: &FeedScope) -> Result<Option<i64>, StoreError> {
+    Ok(events::table
+        .filter(filter(scope))
+        .select(max(events::seq))
+        .first(conn)?)
+}
+
+/// When the event with this sequence number occurred (the feed's `updated`).
+pub fn occurred_at(conn: &mut DbConnection, seq: i64) -> Result<DateTime<Utc>, StoreError> {
+    let at = events::table
+        .find(seq)
+        .select(events::occurred_at)
+        .first(conn)?;
+    Ok(from_db(at))
+}
+
+/// One page of a feed, newest first, older than `before` when given.
+pub fn page(
+    conn: &mut DbConnection,
+    scope: &FeedScope,
+    before: Option<i64>,
+    limit: i64,
+) -> Result<Vec<StoredEvent>, StoreError> {
+    let mut query = events::table
+        .filter(filter(scope))
+        .select(StoredEvent::as_select())
+        .order(events::seq.desc())
+        .limit(limit)
+        .into_boxed();
+    if let Some(before) = before {
+        query = query.filter(events::seq.lt(before));
+    }
+    Ok(query.load(conn)?)
+}
+
+/// One event of a processor's log.
+pub fn event(conn: &mut DbConnection, pid: &str, eid: &str) -> Result<StoredEvent, StoreError> {
+    events::table
+        .filter(events::processor_id.eq(pid))
+        .filter(events::id.eq(eid))
+        .select(StoredEvent::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| StoreError::not_found("event", eid))
+}
+
+/// A processor's name and creation time (the author and the `updated` of an empty feed).
+pub fn processor_meta(
+    conn: &mut DbConnection,
+    pid: &str,
+) -> Result<(String, DateTime<Utc>), StoreError> {
+    let (name, created) = processors::table
+        .find(pid)
+        .select((processors::name, processors::created_at))
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| StoreError::not_found("processor", pid))?;
+    Ok((name, from_db(created)))
+}
+
+/// What a controller feed request needs before it can answer, in one query: the stored token
+/// hash, the feed's newest event, and how many agreements widen it (signing one adds older
+/// public events without adding a newer event).
+pub struct ControllerFeed {
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+    pub token_hash: Option<String>,
+    pub last_seq: Option<i64>,
+    pub agreements: i64,
+}
+
+pub fn controller_feed(conn: &mut DbConnection, cid: &str) -> Result<ControllerFeed, StoreError> {
+    let newest = events::table
+        .filter(controller_events(cid))
+        .select(max(events::seq))
+        .single_value();
+    let agreement_count = agreements::table
+        .filter(agreements::controller_id.eq(cid.to_string()))
+        .count()
+        .single_value();
+    let (name, created, token_hash, last_seq, agreements) = controllers::table
+        .find(cid)
+        .select((
+            controllers::name,
+            controllers::created_at,
+            controllers::feed_token,
+            newest,
+            agreement_count,
+        ))
+        .first::<(
+            String,
+            chrono::NaiveDateTime,
+            Option<String>,
+            Option<i64>,
+            Option<i64>,
+        )>(conn)
+        .optional()?
+        .ok_or_else(|| StoreError::not_found("controller", cid))?;
+    Ok(ControllerFeed {
+        name,
+        created_at: from_db(created),
+        token_hash,
+        last_seq,
+        agreements: agreements.unwrap_or(0),
+    })
+}
+
+/// Replaces a controller's feed token hash; the previous token stops working at once.
+pub fn set_feed_token_hash(
+    conn: &mut DbConnection,
+    cid: &str,
+    token_hash: &str,
+) -> Result<(), StoreError> {
+    let updated = diesel::update(controllers::table.find(cid))
+        .set(controllers::feed_token.eq(token_hash))
+        .execute(conn)?;
+    if updated == 0 {
+        return Err(StoreError::not_found("controller", cid));
+    }
+    Ok(())
+}
