@@ -8,5 +8,6 @@ pub mod geography;
 pub mod party;
 pub mod registration;
 pub mod subprocessor;
+pub mod webhook;
 
 pub use error::{DomainError, FieldError};

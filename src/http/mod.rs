@@ -8,6 +8,7 @@ pub mod controllers;
 pub mod error;
 pub mod health;
 pub mod processors;
+pub mod webhooks;
 
 use crate::domain::clock::Clock;
 use crate::store::{DbConnection, Pool, StoreError};
@@ -78,6 +79,7 @@ pub fn register(cfg: &mut web::ServiceConfig, test_clock: bool) -> Vec<(Method, 
     processors::routes(&mut routes);
     controllers::routes(&mut routes);
     agreements::routes(&mut routes);
+    webhooks::routes(&mut routes);
     if test_clock {
         clock::routes(&mut routes);
     }

@@ -91,11 +91,13 @@ pub fn append(
     diesel::update(processors::table.find(&event.processor_id))
         .set(processors::chain_head.eq(&hash))
         .execute(conn)?;
-    events::table
+    let stored = events::table
         .filter(events::id.eq(&id))
         .select(StoredEvent::as_select())
-        .first(conn)
-        .map_err(StoreError::from)
+        .first(conn)?;
+    // The transactional outbox: delivery rows are written with the event or not at all.
+    super::webhooks::enqueue(conn, &stored, &event.data, now)?;
+    Ok(stored)
 }
 
 /// A processor's events in order of occurrence (oldest first), paginated by sequence.

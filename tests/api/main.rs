@@ -8,3 +8,4 @@ mod helpers;
 mod openapi;
 mod registry;
 mod validation;
+mod webhooks;
