@@ -501,7 +501,55 @@ async fn endpoints_belong_to_their_org(app: TestApp) {
     assert_eq!(listed["items"], json!([]));
 }
 
+async fn five_days_of_failures_disable_an_endpoint(app: TestApp) {
+    let failing = Receiver::start().await;
+    failing.answer(503);
+    let owner_inbox = Receiver::start().await;
+    app.processor("p1").await;
+    let hook = create_webhook(
+        &app,
+        "processors/p1",
+        &processor("p1"),
+        json!({"url": failing.url("/down")}),
+    )
+    .await;
+    create_webhook(
+        &app,
+        "processors/p1",
+        &processor("p1"),
+        json!({"url": owner_inbox.url("/owner"), "event_types": ["endpoint.disabled"]}),
+    )
+    .await;
+    app.seed("p1", &entry("A")).await;
+    failing
+        .wait_for("a failed attempt", |all| !all.is_empty())
+        .await;
+    // A day of failures is not enough.
+    app.advance("P1D").await;
+    app.seed("p1", &entry("B")).await;
+    failing
+        .wait_for("B's attempt", |all| {
+            all.iter().any(|r| r.json()["data"]["name"] == "B")
+        })
+        .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(owner_inbox.all().is_empty());
+    // Past five days of failing without a success, the next failure disables it.
+    app.advance("P5D").await;
+    app.seed("p1", &entry("C")).await;
+    let notice = owner_inbox
+        .wait_for("endpoint.disabled", |all| !all.is_empty())
+        .await;
+    let event = notice[0].json();
+    assert_eq!(event["type"], "endpoint.disabled");
+    assert_eq!(event["data"]["endpoint_id"], hook["id"]);
+    assert!(event["data"]["reason"]
+        .as_str()
+        .is_some_and(|r| r.contains("failed since")));
+}
+
 on_both_backends!(
+    five_days_of_failures_disable_an_endpoint,
     deliveries_are_signed_and_verifiable,
     receiver_down_then_up_gets_every_event_with_one_id,
     a_gone_endpoint_is_disabled_and_its_owner_told,
