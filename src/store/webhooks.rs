@@ -653,3 +653,12 @@ fn disable(
     )?;
     Ok(true)
 }
+
+/// Deliveries by state, across all endpoints (benchmarks and operators).
+pub fn count_by_state(conn: &mut DbConnection) -> Result<Vec<(String, i64)>, StoreError> {
+    webhook_deliveries::table
+        .group_by(webhook_deliveries::state)
+        .select((webhook_deliveries::state, diesel::dsl::count_star()))
+        .load(conn)
+        .map_err(StoreError::from)
+}
