@@ -23,7 +23,35 @@ pub struct Settings {
     pub public_url: String,
     pub sweep_interval: Duration,
     pub sweep_batch: i64,
+    pub webhooks: WebhookSettings,
 }
+
+/// How webhooks are delivered (the `SUBREG_WEBHOOK_*` variables).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookSettings {
+    /// Run the dispatcher in `serve` (SUBREG_WEBHOOK_DISPATCHER=0 turns it off).
+    pub dispatcher: bool,
+    /// Accept `http://` endpoint URLs (on-premise or tests); https only by default.
+    pub allow_http: bool,
+    /// Lift the SSRF address check (loopback, private, link-local, ...): tests and on-premise.
+    pub allow_private: bool,
+    /// Delay before each retry; after the last one the delivery is `failed`.
+    pub retry_schedule: Vec<Duration>,
+    pub timeout: Duration,
+    /// Requests in flight at once per process.
+    pub concurrency: usize,
+    /// Deliveries claimed per claim transaction.
+    pub batch_size: i64,
+    /// How long a claim holds a delivery; a crashed instance's claims come due again after it.
+    pub lease: Duration,
+    /// An endpoint failing without a success for this long is disabled.
+    pub disable_after: Duration,
+}
+
+/// Svix's schedule: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h.
+pub const DEFAULT_RETRY_SCHEDULE_MS: [u64; 7] = [
+    5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000,
+];
 
 impl std::fmt::Debug for Settings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -41,6 +69,7 @@ impl std::fmt::Debug for Settings {
             .field("public_url", &self.public_url)
             .field("sweep_interval", &self.sweep_interval)
             .field("sweep_batch", &self.sweep_batch)
+            .field("webhooks", &self.webhooks)
             .finish()
     }
 }
@@ -110,8 +139,56 @@ impl Settings {
             public_url,
             sweep_interval: Duration::from_millis(sweep_ms),
             sweep_batch: sweep_batch.min(i64::MAX as u64) as i64,
+            webhooks: webhook_settings(&get)?,
         })
     }
+}
+
+fn flag(get: &impl Fn(&str) -> Option<String>, name: &str, default: bool) -> bool {
+    match get(name).as_deref() {
+        None => default,
+        Some(v) => matches!(v, "1" | "true" | "yes" | "on"),
+    }
+}
+
+fn webhook_settings(get: &impl Fn(&str) -> Option<String>) -> Result<WebhookSettings, ConfigError> {
+    let retry_schedule = match get("SUBREG_WEBHOOK_RETRY_SCHEDULE_MS") {
+        None => DEFAULT_RETRY_SCHEDULE_MS
+            .iter()
+            .map(|ms| Duration::from_millis(*ms))
+            .collect(),
+        Some(text) => text
+            .split(',')
+            .map(|part| part.trim().parse::<u64>().map(Duration::from_millis))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|_| ConfigError {
+                name: "SUBREG_WEBHOOK_RETRY_SCHEDULE_MS",
+                message: format!("`{text}` is not a comma-separated list of milliseconds"),
+            })?,
+    };
+    let timeout = Duration::from_millis(parse_number(get, "SUBREG_WEBHOOK_TIMEOUT_MS", 15_000)?);
+    let lease = Duration::from_millis(parse_number(get, "SUBREG_WEBHOOK_LEASE_MS", 60_000)?);
+    if lease <= timeout {
+        return Err(ConfigError {
+            name: "SUBREG_WEBHOOK_LEASE_MS",
+            message:
+                "must be longer than SUBREG_WEBHOOK_TIMEOUT_MS, or a slow send loses its claim"
+                    .into(),
+        });
+    }
+    Ok(WebhookSettings {
+        dispatcher: flag(get, "SUBREG_WEBHOOK_DISPATCHER", true),
+        allow_http: flag(get, "SUBREG_WEBHOOK_ALLOW_HTTP", false),
+        allow_private: flag(get, "SUBREG_WEBHOOK_ALLOW_PRIVATE", false),
+        retry_schedule,
+        timeout,
+        concurrency: parse_number(get, "SUBREG_WEBHOOK_CONCURRENCY", 64)? as usize,
+        batch_size: parse_number(get, "SUBREG_WEBHOOK_BATCH_SIZE", 256)? as i64,
+        lease,
+        disable_after: Duration::from_secs(
+            parse_number(get, "SUBREG_WEBHOOK_DISABLE_AFTER_HOURS", 120)? * 3600,
+        ),
+    })
 }
 
 fn parse_number(
@@ -152,6 +229,20 @@ mod tests {
         assert_eq!(s.bind.to_string(), "127.0.0.1:8080");
         assert_eq!(s.jwt_issuer, "subreg");
         assert!(!s.test_clock);
+        assert!(s.webhooks.dispatcher && !s.webhooks.allow_http && !s.webhooks.allow_private);
+        assert_eq!(s.webhooks.retry_schedule.len(), 7);
+        assert_eq!(s.webhooks.timeout, Duration::from_secs(15));
+    }
+
+    #[test]
+    fn webhook_retry_schedule_is_read_in_milliseconds() {
+        let s = settings(&[("SUBREG_WEBHOOK_RETRY_SCHEDULE_MS", "50, 100")]).expect("valid");
+        assert_eq!(
+            s.webhooks.retry_schedule,
+            [Duration::from_millis(50), Duration::from_millis(100)]
+        );
+        assert!(settings(&[("SUBREG_WEBHOOK_RETRY_SCHEDULE_MS", "5s")]).is_err());
+        assert!(settings(&[("SUBREG_WEBHOOK_LEASE_MS", "1000")]).is_err());
     }
 
     #[test]

@@ -73,6 +73,20 @@ impl Application {
             }
             .run_until_stopped(),
         );
+        if settings.webhooks.dispatcher {
+            let dispatcher = notify::Dispatcher::new(
+                pool.clone(),
+                clock.clone(),
+                settings.webhooks.clone(),
+                settings.sweep_interval,
+            )
+            .map_err(StartError::Config)?;
+            actix_web::rt::spawn(dispatcher.run_until_stopped());
+        }
+        let webhook_policy = web::Data::new(notify::ssrf::Policy {
+            allow_http: settings.webhooks.allow_http,
+            allow_private: settings.webhooks.allow_private,
+        });
         let state = web::Data::new(http::AppState {
             pool,
             clock,
@@ -88,6 +102,7 @@ impl Application {
                 .wrap(middleware::Logger::new("%r %s %b %Dms"))
                 .app_data(state.clone())
                 .app_data(verifier.clone())
+                .app_data(webhook_policy.clone())
                 .configure(|cfg| {
                     http::register(cfg, test_clock);
                 })

@@ -11,6 +11,7 @@ pub mod notice;
 pub mod party;
 pub mod registration;
 pub mod subprocessor;
+pub mod webhook;
 pub mod window;
 
 pub use error::{DomainError, FieldError};

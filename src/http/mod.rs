@@ -10,6 +10,7 @@ pub mod error;
 pub mod feeds;
 pub mod health;
 pub mod processors;
+pub mod webhooks;
 pub mod windows;
 
 use crate::domain::clock::Clock;
@@ -95,6 +96,7 @@ pub fn register(cfg: &mut web::ServiceConfig, test_clock: bool) -> Vec<(Method, 
     agreements::routes(&mut routes);
     // After processors: /events/verify must be matched before /events/{eid}.
     feeds::routes(&mut routes);
+    webhooks::routes(&mut routes);
     if test_clock {
         clock::routes(&mut routes);
     }

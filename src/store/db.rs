@@ -168,7 +168,7 @@ where
         DbConnection::Postgresql(pg) => AnsiTransactionManager::begin_transaction(pg)?,
     }
     type Manager = <DbConnection as Connection>::TransactionManager;
-    match f(conn) {
+    let result = match f(conn) {
         Ok(value) => match Manager::commit_transaction(conn) {
             Ok(()) => Ok(value),
             Err(commit_error) => {
@@ -181,7 +181,10 @@ where
             let _ = Manager::rollback_transaction(conn);
             Err(error)
         }
-    }
+    };
+    // Wakes the webhook dispatcher once deliveries written here are visible to it.
+    super::webhooks::transaction_finished(result.is_ok());
+    result
 }
 
 #[cfg(test)]

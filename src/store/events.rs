@@ -136,6 +136,18 @@ pub fn append_batch(
             processors::event_count.eq(processors::event_count + batch.len() as i64),
         ))
         .execute(conn)?;
+    // The transactional outbox: delivery rows are written with the events or not at all.
+    let outbox: Vec<_> = batch
+        .iter()
+        .zip(&ids)
+        .map(|(event, id)| super::webhooks::OutboxEvent {
+            id,
+            event_type: event.event_type,
+            controller_id: event.controller_id.as_deref(),
+            data: &event.data,
+        })
+        .collect();
+    super::webhooks::enqueue_batch(conn, processor_id, &outbox, now)?;
     Ok(ids)
 }
 

@@ -13,6 +13,7 @@ pub mod organisations;
 pub mod page;
 pub mod schema;
 pub mod subprocessors;
+pub mod webhooks;
 
 pub use db::{connect, write_transaction, DbConnection, Pool};
 pub use error::StoreError;

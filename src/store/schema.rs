@@ -106,6 +106,22 @@ diesel::table! {
 }
 
 diesel::table! {
+    webhook_endpoints (id) {
+        id -> Text,
+        owner_kind -> Text,
+        owner_id -> Text,
+        url -> Text,
+        event_types -> Text,
+        enabled -> Bool,
+        secret -> Text,
+        created_at -> Timestamp,
+        disabled_at -> Nullable<Timestamp>,
+        disabled_reason -> Nullable<Text>,
+        failing_since -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
     objection_windows (id) {
         id -> Text,
         change_id -> Text,
@@ -125,6 +141,25 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    webhook_deliveries (id) {
+        id -> Text,
+        endpoint_id -> Text,
+        event_id -> Text,
+        event_seq -> BigInt,
+        state -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        leased_until -> Nullable<Timestamp>,
+        last_status -> Nullable<Integer>,
+        last_latency_ms -> Nullable<BigInt>,
+        last_response -> Nullable<Text>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     changes,
     objection_windows,
@@ -134,4 +169,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     subprocessors,
     events,
     test_clock,
+    webhook_endpoints,
+    webhook_deliveries,
 );

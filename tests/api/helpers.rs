@@ -70,6 +70,11 @@ pub fn settings(database_url: &str) -> Settings {
     settings.jwt_secret = Some(SECRET.to_string());
     settings.test_clock = true;
     settings.pool_size = 4;
+    // Webhook receivers in tests listen on loopback over plain http, and retries come fast.
+    settings.webhooks.allow_private = true;
+    settings.webhooks.allow_http = true;
+    settings.webhooks.retry_schedule = vec![std::time::Duration::from_millis(50); 7];
+    settings.sweep_interval = std::time::Duration::from_millis(50);
     settings
 }
 
@@ -130,8 +135,18 @@ impl Reply {
 }
 
 pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
+    spawn_app_with(backend, |_| {}).await
+}
+
+/// Like `spawn_app`, with the test settings adjusted first.
+pub async fn spawn_app_with(
+    backend: Backend,
+    adjust: impl FnOnce(&mut Settings),
+) -> Option<TestApp> {
     let (db, database_url) = TestDb::create(backend)?;
-    let app = Application::build(settings(&database_url)).expect("app builds");
+    let mut settings = settings(&database_url);
+    adjust(&mut settings);
+    let app = Application::build(settings).expect("app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
     actix_web::rt::spawn(app.run_until_stopped());
     Some(TestApp {

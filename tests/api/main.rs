@@ -11,3 +11,4 @@ mod lifecycle;
 mod openapi;
 mod registry;
 mod validation;
+mod webhooks;

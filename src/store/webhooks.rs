@@ -1,0 +1,714 @@
+//! Webhook endpoints and the transactional outbox of their deliveries.
+//!
+//! `enqueue_batch` runs inside `events::append_batch`, so a delivery row exists exactly when its event
+//! does. The dispatcher claims due rows with a lease (`claim`), sends outside any transaction,
+//! and writes back what happened (`record`).
+
+use super::events::{self, NewEvent};
+use super::schema::{agreements, events as events_table, webhook_deliveries, webhook_endpoints};
+use super::{from_db, to_db, DbConnection, Page, PageRequest, StoreError};
+use crate::domain::event::EventType;
+use crate::domain::webhook::{wants, DeliveryState, Outcome, OwnerKind};
+use crate::domain::{DomainError, FieldError};
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use serde::Serialize;
+use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, Ordering};
+use tokio::sync::Notify;
+
+/// Rows per multi-row insert: well under SQLite's bound-variable limit.
+const INSERT_BATCH: usize = 500;
+
+/// An endpoint as the API shows it; the secret only appears in the creation and rotation answers.
+#[derive(Debug, Clone, Serialize)]
+pub struct Endpoint {
+    pub id: String,
+    pub owner_kind: OwnerKind,
+    pub owner_id: String,
+    pub url: String,
+    pub event_types: Vec<String>,
+    pub enabled: bool,
+    pub created_at: DateTime<Utc>,
+    pub disabled_at: Option<DateTime<Utc>>,
+    pub disabled_reason: Option<String>,
+    pub failing_since: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = webhook_endpoints)]
+struct EndpointRow {
+    id: String,
+    owner_kind: String,
+    owner_id: String,
+    url: String,
+    event_types: String,
+    enabled: bool,
+    created_at: NaiveDateTime,
+    disabled_at: Option<NaiveDateTime>,
+    disabled_reason: Option<String>,
+    failing_since: Option<NaiveDateTime>,
+}
+
+impl TryFrom<EndpointRow> for Endpoint {
+    type Error = StoreError;
+
+    fn try_from(row: EndpointRow) -> Result<Self, StoreError> {
+        Ok(Endpoint {
+            owner_kind: OwnerKind::parse(&row.owner_kind)
+                .ok_or_else(|| StoreError::Corrupt(format!("endpoint {}: owner_kind", row.id)))?,
+            event_types: serde_json::from_str(&row.event_types)
+                .map_err(|_| StoreError::Corrupt(format!("endpoint {}: event_types", row.id)))?,
+            id: row.id,
+            owner_id: row.owner_id,
+            url: row.url,
+            enabled: row.enabled,
+            created_at: from_db(row.created_at),
+            disabled_at: row.disabled_at.map(from_db),
+            disabled_reason: row.disabled_reason,
+            failing_since: row.failing_since.map(from_db),
+            secret: None,
+        })
+    }
+}
+
+/// One delivery of one event to one endpoint, as the delivery log shows it.
+#[derive(Debug, Clone, Serialize, Queryable, Selectable)]
+#[diesel(table_name = webhook_deliveries)]
+pub struct DeliveryRow {
+    pub id: String,
+    pub endpoint_id: String,
+    pub event_id: String,
+    #[serde(skip)]
+    pub event_seq: i64,
+    pub state: String,
+    pub attempts: i32,
+    #[serde(serialize_with = "utc")]
+    pub next_attempt_at: NaiveDateTime,
+    #[serde(skip)]
+    pub leased_until: Option<NaiveDateTime>,
+    pub last_status: Option<i32>,
+    pub last_latency_ms: Option<i64>,
+    pub last_response: Option<String>,
+    pub last_error: Option<String>,
+    #[serde(serialize_with = "utc")]
+    pub created_at: NaiveDateTime,
+    #[serde(serialize_with = "utc")]
+    pub updated_at: NaiveDateTime,
+}
+
+fn utc<S: serde::Serializer>(time: &NaiveDateTime, s: S) -> Result<S::Ok, S::Error> {
+    from_db(*time).serialize(s)
+}
+
+/// Who is asking: the owner of the endpoints.
+#[derive(Debug, Clone, Copy)]
+pub struct Owner<'a> {
+    pub kind: OwnerKind,
+    pub id: &'a str,
+}
+
+pub struct NewEndpoint {
+    pub url: String,
+    pub event_types: Vec<EventType>,
+    pub enabled: bool,
+    pub secret: String,
+}
+
+fn owner_exists(conn: &mut DbConnection, owner: Owner) -> Result<(), StoreError> {
+    match owner.kind {
+        OwnerKind::Processor => super::organisations::get_processor(conn, owner.id).map(|_| ()),
+        OwnerKind::Controller => super::organisations::get_controller(conn, owner.id).map(|_| ()),
+    }
+}
+
+pub fn create_endpoint(
+    conn: &mut DbConnection,
+    owner: Owner,
+    spec: NewEndpoint,
+    now: DateTime<Utc>,
+) -> Result<Endpoint, StoreError> {
+    owner_exists(conn, owner)?;
+    let id = uuid::Uuid::new_v4().to_string();
+    let names: Vec<&str> = spec.event_types.iter().map(|t| t.as_str()).collect();
+    let filter =
+        serde_json::to_string(&names).map_err(|e| StoreError::Corrupt(format!("filter: {e}")))?;
+    diesel::insert_into(webhook_endpoints::table)
+        .values((
+            webhook_endpoints::id.eq(&id),
+            webhook_endpoints::owner_kind.eq(owner.kind.as_str()),
+            webhook_endpoints::owner_id.eq(owner.id),
+            webhook_endpoints::url.eq(&spec.url),
+            webhook_endpoints::event_types.eq(&filter),
+            webhook_endpoints::enabled.eq(spec.enabled),
+            webhook_endpoints::secret.eq(&spec.secret),
+            webhook_endpoints::created_at.eq(to_db(now)),
+        ))
+        .execute(conn)?;
+    let mut endpoint = get_endpoint(conn, owner, &id)?;
+    endpoint.secret = Some(spec.secret);
+    Ok(endpoint)
+}
+
+pub fn get_endpoint(
+    conn: &mut DbConnection,
+    owner: Owner,
+    id: &str,
+) -> Result<Endpoint, StoreError> {
+    webhook_endpoints::table
+        .filter(webhook_endpoints::id.eq(id))
+        .filter(webhook_endpoints::owner_kind.eq(owner.kind.as_str()))
+        .filter(webhook_endpoints::owner_id.eq(owner.id))
+        .select(EndpointRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| StoreError::not_found("webhook", id))?
+        .try_into()
+}
+
+pub fn list_endpoints(
+    conn: &mut DbConnection,
+    owner: Owner,
+    page: &PageRequest,
+) -> Result<Page<Endpoint>, StoreError> {
+    owner_exists(conn, owner)?;
+    let mut query = webhook_endpoints::table
+        .filter(webhook_endpoints::owner_kind.eq(owner.kind.as_str()))
+        .filter(webhook_endpoints::owner_id.eq(owner.id))
+        .select(EndpointRow::as_select())
+        .order(webhook_endpoints::id)
+        .limit(page.fetch())
+        .into_boxed();
+    if let Some(after) = &page.after {
+        query = query.filter(webhook_endpoints::id.gt(after.clone()));
+    }
+    let rows = query
+        .load(conn)?
+        .into_iter()
+        .map(Endpoint::try_from)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(page.page(rows, |e| e.id.clone()))
+}
+
+/// Deletes an endpoint and its delivery log.
+pub fn delete_endpoint(conn: &mut DbConnection, owner: Owner, id: &str) -> Result<(), StoreError> {
+    super::write_transaction(conn, |conn| {
+        get_endpoint(conn, owner, id)?;
+        diesel::delete(webhook_deliveries::table.filter(webhook_deliveries::endpoint_id.eq(id)))
+            .execute(conn)?;
+        diesel::delete(webhook_endpoints::table.find(id)).execute(conn)?;
+        Ok(())
+    })
+}
+
+/// Replaces an endpoint's signing secret; the next send is signed with the new one.
+pub fn rotate_secret(
+    conn: &mut DbConnection,
+    owner: Owner,
+    id: &str,
+    secret: String,
+) -> Result<Endpoint, StoreError> {
+    super::write_transaction(conn, |conn| {
+        get_endpoint(conn, owner, id)?;
+        diesel::update(webhook_endpoints::table.find(id))
+            .set(webhook_endpoints::secret.eq(&secret))
+            .execute(conn)?;
+        let mut endpoint = get_endpoint(conn, owner, id)?;
+        endpoint.secret = Some(secret);
+        Ok(endpoint)
+    })
+}
+
+/// An endpoint's delivery log in order of the events, paginated by event sequence.
+pub fn list_deliveries(
+    conn: &mut DbConnection,
+    owner: Owner,
+    endpoint_id: &str,
+    page: &PageRequest,
+) -> Result<Page<DeliveryRow>, StoreError> {
+    get_endpoint(conn, owner, endpoint_id)?;
+    let mut query = webhook_deliveries::table
+        .filter(webhook_deliveries::endpoint_id.eq(endpoint_id))
+        .select(DeliveryRow::as_select())
+        .order(webhook_deliveries::event_seq)
+        .limit(page.fetch())
+        .into_boxed();
+    if let Some(after) = &page.after {
+        let seq: i64 = after.parse().map_err(|_| {
+            StoreError::Domain(DomainError::Invalid(vec![FieldError::new(
+                "cursor",
+                "`cursor` is not one this list returned: pass next_cursor unchanged",
+            )]))
+        })?;
+        query = query.filter(webhook_deliveries::event_seq.gt(seq));
+    }
+    let rows = query.load(conn)?;
+    Ok(page.page(rows, |d| d.event_seq.to_string()))
+}
+
+/// Makes a delivery due now (again), whatever its state; the attempt count is kept.
+pub fn retry_delivery(
+    conn: &mut DbConnection,
+    owner: Owner,
+    endpoint_id: &str,
+    delivery_id: &str,
+    now: DateTime<Utc>,
+) -> Result<DeliveryRow, StoreError> {
+    let row = super::write_transaction(conn, |conn| {
+        let endpoint = get_endpoint(conn, owner, endpoint_id)?;
+        if !endpoint.enabled {
+            return Err(StoreError::Conflict(format!(
+                "webhook `{endpoint_id}` is disabled ({}): create a new endpoint",
+                endpoint.disabled_reason.unwrap_or_default()
+            )));
+        }
+        let updated = diesel::update(
+            webhook_deliveries::table
+                .filter(webhook_deliveries::id.eq(delivery_id))
+                .filter(webhook_deliveries::endpoint_id.eq(endpoint_id)),
+        )
+        .set((
+            webhook_deliveries::state.eq(DeliveryState::Pending.as_str()),
+            webhook_deliveries::next_attempt_at.eq(to_db(now)),
+            webhook_deliveries::updated_at.eq(to_db(now)),
+        ))
+        .execute(conn)?;
+        if updated == 0 {
+            return Err(StoreError::not_found("delivery", delivery_id));
+        }
+        webhook_deliveries::table
+            .find(delivery_id)
+            .select(DeliveryRow::as_select())
+            .first(conn)
+            .map_err(StoreError::from)
+    })?;
+    Ok(row)
+}
+
+// ---- the outbox ------------------------------------------------------------------------------
+
+static OUTBOX_GENERATION: AtomicU64 = AtomicU64::new(0);
+static OUTBOX_NOTIFY: Notify = Notify::const_new();
+
+thread_local! {
+    /// Set when this thread wrote delivery rows in the transaction now open.
+    static OUTBOX_DIRTY: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Called by `write_transaction` after its commit (or rollback): wakes the dispatchers when the
+/// committed transaction wrote deliveries.
+pub(crate) fn transaction_finished(committed: bool) {
+    if OUTBOX_DIRTY.with(|d| d.replace(false)) && committed {
+        OUTBOX_GENERATION.fetch_add(1, Ordering::SeqCst);
+        OUTBOX_NOTIFY.notify_waiters();
+    }
+}
+
+/// A counter that moves whenever deliveries were committed in this process.
+pub fn outbox_generation() -> u64 {
+    OUTBOX_GENERATION.load(Ordering::SeqCst)
+}
+
+/// Resolves when deliveries are committed after the call (pair it with `outbox_generation`).
+pub fn outbox_written() -> tokio::sync::futures::Notified<'static> {
+    OUTBOX_NOTIFY.notified()
+}
+
+/// An appended event as the outbox needs it.
+pub(crate) struct OutboxEvent<'a> {
+    pub id: &'a str,
+    pub event_type: EventType,
+    pub controller_id: Option<&'a str>,
+    pub data: &'a serde_json::Value,
+}
+
+/// Writes one delivery row per enabled endpoint that wants each event, in the caller's
+/// transaction (the transactional outbox). The endpoints are loaded once per batch.
+///
+/// Who gets what: a processor's endpoints get all its events; a controller's endpoints get the
+/// events that name it and, for processor-wide events (no controller), those of every processor
+/// it has an agreement with. `endpoint.disabled` goes to the endpoint's owner only.
+pub(crate) fn enqueue_batch(
+    conn: &mut DbConnection,
+    processor_id: &str,
+    batch: &[OutboxEvent<'_>],
+    now: DateTime<Utc>,
+) -> Result<usize, StoreError> {
+    let select = (
+        webhook_endpoints::id,
+        webhook_endpoints::owner_kind,
+        webhook_endpoints::owner_id,
+        webhook_endpoints::event_types,
+    );
+    let mut endpoints: Vec<(String, String, String, String)> = webhook_endpoints::table
+        .filter(webhook_endpoints::enabled.eq(true))
+        .filter(webhook_endpoints::owner_kind.eq(OwnerKind::Processor.as_str()))
+        .filter(webhook_endpoints::owner_id.eq(processor_id))
+        .select(select)
+        .load(conn)?;
+    endpoints.extend(
+        webhook_endpoints::table
+            .filter(webhook_endpoints::enabled.eq(true))
+            .filter(webhook_endpoints::owner_kind.eq(OwnerKind::Controller.as_str()))
+            .filter(
+                webhook_endpoints::owner_id.eq_any(
+                    agreements::table
+                        .filter(agreements::processor_id.eq(processor_id))
+                        .select(agreements::controller_id),
+                ),
+            )
+            .select(select)
+            .load::<(String, String, String, String)>(conn)?,
+    );
+    // Controllers the events name directly, whether or not an agreement is on file.
+    let named: std::collections::BTreeSet<&str> =
+        batch.iter().filter_map(|e| e.controller_id).collect();
+    let known: std::collections::HashSet<String> = endpoints.iter().map(|e| e.0.clone()).collect();
+    let named: Vec<&str> = named.into_iter().collect();
+    let mut named_only: std::collections::HashSet<String> = std::collections::HashSet::new();
+    for chunk in named.chunks(INSERT_BATCH) {
+        let found: Vec<(String, String, String, String)> = webhook_endpoints::table
+            .filter(webhook_endpoints::enabled.eq(true))
+            .filter(webhook_endpoints::owner_kind.eq(OwnerKind::Controller.as_str()))
+            .filter(webhook_endpoints::owner_id.eq_any(chunk))
+            .select(select)
+            .load(conn)?;
+        for endpoint in found.into_iter().filter(|e| !known.contains(&e.0)) {
+            named_only.insert(endpoint.0.clone());
+            endpoints.push(endpoint);
+        }
+    }
+    if endpoints.is_empty() {
+        return Ok(0);
+    }
+    let processor_kind = OwnerKind::Processor.as_str();
+    let mut wanted: Vec<(String, &str)> = Vec::new();
+    for event in batch {
+        let type_name = event.event_type.as_str();
+        for (endpoint_id, owner_kind, owner_id, filter) in &endpoints {
+            let addressed = if event.event_type == EventType::EndpointDisabled {
+                event.data["owner_kind"].as_str() == Some(owner_kind.as_str())
+                    && event.data["owner_id"].as_str() == Some(owner_id.as_str())
+            } else if owner_kind == processor_kind {
+                true
+            } else {
+                match event.controller_id {
+                    Some(cid) => cid == owner_id,
+                    // Processor-wide: only controllers with an agreement with this processor.
+                    None => !named_only.contains(endpoint_id.as_str()),
+                }
+            };
+            if addressed && wants(filter, type_name) {
+                wanted.push((endpoint_id.clone(), event.id));
+            }
+        }
+    }
+    if wanted.is_empty() {
+        return Ok(0);
+    }
+    // The sequence numbers were assigned by the insert; read them back for the rows that need them.
+    let mut seqs: std::collections::HashMap<String, i64> = std::collections::HashMap::new();
+    let ids: Vec<&str> = batch.iter().map(|e| e.id).collect();
+    for chunk in ids.chunks(INSERT_BATCH) {
+        let found: Vec<(String, i64)> = events_table::table
+            .filter(events_table::id.eq_any(chunk))
+            .select((events_table::id, events_table::seq))
+            .load(conn)?;
+        seqs.extend(found);
+    }
+    let now_db = to_db(now);
+    let mut rows = Vec::with_capacity(wanted.len());
+    for (endpoint_id, event_id) in wanted {
+        let seq = *seqs
+            .get(event_id)
+            .ok_or_else(|| StoreError::not_found("event", event_id))?;
+        rows.push((
+            webhook_deliveries::id.eq(uuid::Uuid::new_v4().to_string()),
+            webhook_deliveries::endpoint_id.eq(endpoint_id),
+            webhook_deliveries::event_id.eq(event_id.to_string()),
+            webhook_deliveries::event_seq.eq(seq),
+            webhook_deliveries::state.eq(DeliveryState::Pending.as_str()),
+            webhook_deliveries::attempts.eq(0),
+            webhook_deliveries::next_attempt_at.eq(now_db),
+            webhook_deliveries::created_at.eq(now_db),
+            webhook_deliveries::updated_at.eq(now_db),
+        ));
+    }
+    for chunk in rows.chunks(INSERT_BATCH) {
+        crate::insert_rows!(conn, webhook_deliveries::table, chunk)?;
+    }
+    OUTBOX_DIRTY.with(|d| d.set(true));
+    Ok(rows.len())
+}
+
+/// A claimed delivery with what it takes to send it.
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    pub delivery_id: String,
+    pub endpoint_id: String,
+    pub event_id: String,
+    pub event_seq: i64,
+    pub attempts: i32,
+    pub url: String,
+    pub secret: String,
+    /// The event JSON exactly as stored in the evidence log.
+    pub payload: String,
+}
+
+/// Claims up to `limit` due deliveries of enabled endpoints by leasing them until
+/// `lease_until`, in one short transaction: `FOR UPDATE SKIP LOCKED` on PostgreSQL, so
+/// concurrent dispatchers take disjoint rows; the write lock of `BEGIN IMMEDIATE` on SQLite.
+pub fn claim(
+    conn: &mut DbConnection,
+    now: DateTime<Utc>,
+    lease_until: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<Claimed>, StoreError> {
+    let now_db = to_db(now);
+    super::write_transaction(conn, |conn| {
+        macro_rules! due {
+            () => {
+                webhook_deliveries::table
+                    .filter(webhook_deliveries::state.eq(DeliveryState::Pending.as_str()))
+                    .filter(webhook_deliveries::next_attempt_at.le(now_db))
+                    .filter(
+                        webhook_deliveries::leased_until
+                            .is_null()
+                            .or(webhook_deliveries::leased_until.lt(now_db)),
+                    )
+                    .filter(
+                        webhook_deliveries::endpoint_id.eq_any(
+                            webhook_endpoints::table
+                                .filter(webhook_endpoints::enabled.eq(true))
+                                .select(webhook_endpoints::id),
+                        ),
+                    )
+                    .order(webhook_deliveries::next_attempt_at)
+                    .limit(limit)
+                    .select(webhook_deliveries::id)
+            };
+        }
+        let ids: Vec<String> = match conn {
+            DbConnection::Postgresql(pg) => due!().for_update().skip_locked().load(pg)?,
+            DbConnection::Sqlite(sqlite) => due!().load(sqlite)?,
+        };
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        diesel::update(webhook_deliveries::table.filter(webhook_deliveries::id.eq_any(&ids)))
+            .set(webhook_deliveries::leased_until.eq(to_db(lease_until)))
+            .execute(conn)?;
+        let deliveries: Vec<(String, String, String, i64, i32)> = webhook_deliveries::table
+            .filter(webhook_deliveries::id.eq_any(&ids))
+            .select((
+                webhook_deliveries::id,
+                webhook_deliveries::endpoint_id,
+                webhook_deliveries::event_id,
+                webhook_deliveries::event_seq,
+                webhook_deliveries::attempts,
+            ))
+            .load(conn)?;
+        let mut endpoint_ids: Vec<&String> = deliveries.iter().map(|d| &d.1).collect();
+        endpoint_ids.sort();
+        endpoint_ids.dedup();
+        let endpoints: std::collections::HashMap<String, (String, String)> =
+            webhook_endpoints::table
+                .filter(webhook_endpoints::id.eq_any(endpoint_ids))
+                .select((
+                    webhook_endpoints::id,
+                    webhook_endpoints::url,
+                    webhook_endpoints::secret,
+                ))
+                .load::<(String, String, String)>(conn)?
+                .into_iter()
+                .map(|(id, url, secret)| (id, (url, secret)))
+                .collect();
+        let mut seqs: Vec<i64> = deliveries.iter().map(|d| d.3).collect();
+        seqs.sort_unstable();
+        seqs.dedup();
+        let payloads: std::collections::HashMap<i64, String> = events_table::table
+            .filter(events_table::seq.eq_any(seqs))
+            .select((events_table::seq, events_table::payload))
+            .load::<(i64, String)>(conn)?
+            .into_iter()
+            .collect();
+        let mut claimed = Vec::with_capacity(deliveries.len());
+        for (delivery_id, endpoint_id, event_id, event_seq, attempts) in deliveries {
+            let (Some((url, secret)), Some(payload)) =
+                (endpoints.get(&endpoint_id), payloads.get(&event_seq))
+            else {
+                continue;
+            };
+            claimed.push(Claimed {
+                delivery_id,
+                url: url.clone(),
+                secret: secret.clone(),
+                payload: payload.clone(),
+                endpoint_id,
+                event_id,
+                event_seq,
+                attempts,
+            });
+        }
+        Ok(claimed)
+    })
+}
+
+/// What one attempt did, and what the dispatcher decided follows.
+#[derive(Debug, Clone)]
+pub struct AttemptRecord {
+    pub delivery_id: String,
+    pub endpoint_id: String,
+    pub event_seq: i64,
+    pub outcome: Outcome,
+    pub status: Option<i32>,
+    pub latency_ms: i64,
+    pub response: Option<String>,
+    pub error: Option<String>,
+    /// For a failure: when to try again, or `None` when the schedule is used up.
+    pub retry_at: Option<DateTime<Utc>>,
+}
+
+/// Writes back a batch of attempts in one transaction: the delivery's new state, the endpoint's
+/// failure streak, and the disabling of endpoints that answered 410 or failed for
+/// `disable_after` without a success (with an `endpoint.disabled` event to the owner).
+/// Returns the ids of endpoints disabled.
+pub fn record(
+    conn: &mut DbConnection,
+    attempts: &[AttemptRecord],
+    now: DateTime<Utc>,
+    disable_after: chrono::Duration,
+) -> Result<Vec<String>, StoreError> {
+    let now_db = to_db(now);
+    super::write_transaction(conn, |conn| {
+        let mut disabled = Vec::new();
+        for a in attempts {
+            let (state, next) = match (a.outcome, a.retry_at) {
+                (Outcome::Success, _) => (DeliveryState::Succeeded, now_db),
+                (Outcome::Failure, Some(at)) => (DeliveryState::Pending, to_db(at)),
+                (Outcome::Failure, None) | (Outcome::Gone, _) => (DeliveryState::Failed, now_db),
+            };
+            diesel::update(webhook_deliveries::table.find(&a.delivery_id))
+                .set((
+                    webhook_deliveries::state.eq(state.as_str()),
+                    webhook_deliveries::attempts.eq(webhook_deliveries::attempts + 1),
+                    webhook_deliveries::next_attempt_at.eq(next),
+                    webhook_deliveries::leased_until.eq(None::<NaiveDateTime>),
+                    webhook_deliveries::last_status.eq(a.status),
+                    webhook_deliveries::last_latency_ms.eq(a.latency_ms),
+                    webhook_deliveries::last_response.eq(&a.response),
+                    webhook_deliveries::last_error.eq(&a.error),
+                    webhook_deliveries::updated_at.eq(now_db),
+                ))
+                .execute(conn)?;
+            let endpoint = webhook_endpoints::table.find(&a.endpoint_id);
+            let reason = match a.outcome {
+                Outcome::Success => {
+                    diesel::update(endpoint.filter(webhook_endpoints::failing_since.is_not_null()))
+                        .set(webhook_endpoints::failing_since.eq(None::<NaiveDateTime>))
+                        .execute(conn)?;
+                    None
+                }
+                Outcome::Gone => Some("the endpoint answered 410 Gone".to_string()),
+                Outcome::Failure => {
+                    diesel::update(endpoint.filter(webhook_endpoints::failing_since.is_null()))
+                        .set(webhook_endpoints::failing_since.eq(now_db))
+                        .execute(conn)?;
+                    let since: Option<NaiveDateTime> = endpoint
+                        .select(webhook_endpoints::failing_since)
+                        .first(conn)
+                        .optional()?
+                        .flatten();
+                    match since {
+                        Some(since) if now_db - since >= disable_after => Some(format!(
+                            "every delivery failed since {}",
+                            from_db(since).to_rfc3339()
+                        )),
+                        _ => None,
+                    }
+                }
+            };
+            if let Some(reason) = reason {
+                if disable(conn, &a.endpoint_id, a.event_seq, &reason, now)? {
+                    disabled.push(a.endpoint_id.clone());
+                }
+            }
+        }
+        Ok(disabled)
+    })
+}
+
+/// Disables an enabled endpoint and tells its owner with an `endpoint.disabled` event.
+///
+/// Events live on a processor's hash chain. A processor's endpoint gets the event on its own
+/// chain; a controller's endpoint gets it on the chain of the processor whose event was being
+/// delivered when the endpoint gave out, with `controller_id` set to the controller: that is the
+/// relationship whose notices stopped arriving, and where an auditor looks for them.
+fn disable(
+    conn: &mut DbConnection,
+    endpoint_id: &str,
+    event_seq: i64,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let changed = diesel::update(
+        webhook_endpoints::table
+            .find(endpoint_id)
+            .filter(webhook_endpoints::enabled.eq(true)),
+    )
+    .set((
+        webhook_endpoints::enabled.eq(false),
+        webhook_endpoints::disabled_at.eq(to_db(now)),
+        webhook_endpoints::disabled_reason.eq(reason),
+    ))
+    .execute(conn)?;
+    if changed == 0 {
+        return Ok(false);
+    }
+    let (owner_kind, owner_id, failing_since): (String, String, Option<NaiveDateTime>) =
+        webhook_endpoints::table
+            .find(endpoint_id)
+            .select((
+                webhook_endpoints::owner_kind,
+                webhook_endpoints::owner_id,
+                webhook_endpoints::failing_since,
+            ))
+            .first(conn)?;
+    let processor_id: String = match OwnerKind::parse(&owner_kind) {
+        Some(OwnerKind::Processor) => owner_id.clone(),
+        _ => events_table::table
+            .find(event_seq)
+            .select(events_table::processor_id)
+            .first(conn)?,
+    };
+    let controller_id = (owner_kind == OwnerKind::Controller.as_str()).then(|| owner_id.clone());
+    events::append(
+        conn,
+        now,
+        NewEvent {
+            event_type: EventType::EndpointDisabled,
+            processor_id,
+            controller_id,
+            data: serde_json::json!({
+                "endpoint_id": endpoint_id,
+                "owner_kind": owner_kind,
+                "owner_id": owner_id,
+                "reason": reason,
+                "failing_since": failing_since.map(from_db),
+                "disabled_at": now,
+            }),
+        },
+    )?;
+    Ok(true)
+}
+
+/// Deliveries by state, across all endpoints (benchmarks and operators).
+pub fn count_by_state(conn: &mut DbConnection) -> Result<Vec<(String, i64)>, StoreError> {
+    webhook_deliveries::table
+        .group_by(webhook_deliveries::state)
+        .select((webhook_deliveries::state, diesel::dsl::count_star()))
+        .load(conn)
+        .map_err(StoreError::from)
+}

@@ -1,0 +1,609 @@
+//! Webhooks end to end: a real receiver on 127.0.0.1 inside the test records what arrives.
+//! No request ever leaves loopback.
+
+use crate::helpers::*;
+use crate::on_both_backends;
+use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use serde_json::{json, Value};
+use standardwebhooks::Webhook;
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use subreg::config::Settings;
+use subreg::domain::event::EventType;
+use subreg::store::events::{append, NewEvent};
+
+/// One request as the receiver saw it, and what it answered.
+#[derive(Clone)]
+pub struct Received {
+    pub path: String,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Vec<u8>,
+    pub answered: u16,
+}
+
+impl Received {
+    pub fn id(&self) -> String {
+        self.headers
+            .get("webhook-id")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string()
+    }
+
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).expect("JSON body")
+    }
+}
+
+/// A webhook receiver on 127.0.0.1:0 that answers with a status the test sets.
+pub struct Receiver {
+    pub port: u16,
+    pub status: Arc<AtomicU16>,
+    pub seen: Arc<Mutex<Vec<Received>>>,
+}
+
+impl Receiver {
+    pub async fn start() -> Receiver {
+        let status = Arc::new(AtomicU16::new(200));
+        let seen: Arc<Mutex<Vec<Received>>> = Arc::new(Mutex::new(Vec::new()));
+        let (s, r) = (status.clone(), seen.clone());
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind receiver");
+        let port = listener.local_addr().expect("addr").port();
+        let server = HttpServer::new(move || {
+            let (s, r) = (s.clone(), r.clone());
+            App::new().default_service(web::to(move |req: HttpRequest, body: web::Bytes| {
+                let (s, r) = (s.clone(), r.clone());
+                async move {
+                    let answered = s.load(Ordering::SeqCst);
+                    let mut headers = reqwest::header::HeaderMap::new();
+                    for (name, value) in req.headers() {
+                        headers.append(
+                            reqwest::header::HeaderName::from_bytes(name.as_str().as_bytes())
+                                .expect("name"),
+                            reqwest::header::HeaderValue::from_bytes(value.as_bytes())
+                                .expect("value"),
+                        );
+                    }
+                    r.lock().expect("lock").push(Received {
+                        path: req.path().to_string(),
+                        headers,
+                        body: body.to_vec(),
+                        answered,
+                    });
+                    HttpResponse::build(
+                        actix_web::http::StatusCode::from_u16(answered).expect("status"),
+                    )
+                    .body("received")
+                }
+            }))
+        })
+        .workers(1)
+        .listen(listener)
+        .expect("listen")
+        .run();
+        actix_web::rt::spawn(server);
+        Receiver { port, status, seen }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    pub fn answer(&self, status: u16) {
+        self.status.store(status, Ordering::SeqCst);
+    }
+
+    pub fn all(&self) -> Vec<Received> {
+        self.seen.lock().expect("lock").clone()
+    }
+
+    /// Waits (up to 20 s) until `done` holds for what arrived.
+    pub async fn wait_for(&self, what: &str, done: impl Fn(&[Received]) -> bool) -> Vec<Received> {
+        for _ in 0..400 {
+            let all = self.all();
+            if done(&all) {
+                return all;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!(
+            "timed out waiting for {what}; received {}",
+            self.all().len()
+        );
+    }
+}
+
+fn succeeded_ids(all: &[Received]) -> std::collections::BTreeSet<String> {
+    all.iter()
+        .filter(|r| (200..300).contains(&r.answered))
+        .map(Received::id)
+        .collect()
+}
+
+async fn create_webhook(app: &TestApp, owner: &str, token: &str, body: Value) -> Value {
+    let reply = app
+        .post(&format!("/v1/{owner}/webhooks"), Some(token), &body)
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.text);
+    reply.json()
+}
+
+fn entry(name: &str) -> Value {
+    let mut e = azure();
+    e["name"] = json!(name);
+    e
+}
+
+/// Appends an event directly through the store, as the lifecycle code does.
+fn append_event(app: &TestApp, event: NewEvent) -> String {
+    let pool = subreg::store::connect(&app.database_url, 1).expect("pool");
+    let mut conn = pool.get().expect("conn");
+    let stored =
+        subreg::store::write_transaction(&mut conn, |conn| append(conn, chrono::Utc::now(), event))
+            .expect("append");
+    stored.id
+}
+
+async fn deliveries_are_signed_and_verifiable(app: TestApp) {
+    let receiver = Receiver::start().await;
+    app.processor("p1").await;
+    let hook = create_webhook(
+        &app,
+        "processors/p1",
+        &processor("p1"),
+        json!({"url": receiver.url("/hook"), "event_types": []}),
+    )
+    .await;
+    let secret = hook["secret"].as_str().expect("secret shown at creation");
+    assert!(secret.starts_with("whsec_"));
+    app.seed("p1", &json!([entry("A"), entry("B")])).await;
+    let all = receiver
+        .wait_for("two deliveries", |all| succeeded_ids(all).len() == 2)
+        .await;
+    let verifier = Webhook::new(secret).expect("secret decodes");
+    for received in &all {
+        verifier
+            .verify(&received.body, &received.headers)
+            .expect("signature verifies");
+        let body = received.json();
+        assert_eq!(body["type"], "subprocessor.added");
+        assert_eq!(body["id"].as_str(), Some(received.id().as_str()));
+        let mut tampered = received.body.clone();
+        tampered[1] ^= 0x01;
+        assert!(verifier.verify(&tampered, &received.headers).is_err());
+        let other = Webhook::new("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").expect("secret");
+        assert!(other.verify(&received.body, &received.headers).is_err());
+    }
+    // The delivery log accounts for both, and the secret is never listed.
+    let whid = hook["id"].as_str().expect("id");
+    let log = app
+        .get(
+            &format!("/v1/processors/p1/webhooks/{whid}/deliveries?limit=1"),
+            Some(&processor("p1")),
+        )
+        .await
+        .json();
+    assert_eq!(log["items"].as_array().map(Vec::len), Some(1));
+    let cursor = log["next_cursor"].as_str().expect("a second page");
+    let rest = app
+        .get(
+            &format!("/v1/processors/p1/webhooks/{whid}/deliveries?limit=1&cursor={cursor}"),
+            Some(&processor("p1")),
+        )
+        .await
+        .json();
+    for item in [&log["items"][0], &rest["items"][0]] {
+        assert_eq!(item["last_status"], 200, "{item}");
+        assert_eq!(item["last_response"], "received");
+    }
+    assert!(rest["next_cursor"].is_null());
+    let listed = app
+        .get("/v1/processors/p1/webhooks", Some(&processor("p1")))
+        .await;
+    assert!(!listed.text.contains("whsec_"), "{}", listed.text);
+}
+
+async fn receiver_down_then_up_gets_every_event_with_one_id(app: TestApp) {
+    let receiver = Receiver::start().await;
+    receiver.answer(503);
+    app.processor("p1").await;
+    create_webhook(
+        &app,
+        "processors/p1",
+        &processor("p1"),
+        json!({"url": receiver.url("/hook")}),
+    )
+    .await;
+    app.seed("p1", &json!([entry("A"), entry("B"), entry("C")]))
+        .await;
+    receiver
+        .wait_for("two failed attempts of each event", |all| {
+            let failed: Vec<_> = all.iter().filter(|r| r.answered == 503).collect();
+            failed.len() >= 6
+        })
+        .await;
+    receiver.answer(200);
+    let all = receiver
+        .wait_for("every event delivered", |all| succeeded_ids(all).len() == 3)
+        .await;
+    for id in succeeded_ids(&all) {
+        let copies: Vec<_> = all.iter().filter(|r| r.id() == id).collect();
+        assert!(copies.len() >= 2, "{id} was retried");
+        assert!(copies.iter().all(|r| r.body == copies[0].body));
+    }
+    // Every request carried the id of one of the three events.
+    assert!(all.iter().all(|r| succeeded_ids(&all).contains(&r.id())));
+}
+
+async fn a_gone_endpoint_is_disabled_and_its_owner_told(app: TestApp) {
+    let gone = Receiver::start().await;
+    gone.answer(410);
+    let healthy = Receiver::start().await;
+    app.processor("p1").await;
+    let hook = create_webhook(
+        &app,
+        "processors/p1",
+        &processor("p1"),
+        json!({"url": gone.url("/gone")}),
+    )
+    .await;
+    create_webhook(
+        &app,
+        "processors/p1",
+        &processor("p1"),
+        json!({"url": healthy.url("/ok"), "event_types": ["endpoint.disabled"]}),
+    )
+    .await;
+    app.seed("p1", &entry("A")).await;
+    let notice = healthy
+        .wait_for("the endpoint.disabled event", |all| !all.is_empty())
+        .await;
+    let event = notice[0].json();
+    assert_eq!(event["type"], "endpoint.disabled");
+    assert_eq!(event["data"]["endpoint_id"], hook["id"]);
+    assert_eq!(gone.all().len(), 1, "410 is not retried");
+    let listed = app
+        .get("/v1/processors/p1/webhooks", Some(&processor("p1")))
+        .await
+        .json();
+    let disabled = listed["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|e| e["id"] == hook["id"])
+        .expect("still listed")
+        .clone();
+    assert_eq!(disabled["enabled"], false);
+    assert!(disabled["disabled_reason"]
+        .as_str()
+        .is_some_and(|r| r.contains("410")));
+    // A disabled endpoint gets nothing more, and its deliveries cannot be retried.
+    app.seed("p1", &entry("B")).await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(gone.all().len(), 1);
+    let whid = hook["id"].as_str().expect("id");
+    let log = app
+        .get(
+            &format!("/v1/processors/p1/webhooks/{whid}/deliveries"),
+            Some(&processor("p1")),
+        )
+        .await
+        .json();
+    let did = log["items"][0]["id"].as_str().expect("delivery");
+    assert_eq!(log["items"][0]["state"], "failed");
+    let retry = app
+        .post(
+            &format!("/v1/processors/p1/webhooks/{whid}/deliveries/{did}/retry"),
+            Some(&processor("p1")),
+            &json!({}),
+        )
+        .await;
+    retry.problem(409);
+    // The evidence chain stays intact with the new event on it.
+    let verify = app
+        .get("/v1/processors/p1/events/verify", Some(&processor("p1")))
+        .await
+        .json();
+    assert_eq!(verify["valid"], true, "{verify}");
+}
+
+async fn manual_retry_redelivers_a_failed_delivery(app: TestApp) {
+    let receiver = Receiver::start().await;
+    receiver.answer(500);
+    app.processor("p1").await;
+    let hook = create_webhook(
+        &app,
+        "processors/p1",
+        &processor("p1"),
+        json!({"url": receiver.url("/hook")}),
+    )
+    .await;
+    let whid = hook["id"].as_str().expect("id").to_string();
+    app.seed("p1", &entry("A")).await;
+    let path = format!("/v1/processors/p1/webhooks/{whid}/deliveries");
+    let mut failed = None;
+    for _ in 0..200 {
+        let log = app.get(&path, Some(&processor("p1"))).await.json();
+        if log["items"][0]["state"] == "failed" {
+            failed = Some(log["items"][0].clone());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let failed = failed.expect("the schedule runs out into `failed`");
+    assert_eq!(failed["attempts"], 8, "first try and 7 retries: {failed}");
+    assert_eq!(failed["last_status"], 500);
+    let before = receiver.all().len();
+    receiver.answer(200);
+    let did = failed["id"].as_str().expect("id");
+    let retry = app
+        .post(
+            &format!("{path}/{did}/retry"),
+            Some(&processor("p1")),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(retry.status, 202, "{}", retry.text);
+    let all = receiver
+        .wait_for("the manual redelivery", |all| {
+            all.len() > before && succeeded_ids(all).len() == 1
+        })
+        .await;
+    assert!(all.iter().all(|r| r.id() == all[0].id()));
+    // Another org may not retry it.
+    let other = app
+        .post(
+            &format!("{path}/{did}/retry"),
+            Some(&processor("p2")),
+            &json!({}),
+        )
+        .await;
+    other.problem(403);
+}
+
+async fn processor_events_reach_controllers_with_an_agreement_only(app: TestApp) {
+    let receiver = Receiver::start().await;
+    app.processor("p1").await;
+    app.controller("c-with").await;
+    app.controller("c-without").await;
+    app.agreement("c-with", "p1", general_terms(30)).await;
+    for cid in ["c-with", "c-without"] {
+        create_webhook(
+            &app,
+            &format!("controllers/{cid}"),
+            &controller(cid),
+            json!({"url": receiver.url(&format!("/{cid}"))}),
+        )
+        .await;
+    }
+    // A processor-wide event (no controller) and one addressed to the controller without an
+    // agreement.
+    let wide = append_event(
+        &app,
+        NewEvent {
+            event_type: EventType::ChangeAnnounced,
+            processor_id: "p1".into(),
+            controller_id: None,
+            data: json!({"summary": "a change"}),
+        },
+    );
+    let addressed = append_event(
+        &app,
+        NewEvent {
+            event_type: EventType::WindowOpened,
+            processor_id: "p1".into(),
+            controller_id: Some("c-without".into()),
+            data: json!({"window": "w"}),
+        },
+    );
+    let all = receiver
+        .wait_for("both events", |all| succeeded_ids(all).len() == 2)
+        .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let all = if receiver.all().len() > all.len() {
+        receiver.all()
+    } else {
+        all
+    };
+    let to = |path: &str| -> Vec<String> {
+        all.iter()
+            .filter(|r| r.path == path)
+            .map(Received::id)
+            .collect()
+    };
+    assert_eq!(to("/c-with"), [wide]);
+    assert_eq!(to("/c-without"), [addressed]);
+}
+
+async fn endpoints_belong_to_their_org(app: TestApp) {
+    app.processor("p1").await;
+    app.controller("c1").await;
+    let body = json!({"url": "http://127.0.0.1:9/hook", "event_types": ["change.announced"]});
+    for (token, status) in [
+        (processor("p2"), 403),
+        (controller("c1"), 403),
+        (admin(), 201),
+        (processor("p1"), 201),
+    ] {
+        let reply = app
+            .post("/v1/processors/p1/webhooks", Some(&token), &body)
+            .await;
+        assert_eq!(reply.status, status, "{}", reply.text);
+    }
+    assert_eq!(
+        app.post("/v1/processors/p1/webhooks", None, &body)
+            .await
+            .status,
+        401
+    );
+    let reply = app
+        .post(
+            "/v1/controllers/c1/webhooks",
+            Some(&controller("c2")),
+            &body,
+        )
+        .await;
+    reply.problem(403);
+    let unknown = app
+        .post(
+            "/v1/controllers/c1/webhooks",
+            Some(&controller("c1")),
+            &json!({"url": "http://127.0.0.1:9/", "event_types": ["change.announced", "change.exploded"]}),
+        )
+        .await;
+    assert_eq!(unknown.error_fields(), ["event_types[1]"]);
+    assert!(unknown.text.contains("change.exploded"));
+    let created = create_webhook(&app, "controllers/c1", &controller("c1"), body.clone()).await;
+    assert_eq!(created["event_types"], json!(["change.announced"]));
+    assert_eq!(created["enabled"], true);
+    let whid = created["id"].as_str().expect("id");
+    // Rotation shows a new secret once.
+    let rotated = app
+        .post(
+            &format!("/v1/controllers/c1/webhooks/{whid}/secret"),
+            Some(&controller("c1")),
+            &json!({}),
+        )
+        .await
+        .json();
+    assert!(rotated["secret"]
+        .as_str()
+        .is_some_and(|s| s.starts_with("whsec_")));
+    assert_ne!(rotated["secret"], created["secret"]);
+    // Another controller sees nothing of it.
+    let foreign = app
+        .get(
+            &format!("/v1/controllers/c1/webhooks/{whid}/deliveries"),
+            Some(&controller("c2")),
+        )
+        .await;
+    foreign.problem(403);
+    let missing = app
+        .get(
+            &format!("/v1/processors/p1/webhooks/{whid}/deliveries"),
+            Some(&processor("p1")),
+        )
+        .await;
+    missing.problem(404);
+    let deleted = app
+        .send(
+            app.client
+                .delete(app.url(&format!("/v1/controllers/c1/webhooks/{whid}")))
+                .bearer_auth(controller("c1")),
+        )
+        .await;
+    assert_eq!(deleted.status, 204);
+    let listed = app
+        .get("/v1/controllers/c1/webhooks", Some(&controller("c1")))
+        .await
+        .json();
+    assert_eq!(listed["items"], json!([]));
+}
+
+async fn five_days_of_failures_disable_an_endpoint(app: TestApp) {
+    let failing = Receiver::start().await;
+    failing.answer(503);
+    let owner_inbox = Receiver::start().await;
+    app.processor("p1").await;
+    let hook = create_webhook(
+        &app,
+        "processors/p1",
+        &processor("p1"),
+        json!({"url": failing.url("/down")}),
+    )
+    .await;
+    create_webhook(
+        &app,
+        "processors/p1",
+        &processor("p1"),
+        json!({"url": owner_inbox.url("/owner"), "event_types": ["endpoint.disabled"]}),
+    )
+    .await;
+    app.seed("p1", &entry("A")).await;
+    failing
+        .wait_for("a failed attempt", |all| !all.is_empty())
+        .await;
+    // A day of failures is not enough.
+    app.advance("P1D").await;
+    app.seed("p1", &entry("B")).await;
+    failing
+        .wait_for("B's attempt", |all| {
+            all.iter().any(|r| r.json()["data"]["name"] == "B")
+        })
+        .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(owner_inbox.all().is_empty());
+    // Past five days of failing without a success, the next failure disables it.
+    app.advance("P5D").await;
+    app.seed("p1", &entry("C")).await;
+    let notice = owner_inbox
+        .wait_for("endpoint.disabled", |all| !all.is_empty())
+        .await;
+    let event = notice[0].json();
+    assert_eq!(event["type"], "endpoint.disabled");
+    assert_eq!(event["data"]["endpoint_id"], hook["id"]);
+    assert!(event["data"]["reason"]
+        .as_str()
+        .is_some_and(|r| r.contains("failed since")));
+}
+
+on_both_backends!(
+    five_days_of_failures_disable_an_endpoint,
+    deliveries_are_signed_and_verifiable,
+    receiver_down_then_up_gets_every_event_with_one_id,
+    a_gone_endpoint_is_disabled_and_its_owner_told,
+    manual_retry_redelivers_a_failed_delivery,
+    processor_events_reach_controllers_with_an_agreement_only,
+    endpoints_belong_to_their_org,
+);
+
+fn strict(settings: &mut Settings) {
+    settings.webhooks.allow_private = false;
+    settings.webhooks.allow_http = true;
+}
+
+async fn ssrf_refusal(backend: Backend) {
+    let Some(app) = spawn_app_with(backend, strict).await else {
+        eprintln!("SUBREG_TEST_POSTGRES_URL not set: PostgreSQL run skipped");
+        return;
+    };
+    app.processor("p1").await;
+    for url in [
+        "http://127.0.0.1:8080/hook",
+        "http://[::1]:8080/hook",
+        "http://[::ffff:127.0.0.1]/hook",
+        "http://169.254.169.254/latest/meta-data",
+        "http://10.0.0.1/hook",
+        "http://0.0.0.0/hook",
+        "ftp://127.0.0.1/hook",
+    ] {
+        let reply = app
+            .post(
+                "/v1/processors/p1/webhooks",
+                Some(&processor("p1")),
+                &json!({"url": url}),
+            )
+            .await;
+        assert_eq!(reply.error_fields(), ["url"], "{url} must be refused");
+    }
+    let listed = app
+        .get("/v1/processors/p1/webhooks", Some(&processor("p1")))
+        .await
+        .json();
+    assert_eq!(listed["items"], json!([]));
+}
+
+mod ssrf_guard_refuses_loopback_without_allow_private {
+    use super::*;
+
+    #[actix_web::test]
+    async fn sqlite() {
+        ssrf_refusal(Backend::Sqlite).await;
+    }
+
+    #[actix_web::test]
+    async fn postgres() {
+        ssrf_refusal(Backend::Postgres).await;
+    }
+}
