@@ -84,7 +84,7 @@ pub fn create(
         if !missing.is_empty() {
             return Err(StoreError::Domain(DomainError::Invalid(missing)));
         }
-        let id = uuid::Uuid::new_v4().to_string();
+        let id = uuid::Uuid::now_v7().to_string();
         diesel::insert_into(agreements::table)
             .values((
                 agreements::id.eq(&id),

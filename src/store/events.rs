@@ -103,7 +103,7 @@ pub fn append_batch(
                 event.processor_id
             )));
         }
-        let id = uuid::Uuid::new_v4().to_string();
+        let id = uuid::Uuid::now_v7().to_string();
         let payload = serde_json::to_string(&EventBody {
             id: &id,
             event_type: event.event_type,

@@ -257,7 +257,7 @@ pub fn create_change(
             (None, Some(removed)) => Some(removed.id.clone()),
             (None, None) => None,
         };
-        let id = uuid::Uuid::new_v4().to_string();
+        let id = uuid::Uuid::now_v7().to_string();
         diesel::insert_into(changes::table)
             .values((
                 changes::id.eq(&id),
@@ -308,7 +308,7 @@ fn open_windows(
     let mut rows = Vec::with_capacity(windows.len());
     let mut opened = Vec::with_capacity(windows.len());
     for window in windows {
-        let id = uuid::Uuid::new_v4().to_string();
+        let id = uuid::Uuid::now_v7().to_string();
         let conflicts = json(&window.conflicts)?.to_string();
         opened.push(ObjectionWindow {
             id: id.clone(),

@@ -86,7 +86,7 @@ pub fn insert(
     active_from: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
 ) -> Result<Subprocessor, StoreError> {
-    let id = uuid::Uuid::new_v4().to_string();
+    let id = uuid::Uuid::now_v7().to_string();
     let (scheme, number) = registration_columns(&spec.registration);
     let contact = spec.contact.clone().unwrap_or(Contact {
         name: None,

@@ -131,7 +131,7 @@ pub fn create_endpoint(
     now: DateTime<Utc>,
 ) -> Result<Endpoint, StoreError> {
     owner_exists(conn, owner)?;
-    let id = uuid::Uuid::new_v4().to_string();
+    let id = uuid::Uuid::now_v7().to_string();
     let names: Vec<&str> = spec.event_types.iter().map(|t| t.as_str()).collect();
     let filter =
         serde_json::to_string(&names).map_err(|e| StoreError::Corrupt(format!("filter: {e}")))?;
@@ -425,7 +425,7 @@ pub(crate) fn enqueue_batch(
             .get(event_id)
             .ok_or_else(|| StoreError::not_found("event", event_id))?;
         rows.push((
-            webhook_deliveries::id.eq(uuid::Uuid::new_v4().to_string()),
+            webhook_deliveries::id.eq(uuid::Uuid::now_v7().to_string()),
             webhook_deliveries::endpoint_id.eq(endpoint_id),
             webhook_deliveries::event_id.eq(event_id.to_string()),
             webhook_deliveries::event_seq.eq(seq),
