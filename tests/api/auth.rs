@@ -202,3 +202,30 @@ on_both_backends!(
     bad_tokens_are_401,
     roles_and_orgs_are_enforced_on_every_write
 );
+
+#[actix_web::test]
+async fn rs256_tokens_verify_with_the_configured_public_key() {
+    let public = include_str!("../fixtures/jwt-test-rsa-public.pem");
+    let private = include_str!("../fixtures/jwt-test-rsa-private.pem");
+    let app = spawn_app_with(Backend::Sqlite, |settings| {
+        settings.jwt_public_key_pem = Some(public.to_string());
+    })
+    .await
+    .expect("sqlite always runs");
+    let key = EncodingKey::from_rsa_pem(private.as_bytes()).expect("test key");
+    let rs256 = encode(
+        &Header::new(jsonwebtoken::Algorithm::RS256),
+        &claims(json!({})),
+        &key,
+    )
+    .expect("token");
+    let created = app
+        .post("/v1/processors", Some(&rs256), &processor_body("acme"))
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    // With a public key configured, HS256 tokens from the shared secret no longer pass.
+    let hs256 = signed(&claims(json!({})), SECRET);
+    app.post("/v1/processors", Some(&hs256), &processor_body("other"))
+        .await
+        .problem(401);
+}
