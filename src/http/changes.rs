@@ -3,10 +3,12 @@
 use super::auth::{Actor, MaybeActor, Role};
 use super::error::{invalid, ApiError};
 use super::{AppState, Routes};
-use crate::domain::change::{self, ChangeInput, ChangeState};
+use crate::domain::change::{self, Change, ChangeInput, ChangeState};
 use crate::store::{lifecycle, organisations};
+use crate::store::{DbConnection, StoreError};
 use actix_web::http::Method;
 use actix_web::{web, HttpResponse};
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 pub fn routes(routes: &mut Routes) {
@@ -110,19 +112,28 @@ async fn get(
     Ok(HttpResponse::Ok().json(found))
 }
 
+/// A processor's step on one of its changes (announce, withdraw), then a sweeper wake-up in
+/// case the step made something due.
+async fn change_step(
+    state: web::Data<AppState>,
+    actor: Actor,
+    path: web::Path<(String, String)>,
+    step: fn(&mut DbConnection, &str, &str, DateTime<Utc>) -> Result<Change, StoreError>,
+) -> Result<HttpResponse, ApiError> {
+    let (pid, chid) = path.into_inner();
+    actor.require_processor(&pid)?;
+    let now = state.clock.now();
+    let change = state.db(move |conn| step(conn, &pid, &chid, now)).await?;
+    state.wake_sweeper();
+    Ok(HttpResponse::Ok().json(change))
+}
+
 async fn announce(
     state: web::Data<AppState>,
     actor: Actor,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    let (pid, chid) = path.into_inner();
-    actor.require_processor(&pid)?;
-    let now = state.clock.now();
-    let announced = state
-        .db(move |conn| lifecycle::announce(conn, &pid, &chid, now))
-        .await?;
-    state.wake_sweeper();
-    Ok(HttpResponse::Ok().json(announced))
+    change_step(state, actor, path, lifecycle::announce).await
 }
 
 async fn withdraw(
@@ -130,11 +141,5 @@ async fn withdraw(
     actor: Actor,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    let (pid, chid) = path.into_inner();
-    actor.require_processor(&pid)?;
-    let now = state.clock.now();
-    let withdrawn = state
-        .db(move |conn| lifecycle::withdraw(conn, &pid, &chid, now))
-        .await?;
-    Ok(HttpResponse::Ok().json(withdrawn))
+    change_step(state, actor, path, lifecycle::withdraw).await
 }
