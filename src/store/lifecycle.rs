@@ -324,7 +324,7 @@ fn open_windows(
             closed_at: None,
             objection: None,
             approval: None,
-            change: Some(Box::new(change.clone())),
+            change: None,
         });
         rows.push((
             objection_windows::id.eq(id),
@@ -341,6 +341,7 @@ fn open_windows(
     for chunk in rows.chunks(500) {
         crate::insert_rows!(conn, objection_windows::table, chunk)?;
     }
+    let change_json = json(change)?;
     let opened_events = opened
         .iter()
         .map(|w| {
@@ -348,12 +349,25 @@ fn open_windows(
                 event_type: EventType::WindowOpened,
                 processor_id: w.processor_id.clone(),
                 controller_id: Some(w.controller_id.clone()),
-                data: json(w)?,
+                data: window_event_data(w, &change_json)?,
             })
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
     events::append_batch(conn, now, &change.processor_id, opened_events)?;
     Ok(())
+}
+
+/// A window event's data: the window as the API shows it, with its change embedded. The
+/// change is serialised once per batch, not once per window.
+fn window_event_data(
+    window: &ObjectionWindow,
+    change_json: &serde_json::Value,
+) -> Result<serde_json::Value, StoreError> {
+    let mut data = json(window)?;
+    if let Some(object) = data.as_object_mut() {
+        object.insert("change".into(), change_json.clone());
+    }
+    Ok(data)
 }
 
 fn announce_locked(
@@ -495,22 +509,23 @@ fn close_windows(
             }
         }
     }
-    let mut changes_seen: HashMap<String, Change> = HashMap::new();
+    let mut changes_seen: HashMap<String, serde_json::Value> = HashMap::new();
     let mut closed_events = Vec::with_capacity(closing.len());
     for (row, outcome, closed_at) in closing {
         if !changes_seen.contains_key(&row.change_id) {
             let change_row = change_row(conn, processor_id, &row.change_id)?;
             let change = to_change(conn, change_row)?;
-            changes_seen.insert(row.change_id.clone(), change);
+            changes_seen.insert(row.change_id.clone(), json(&change)?);
         }
+        let change_json = changes_seen
+            .get(&row.change_id)
+            .cloned()
+            .unwrap_or(serde_json::Value::Null);
         let mut window = to_window(row, None)?;
-        window.change = changes_seen
-            .get(&window.change_id)
-            .map(|c| Box::new(c.clone()));
         window.state = outcome;
         window.closed_at = Some(closed_at);
         window.decided_at = window.decided_at.or(Some(closed_at));
-        let mut data = json(&window)?;
+        let mut data = window_event_data(&window, &change_json)?;
         data["outcome"] = serde_json::Value::from(outcome.as_str());
         closed_events.push(NewEvent {
             event_type: EventType::WindowClosed,

@@ -118,6 +118,22 @@ async fn seed_000_timengo_specific_approval(app: TestApp) {
         );
     }
     assert_eq!(types.iter().filter(|t| *t == "window.closed").count(), 2);
+    let events = app
+        .get(
+            "/v1/processors/timengo-dpg/events?limit=500",
+            Some(&processor("timengo-dpg")),
+        )
+        .await
+        .json();
+    let closed = events["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["type"] == "window.closed" && e["controller_id"] == "roskilde")
+        .expect("roskilde's window.closed");
+    assert_eq!(closed["data"]["outcome"], "not_approved");
+    assert_eq!(closed["data"]["state"], "not_approved");
+    assert_eq!(closed["data"]["change"]["subprocessor"]["name"], "Qbox ApS");
 }
 
 /// Seed 003, EG NetBlanket: general authorisation, 30 days, transfers with a basis.
