@@ -9,6 +9,7 @@ mod feeds;
 mod helpers;
 mod lifecycle;
 mod openapi;
+mod page;
 mod registry;
 mod validation;
 mod webhooks;
