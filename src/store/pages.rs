@@ -183,10 +183,7 @@ pub fn annex(
         .filter(|a| a.processor_id == pid)
         .collect();
     if agreements.is_empty() {
-        return Err(StoreError::not_found(
-            "agreement",
-            &format!("{cid} with {pid}"),
-        ));
+        return Err(StoreError::not_found("agreement", format!("{cid}/{pid}")));
     }
     let mut list = lifecycle::controller_authorised_list(conn, cid, as_of)?;
     let ours = |agreement_id: &str| agreements.iter().any(|a| a.id == agreement_id);
