@@ -297,16 +297,17 @@ async fn annex_html(
         .iter()
         .map(|a| {
             let terms = match a.authorisation {
-                Authorisation::General => "general",
-                Authorisation::Specific => "specific",
+                Authorisation::General => l.general_authorisation,
+                Authorisation::Specific => l.specific_authorisation,
             };
             format!(
-                "{} ({}, {} {}; {terms}, {} d)",
+                "{} ({}, {} {}; {terms}, {} {})",
                 a.reference.clone().unwrap_or_else(|| a.id.clone()),
                 a.id,
                 l.signed,
                 lang.datetime(a.signed_at),
-                a.notice_days
+                a.notice_days,
+                l.notice_days
             )
         })
         .collect();

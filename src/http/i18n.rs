@@ -282,6 +282,10 @@ pub struct Labels {
     pub evidence_help: &'static str,
     pub no_events: &'static str,
     pub none: &'static str,
+    pub event: &'static str,
+    pub general_authorisation: &'static str,
+    pub specific_authorisation: &'static str,
+    pub notice_days: &'static str,
 }
 
 pub static EN: Labels = Labels {
@@ -354,6 +358,10 @@ pub static EN: Labels = Labels {
     evidence_help: "This document reflects the processor's evidence log up to this event; check the chain at",
     no_events: "The evidence log had no events at this time.",
     none: "None.",
+    event: "Event",
+    general_authorisation: "general authorisation",
+    specific_authorisation: "specific authorisation",
+    notice_days: "days' notice",
 };
 
 pub static DA: Labels = Labels {
@@ -426,6 +434,10 @@ pub static DA: Labels = Labels {
     evidence_help: "Dette dokument afspejler databehandlerens hændelseslog til og med denne hændelse; kontrollér kæden på",
     no_events: "Hændelsesloggen havde ingen hændelser på dette tidspunkt.",
     none: "Ingen.",
+    event: "Hændelse",
+    general_authorisation: "generel godkendelse",
+    specific_authorisation: "specifik godkendelse",
+    notice_days: "dages varsel",
 };
 
 #[cfg(test)]

@@ -239,6 +239,65 @@ async fn conditional_get_answers_304_until_the_list_changes(app: TestApp) {
     assert_eq!(rows(&Html::parse_document(&changed.text)).len(), 3);
 }
 
+async fn announced_changes_then_history(app: TestApp) {
+    app.processor("timengo-dpg").await;
+    app.seed("timengo-dpg", &json!([azure()])).await;
+    app.controller("roskilde").await;
+    app.agreement("roskilde", "timengo-dpg", general_terms(30))
+        .await;
+    app.announce_addition("timengo-dpg", &eea_entry("Qbox ApS"))
+        .await;
+    let (_, doc) = page(&app, "?lang=en", None).await;
+    let announced = Selector::parse("table.changes tbody tr").expect("selector");
+    let cells: Vec<Vec<String>> = doc
+        .select(&announced)
+        .map(|r| r.text().collect::<String>())
+        .map(|t| {
+            t.split('\n')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect()
+        })
+        .collect();
+    assert_eq!(cells.len(), 1, "{cells:?}");
+    let row = cells[0].join(" | ");
+    assert!(row.contains("Addition: Qbox ApS"), "{row}");
+    assert!(row.contains("CVR 27720102"), "{row}");
+    let deadline = select(
+        &doc,
+        "table.changes tbody td[data-label=\"Controllers may object until\"]",
+    );
+    assert!(
+        deadline[0].ends_with("CET") || deadline[0].ends_with("CEST"),
+        "{deadline:?}"
+    );
+    assert!(select(&doc, "ol.history li").is_empty());
+    assert_eq!(rows(&doc).len(), 1, "announced is not yet on the list");
+
+    app.advance("P31D").await;
+    let (_, doc) = page(&app, "?lang=en", None).await;
+    assert!(
+        select(&doc, "table.changes").is_empty(),
+        "nothing announced any more"
+    );
+    let history = select(&doc, "ol.history li");
+    assert_eq!(history.len(), 1, "{history:?}");
+    assert!(history[0].contains("Addition: Qbox ApS"), "{history:?}");
+    let names: Vec<String> = rows(&doc).into_iter().map(|r| r[0].clone()).collect();
+    assert_eq!(names, ["Microsoft Azure", "Qbox ApS"]);
+    assert!(
+        attr(&doc, "a[rel=next]", "href").is_empty(),
+        "one page of history"
+    );
+
+    let (_, second) = page(&app, "?lang=en&page=2", None).await;
+    assert!(select(&second, "ol.history li").is_empty());
+    assert_eq!(
+        attr(&second, "a[rel=prev]", "href"),
+        ["/processors/timengo-dpg?lang=en&page=1"]
+    );
+}
+
 async fn index_searches_by_name_and_cvr(app: TestApp) {
     app.processor("timengo-dpg").await;
     let mut other = processor_body("eg-netblanket");
@@ -432,6 +491,7 @@ on_both_backends!(
     language_follows_accept_language_and_lang,
     hostile_names_render_as_text,
     conditional_get_answers_304_until_the_list_changes,
+    announced_changes_then_history,
     index_searches_by_name_and_cvr,
     annex_lists_what_the_controller_authorised,
     annex_is_for_the_controller_only,
