@@ -16,7 +16,8 @@ use diesel::prelude::*;
 use std::collections::HashMap;
 
 /// What decides whether a processor's page changed: its newest event of any kind (a window
-/// opened for one controller moves the public objection deadline too) and when it occurred.
+/// opened for one controller moves the public objection deadline too), and the time of its
+/// newest public event.
 pub struct PageVersion {
     pub last_seq: Option<i64>,
     pub last_at: DateTime<Utc>,
@@ -28,8 +29,11 @@ pub fn processor_version(conn: &mut DbConnection, pid: &str) -> Result<PageVersi
         .filter(events::processor_id.eq(pid.to_string()))
         .select(max(events::seq))
         .single_value();
+    // The time shown ("last change") comes from public events only: when one controller
+    // objected or approved is none of the public's business.
     let newest_at = events::table
         .filter(events::processor_id.eq(pid.to_string()))
+        .filter(events::controller_id.is_null())
         .select(max(events::occurred_at))
         .single_value();
     let (created, last_seq, last_at) = processors::table

@@ -140,6 +140,11 @@ async fn page_shows_the_list_and_autodiscovery(app: TestApp) {
     assert_eq!(missing.status, 404);
     assert!(missing.content_type().starts_with("text/html"));
     assert_strict_headers(&missing);
+    let hostile = app
+        .get("/processors/%3Cscript%3Ealert(1)%3C%2Fscript%3E", None)
+        .await;
+    assert_eq!(hostile.status, 404);
+    assert!(!hostile.text.contains("<script>"), "{}", hostile.text);
 }
 
 async fn language_follows_accept_language_and_lang(app: TestApp) {
