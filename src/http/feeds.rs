@@ -51,17 +51,37 @@ pub fn routes(routes: &mut Routes) {
         .add(Method::GET, "/v1/processors/{pid}/events/{eid}", get_event);
 }
 
-/// A rendered feed page and the validators that go with it.
+/// A rendered feed page (or HTML page) and the validators that go with it.
 #[derive(Clone)]
-struct Rendered {
+pub(crate) struct Rendered {
     version: String,
-    etag: String,
+    pub(crate) etag: String,
     last_modified: DateTime<Utc>,
-    body: Bytes,
+    pub(crate) body: Bytes,
     tick: u64,
 }
 
-/// Rendered feed pages by (feed, token, page), each valid for one version of the feed.
+impl Rendered {
+    /// A strong ETag from the cache key and version: the same bytes for the same inputs.
+    pub(crate) fn new(
+        key: &str,
+        version: String,
+        last_modified: DateTime<Utc>,
+        body: Bytes,
+    ) -> Self {
+        let digest = sha256_hex(&format!("{key}\n{version}"));
+        Rendered {
+            etag: format!("\"{}\"", &digest[..32]),
+            version,
+            last_modified,
+            body,
+            tick: 0,
+        }
+    }
+}
+
+/// Rendered pages by (feed, token, page), each valid for one version of the feed; the HTML
+/// pages share it with keys of their own.
 #[derive(Default)]
 pub struct FeedCache {
     inner: Mutex<CacheInner>,
@@ -74,7 +94,7 @@ struct CacheInner {
 }
 
 impl FeedCache {
-    fn get(&self, key: &str, version: &str) -> Option<Rendered> {
+    pub(crate) fn get(&self, key: &str, version: &str) -> Option<Rendered> {
         let inner = self.inner.lock().ok()?;
         inner
             .entries
@@ -83,7 +103,7 @@ impl FeedCache {
             .cloned()
     }
 
-    fn put(&self, key: String, mut rendered: Rendered) {
+    pub(crate) fn put(&self, key: String, mut rendered: Rendered) {
         // A poisoned lock only costs the cache, never the answer.
         let Ok(mut inner) = self.inner.lock() else {
             return;
@@ -162,12 +182,6 @@ impl FeedRequest {
             "{}\n{}\n{}\n{:?}",
             self.kind, self.id, self.token_hash, self.before
         )
-    }
-
-    /// Strong: the same bytes for the same feed, token, newest event and page.
-    fn etag(&self, version: &str) -> String {
-        let digest = sha256_hex(&format!("{}\n{version}", self.cache_key()));
-        format!("\"{}\"", &digest[..32])
     }
 }
 
@@ -305,7 +319,11 @@ where
     Ok(response.content_type(ATOM).body(rendered.body))
 }
 
-fn validators(response: &mut actix_web::HttpResponseBuilder, rendered: &Rendered, private: bool) {
+pub(crate) fn validators(
+    response: &mut actix_web::HttpResponseBuilder,
+    rendered: &Rendered,
+    private: bool,
+) {
     response
         .insert_header((header::ETAG, rendered.etag.clone()))
         .insert_header((
@@ -324,7 +342,7 @@ fn validators(response: &mut actix_web::HttpResponseBuilder, rendered: &Rendered
 }
 
 /// RFC 9110 §13.2.2: If-None-Match wins; If-Modified-Since counts only without it.
-fn not_modified(req: &HttpRequest, rendered: &Rendered) -> bool {
+pub(crate) fn not_modified(req: &HttpRequest, rendered: &Rendered) -> bool {
     let headers = req.headers();
     if let Some(value) = headers.get(header::IF_NONE_MATCH) {
         let Ok(text) = value.to_str() else {
@@ -426,13 +444,12 @@ where
     let body = feed
         .write_with_config(Vec::new(), config)
         .map_err(|e| ApiError::Internal(format!("atom: {e}")))?;
-    Ok(Rendered {
-        etag: request.etag(&version),
+    Ok(Rendered::new(
+        &request.cache_key(),
         version,
-        last_modified: updated,
-        body: Bytes::from(body),
-        tick: 0,
-    })
+        updated,
+        Bytes::from(body),
+    ))
 }
 
 fn entry(public_url: &str, event: &StoredEvent) -> Entry {

@@ -2,6 +2,7 @@
 //! the store through `web::block`; they never build SQL themselves.
 
 pub mod agreements;
+pub mod annex;
 pub mod auth;
 pub mod changes;
 pub mod clock;
@@ -9,6 +10,8 @@ pub mod controllers;
 pub mod error;
 pub mod feeds;
 pub mod health;
+pub mod i18n;
+pub mod pages;
 pub mod processors;
 pub mod webhooks;
 pub mod windows;
@@ -97,6 +100,8 @@ pub fn register(cfg: &mut web::ServiceConfig, test_clock: bool) -> Vec<(Method, 
     // After processors: /events/verify must be matched before /events/{eid}.
     feeds::routes(&mut routes);
     webhooks::routes(&mut routes);
+    pages::routes(&mut routes);
+    annex::routes(&mut routes);
     if test_clock {
         clock::routes(&mut routes);
     }

@@ -11,6 +11,7 @@ pub mod feeds;
 pub mod lifecycle;
 pub mod organisations;
 pub mod page;
+pub mod pages;
 pub mod schema;
 pub mod subprocessors;
 pub mod webhooks;

@@ -3,12 +3,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod auth;
+mod browser;
 mod cli;
 mod crash;
 mod feeds;
 mod helpers;
 mod lifecycle;
 mod openapi;
+mod page;
 mod registry;
 mod validation;
 mod webhooks;

@@ -1,0 +1,499 @@
+//! Danish and English for the HTML pages: the reader's language from `?lang=` or
+//! `Accept-Language`, the labels, and dates in Europe/Copenhagen time with the zone shown.
+
+use crate::domain::geography::{country_name, Location};
+use crate::domain::registration::{Registration, RegistrationScheme};
+use crate::domain::subprocessor::TransferBasis;
+use actix_web::http::header;
+use actix_web::HttpRequest;
+use chrono::{DateTime, Datelike, Utc};
+use chrono_tz::Europe::Copenhagen;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    Da,
+    En,
+}
+
+impl Lang {
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Da => "da",
+            Lang::En => "en",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Lang> {
+        match text {
+            "da" => Some(Lang::Da),
+            "en" => Some(Lang::En),
+            _ => None,
+        }
+    }
+
+    /// `?lang=` wins; otherwise the most preferred language of `Accept-Language`: Danish when
+    /// that is Danish, English for everything else (the only two the pages speak).
+    pub fn negotiate(req: &HttpRequest, explicit: Option<&str>) -> Lang {
+        if let Some(lang) = explicit.and_then(Lang::parse) {
+            return lang;
+        }
+        let Some(accept) = req
+            .headers()
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok())
+        else {
+            return Lang::En;
+        };
+        let mut best: Option<(f32, &str)> = None;
+        for part in accept.split(',') {
+            let mut pieces = part.split(';');
+            let tag = pieces.next().unwrap_or("").trim();
+            let q = pieces
+                .find_map(|p| p.trim().strip_prefix("q="))
+                .and_then(|q| q.trim().parse::<f32>().ok())
+                .unwrap_or(1.0);
+            if tag.is_empty() || q <= 0.0 {
+                continue;
+            }
+            // Ties keep the first: the order of the header breaks them.
+            if best.is_none_or(|(best_q, _)| q > best_q) {
+                best = Some((q, tag));
+            }
+        }
+        match best {
+            Some((_, tag)) if tag.to_ascii_lowercase().split('-').next() == Some("da") => Lang::Da,
+            _ => Lang::En,
+        }
+    }
+
+    pub fn labels(self) -> &'static Labels {
+        match self {
+            Lang::Da => &DA,
+            Lang::En => &EN,
+        }
+    }
+
+    /// "23. november 2026 kl. 13:05 CET" or "23 November 2026, 13:05 CET".
+    pub fn datetime(self, at: DateTime<Utc>) -> String {
+        let local = at.with_timezone(&Copenhagen);
+        let month = local.month0() as usize;
+        let clock = local.format("%H:%M %Z");
+        match self {
+            Lang::Da => format!(
+                "{}. {} {} kl. {clock}",
+                local.day(),
+                DA_MONTHS[month],
+                local.year()
+            ),
+            Lang::En => format!(
+                "{} {} {}, {clock}",
+                local.day(),
+                EN_MONTHS[month],
+                local.year()
+            ),
+        }
+    }
+
+    pub fn registration(self, registration: Option<&Registration>) -> String {
+        let l = self.labels();
+        match registration {
+            None => l.no_registration.to_string(),
+            Some(r) => match r.scheme {
+                RegistrationScheme::Cvr => format!("CVR {}", r.number),
+                RegistrationScheme::Vat => format!("{} {}", l.vat, r.number),
+                RegistrationScheme::Other => format!("{} {}", l.other_register, r.number),
+            },
+        }
+    }
+
+    pub fn location(self, location: Location) -> &'static str {
+        let l = self.labels();
+        match location {
+            Location::Eea => l.eea,
+            Location::ThirdCountry => l.outside_eea,
+        }
+    }
+
+    pub fn country(self, code: &str) -> String {
+        if self == Lang::Da {
+            if let Some((_, name)) = DA_COUNTRIES.iter().find(|(c, _)| *c == code) {
+                return (*name).to_string();
+            }
+        }
+        country_name(code).to_string()
+    }
+
+    pub fn countries(self, codes: &[String]) -> String {
+        codes
+            .iter()
+            .map(|c| self.country(c))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    pub fn transfer_basis(self, basis: Option<TransferBasis>) -> &'static str {
+        let da = self == Lang::Da;
+        match basis {
+            None if da => "Ikke nødvendigt (inden for EØS)",
+            None => "Not needed (within the EEA)",
+            Some(TransferBasis::AdequacyDecision) if da => "Tilstrækkelighedsafgørelse (art. 45)",
+            Some(TransferBasis::AdequacyDecision) => "Adequacy decision (Art. 45)",
+            Some(TransferBasis::StandardContractualClauses) if da => {
+                "Standardkontraktbestemmelser (art. 46)"
+            }
+            Some(TransferBasis::StandardContractualClauses) => {
+                "Standard contractual clauses (Art. 46)"
+            }
+            Some(TransferBasis::BindingCorporateRules) if da => {
+                "Bindende virksomhedsregler (art. 47)"
+            }
+            Some(TransferBasis::BindingCorporateRules) => "Binding corporate rules (Art. 47)",
+            Some(TransferBasis::CodeOfConduct) if da => "Godkendt adfærdskodeks (art. 46)",
+            Some(TransferBasis::CodeOfConduct) => "Approved code of conduct (Art. 46)",
+            Some(TransferBasis::Certification) if da => "Godkendt certificering (art. 46)",
+            Some(TransferBasis::Certification) => "Approved certification (Art. 46)",
+            Some(TransferBasis::Derogation) if da => "Undtagelse i særlige situationer (art. 49)",
+            Some(TransferBasis::Derogation) => "Derogation for a specific situation (Art. 49)",
+        }
+    }
+}
+
+const EN_MONTHS: [&str; 12] = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+];
+const DA_MONTHS: [&str; 12] = [
+    "januar",
+    "februar",
+    "marts",
+    "april",
+    "maj",
+    "juni",
+    "juli",
+    "august",
+    "september",
+    "oktober",
+    "november",
+    "december",
+];
+
+/// Danish names of the countries sub-processors usually process in; the rest fall back to
+/// the English ISO name, which a Danish reader still recognises.
+const DA_COUNTRIES: &[(&str, &str)] = &[
+    ("AT", "Østrig"),
+    ("BE", "Belgien"),
+    ("CH", "Schweiz"),
+    ("DE", "Tyskland"),
+    ("DK", "Danmark"),
+    ("ES", "Spanien"),
+    ("FI", "Finland"),
+    ("FR", "Frankrig"),
+    ("GB", "Storbritannien"),
+    ("GL", "Grønland"),
+    ("IE", "Irland"),
+    ("IN", "Indien"),
+    ("IS", "Island"),
+    ("IT", "Italien"),
+    ("NL", "Nederlandene"),
+    ("NO", "Norge"),
+    ("PL", "Polen"),
+    ("SE", "Sverige"),
+    ("US", "USA"),
+];
+
+/// Every text the pages show, in one language.
+pub struct Labels {
+    pub subprocessors_of: &'static str,
+    pub intro: &'static str,
+    pub current_list: &'static str,
+    pub no_entries: &'static str,
+    pub name: &'static str,
+    pub registration: &'static str,
+    pub address: &'static str,
+    pub locations: &'static str,
+    pub eea_status: &'static str,
+    pub transfer_basis: &'static str,
+    pub purpose: &'static str,
+    pub contact: &'static str,
+    pub eea: &'static str,
+    pub outside_eea: &'static str,
+    pub vat: &'static str,
+    pub other_register: &'static str,
+    pub no_registration: &'static str,
+    pub announced: &'static str,
+    pub no_announced: &'static str,
+    pub change: &'static str,
+    pub planned_from: &'static str,
+    pub object_until: &'static str,
+    pub not_planned: &'static str,
+    pub kind_addition: &'static str,
+    pub kind_replacement: &'static str,
+    pub kind_removal: &'static str,
+    pub replaces: &'static str,
+    pub history: &'static str,
+    pub no_history: &'static str,
+    pub effective: &'static str,
+    pub newer: &'static str,
+    pub older: &'static str,
+    pub follow: &'static str,
+    pub atom_feed: &'static str,
+    pub atom_help: &'static str,
+    pub json: &'static str,
+    pub csv: &'static str,
+    pub webhook_help: &'static str,
+    pub language: &'static str,
+    pub processors: &'static str,
+    pub search: &'static str,
+    pub search_label: &'static str,
+    pub no_processors: &'static str,
+    pub not_found: &'static str,
+    pub not_found_help: &'static str,
+    pub updated: &'static str,
+    pub annex_title: &'static str,
+    pub annex_intro: &'static str,
+    pub controller: &'static str,
+    pub processor: &'static str,
+    pub as_of: &'static str,
+    pub agreements: &'static str,
+    pub signed: &'static str,
+    pub authorised: &'static str,
+    pub authorised_how: &'static str,
+    pub by_agreement: &'static str,
+    pub by_approval: &'static str,
+    pub by_tacit_consent: &'static str,
+    pub window: &'static str,
+    pub not_authorised: &'static str,
+    pub not_authorised_help: &'static str,
+    pub reason: &'static str,
+    pub reason_objected: &'static str,
+    pub reason_not_approved: &'static str,
+    pub reason_in_use: &'static str,
+    pub evidence: &'static str,
+    pub evidence_help: &'static str,
+    pub no_events: &'static str,
+    pub none: &'static str,
+    pub event: &'static str,
+    pub general_authorisation: &'static str,
+    pub specific_authorisation: &'static str,
+    pub notice_days: &'static str,
+}
+
+pub static EN: Labels = Labels {
+    subprocessors_of: "Sub-processors of",
+    intro: "The sub-processors this processor uses for personal data it processes on behalf of its customers (GDPR Art. 28). The list is kept by subreg and is always current.",
+    current_list: "Current sub-processors",
+    no_entries: "No sub-processors are in use.",
+    name: "Name",
+    registration: "Registration",
+    address: "Address",
+    locations: "Processing locations",
+    eea_status: "EEA",
+    transfer_basis: "Transfer basis",
+    purpose: "Purpose",
+    contact: "Contact",
+    eea: "EEA",
+    outside_eea: "Outside the EEA",
+    vat: "VAT",
+    other_register: "Reg. no.",
+    no_registration: "No registration number",
+    announced: "Announced changes",
+    no_announced: "No changes are announced.",
+    change: "Change",
+    planned_from: "Planned from",
+    object_until: "Controllers may object until",
+    not_planned: "not set",
+    kind_addition: "Addition",
+    kind_replacement: "Replacement",
+    kind_removal: "Removal",
+    replaces: "replaces",
+    history: "History of changes",
+    no_history: "No changes have taken effect yet.",
+    effective: "Effective",
+    newer: "Newer changes",
+    older: "Older changes",
+    follow: "Follow changes",
+    atom_feed: "Atom feed",
+    atom_help: "Paste this page's address into a feed reader: it finds the feed by itself.",
+    json: "JSON",
+    csv: "CSV",
+    webhook_help: "Controllers with an agreement can receive every change as a signed webhook (Standard Webhooks): register an endpoint with POST /v1/controllers/{your id}/webhooks and your controller token, body {\"url\": \"https://...\", \"event_types\": []}.",
+    language: "Dansk",
+    processors: "Processors",
+    search: "Search",
+    search_label: "Name or CVR number",
+    no_processors: "No processors match.",
+    not_found: "Not found",
+    not_found_help: "There is no processor at this address.",
+    updated: "Last change",
+    annex_title: "Annex: authorised sub-processors",
+    annex_intro: "The sub-processors the controller has authorised under its agreement(s) with the processor (Annex IV of the Commission's standard contractual clauses, decision 2021/915).",
+    controller: "Controller",
+    processor: "Processor",
+    as_of: "As of",
+    agreements: "Agreements",
+    signed: "signed",
+    authorised: "Authorised sub-processors",
+    authorised_how: "Authorised by",
+    by_agreement: "the agreement, signed",
+    by_approval: "written approval, given",
+    by_tacit_consent: "tacit consent: no objection in the window",
+    window: "window",
+    not_authorised: "In use but NOT authorised",
+    not_authorised_help: "The processor uses these sub-processors, but this controller has not authorised them.",
+    reason: "Reason",
+    reason_objected: "the controller objected",
+    reason_not_approved: "not approved in the window (specific authorisation)",
+    reason_in_use: "in use before the objection window closed",
+    evidence: "Evidence",
+    evidence_help: "This document reflects the processor's evidence log up to this event; check the chain at",
+    no_events: "The evidence log had no events at this time.",
+    none: "None.",
+    event: "Event",
+    general_authorisation: "general authorisation",
+    specific_authorisation: "specific authorisation",
+    notice_days: "days' notice",
+};
+
+pub static DA: Labels = Labels {
+    subprocessors_of: "Underdatabehandlere hos",
+    intro: "De underdatabehandlere, som databehandleren bruger til personoplysninger, den behandler for sine kunder (databeskyttelsesforordningens art. 28). Listen føres i subreg og er altid opdateret.",
+    current_list: "Nuværende underdatabehandlere",
+    no_entries: "Der bruges ingen underdatabehandlere.",
+    name: "Navn",
+    registration: "Registrering",
+    address: "Adresse",
+    locations: "Behandlingssteder",
+    eea_status: "EØS",
+    transfer_basis: "Overførselsgrundlag",
+    purpose: "Formål",
+    contact: "Kontakt",
+    eea: "EØS",
+    outside_eea: "Uden for EØS",
+    vat: "Momsnr.",
+    other_register: "Reg.nr.",
+    no_registration: "Intet registreringsnummer",
+    announced: "Varslede ændringer",
+    no_announced: "Der er ingen varslede ændringer.",
+    change: "Ændring",
+    planned_from: "Planlagt fra",
+    object_until: "Indsigelsesfrist for dataansvarlige",
+    not_planned: "ikke fastsat",
+    kind_addition: "Tilføjelse",
+    kind_replacement: "Udskiftning",
+    kind_removal: "Fjernelse",
+    replaces: "erstatter",
+    history: "Ændringshistorik",
+    no_history: "Ingen ændringer er trådt i kraft endnu.",
+    effective: "Trådt i kraft",
+    newer: "Nyere ændringer",
+    older: "Ældre ændringer",
+    follow: "Følg ændringer",
+    atom_feed: "Atom-feed",
+    atom_help: "Indsæt denne sides adresse i en feedlæser: den finder selv feedet.",
+    json: "JSON",
+    csv: "CSV",
+    webhook_help: "Dataansvarlige med en aftale kan modtage hver ændring som en signeret webhook (Standard Webhooks): registrér et endpoint med POST /v1/controllers/{jeres id}/webhooks og jeres token, body {\"url\": \"https://...\", \"event_types\": []}.",
+    language: "English",
+    processors: "Databehandlere",
+    search: "Søg",
+    search_label: "Navn eller CVR-nummer",
+    no_processors: "Ingen databehandlere passer.",
+    not_found: "Ikke fundet",
+    not_found_help: "Der er ingen databehandler på denne adresse.",
+    updated: "Seneste ændring",
+    annex_title: "Bilag: godkendte underdatabehandlere",
+    annex_intro: "De underdatabehandlere, den dataansvarlige har godkendt under sine aftaler med databehandleren (bilag IV til Kommissionens standardkontraktbestemmelser, afgørelse 2021/915).",
+    controller: "Dataansvarlig",
+    processor: "Databehandler",
+    as_of: "Pr.",
+    agreements: "Aftaler",
+    signed: "underskrevet",
+    authorised: "Godkendte underdatabehandlere",
+    authorised_how: "Godkendt ved",
+    by_agreement: "aftalen, underskrevet",
+    by_approval: "skriftlig godkendelse, givet",
+    by_tacit_consent: "stiltiende samtykke: ingen indsigelse i fristen",
+    window: "frist",
+    not_authorised: "I brug, men IKKE godkendt",
+    not_authorised_help: "Databehandleren bruger disse underdatabehandlere, men den dataansvarlige har ikke godkendt dem.",
+    reason: "Årsag",
+    reason_objected: "den dataansvarlige gjorde indsigelse",
+    reason_not_approved: "ikke godkendt i fristen (specifik godkendelse)",
+    reason_in_use: "i brug før indsigelsesfristen udløb",
+    evidence: "Dokumentation",
+    evidence_help: "Dette dokument afspejler databehandlerens hændelseslog til og med denne hændelse; kontrollér kæden på",
+    no_events: "Hændelsesloggen havde ingen hændelser på dette tidspunkt.",
+    none: "Ingen.",
+    event: "Hændelse",
+    general_authorisation: "generel godkendelse",
+    specific_authorisation: "specifik godkendelse",
+    notice_days: "dages varsel",
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::test::TestRequest;
+
+    fn with_accept(value: &str) -> Lang {
+        Lang::negotiate(
+            &TestRequest::default()
+                .insert_header(("accept-language", value))
+                .to_http_request(),
+            None,
+        )
+    }
+
+    #[test]
+    fn language_follows_the_most_preferred_tag_and_the_override() {
+        assert_eq!(with_accept("da"), Lang::Da);
+        assert_eq!(with_accept("da-DK,en;q=0.8"), Lang::Da);
+        assert_eq!(with_accept("en-US,da;q=0.9"), Lang::En);
+        assert_eq!(with_accept("en;q=0.5, da;q=0.9"), Lang::Da);
+        assert_eq!(with_accept("de"), Lang::En);
+        assert_eq!(with_accept("da;q=0"), Lang::En);
+        let req = TestRequest::default()
+            .insert_header(("accept-language", "da"))
+            .to_http_request();
+        assert_eq!(Lang::negotiate(&req, Some("en")), Lang::En);
+        assert_eq!(Lang::negotiate(&req, Some("xx")), Lang::Da);
+    }
+
+    #[test]
+    fn dates_are_copenhagen_time_with_the_zone() {
+        let winter = DateTime::parse_from_rfc3339("2026-11-23T12:05:00Z")
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_default();
+        assert_eq!(Lang::Da.datetime(winter), "23. november 2026 kl. 13:05 CET");
+        assert_eq!(Lang::En.datetime(winter), "23 November 2026, 13:05 CET");
+        let summer = DateTime::parse_from_rfc3339("2026-07-01T10:00:00Z")
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_default();
+        assert_eq!(Lang::Da.datetime(summer), "1. juli 2026 kl. 12:00 CEST");
+    }
+
+    #[test]
+    fn registrations_read_as_people_write_them() {
+        let cvr = Registration {
+            scheme: RegistrationScheme::Cvr,
+            number: "13612870".into(),
+        };
+        assert_eq!(Lang::En.registration(Some(&cvr)), "CVR 13612870");
+        assert_eq!(Lang::Da.registration(None), "Intet registreringsnummer");
+        assert_eq!(
+            Lang::Da.countries(&["IE".into(), "NL".into()]),
+            "Irland, Nederlandene"
+        );
+        assert_eq!(Lang::En.countries(&["IE".into()]), "Ireland");
+    }
+}

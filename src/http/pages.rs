@@ -1,0 +1,432 @@
+//! The public HTML pages: a processor's sub-processor page and the index of processors.
+//! Rendered by askama (compile-time templates that escape every value), with a strict
+//! Content-Security-Policy and the feeds' ETag/304 cache.
+
+use super::error::ApiError;
+use super::feeds::{not_modified, validators, Rendered};
+use super::i18n::{Labels, Lang};
+use super::{AppState, Routes};
+use crate::domain::change::{Change, ChangeKind};
+use crate::store::pages::{self, ProcessorPage};
+use crate::store::{organisations, PageRequest};
+use actix_web::http::{header, Method, StatusCode};
+use actix_web::web::Bytes;
+use actix_web::{web, HttpRequest, HttpResponse, HttpResponseBuilder};
+use askama::Template;
+use chrono::SecondsFormat;
+use serde::Deserialize;
+
+/// Effective changes per history page.
+pub const HISTORY_PAGE_SIZE: usize = 20;
+/// Processors per index page.
+const INDEX_PAGE_SIZE: i64 = 100;
+const HTML: &str = "text/html; charset=utf-8";
+/// No scripts at all; styles only from our own stylesheet, so no inline style needs a hash.
+pub const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; \
+                       form-action 'self'; frame-ancestors 'none'";
+const STYLESHEET: &str = include_str!("../../static/subreg.css");
+
+pub fn routes(routes: &mut Routes) {
+    routes
+        .add(Method::GET, "/processors", index)
+        .add(Method::GET, "/processors/{pid}", processor_page)
+        .add(Method::GET, "/static/subreg.css", stylesheet);
+}
+
+/// The headers every HTML answer carries, 304s and 404s included.
+pub(crate) fn html_headers(response: &mut HttpResponseBuilder) {
+    response
+        .insert_header((header::CONTENT_SECURITY_POLICY, CSP))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .insert_header((header::REFERRER_POLICY, "no-referrer"))
+        // The language follows Accept-Language, so shared caches must key on it.
+        .insert_header((header::VARY, "Accept-Language"));
+}
+
+pub(crate) fn render<T: Template>(template: &T) -> Result<String, ApiError> {
+    template
+        .render()
+        .map_err(|e| ApiError::Internal(format!("template: {e}")))
+}
+
+pub(crate) fn html(status: StatusCode, body: String) -> HttpResponse {
+    let mut response = HttpResponse::build(status);
+    html_headers(&mut response);
+    response.content_type(HTML).body(body)
+}
+
+#[derive(Template)]
+#[template(path = "not_found.html")]
+struct NotFoundView {
+    lang: &'static str,
+    l: &'static Labels,
+    title: &'static str,
+    path: String,
+}
+
+/// An HTML 404 (a person followed a link), escaped like every other page.
+fn not_found(lang: Lang, req: &HttpRequest) -> Result<HttpResponse, ApiError> {
+    let l = lang.labels();
+    let body = render(&NotFoundView {
+        lang: lang.code(),
+        l,
+        title: l.not_found,
+        path: req.path().to_string(),
+    })?;
+    Ok(html(StatusCode::NOT_FOUND, body))
+}
+
+async fn stylesheet() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/css; charset=utf-8")
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+        .body(STYLESHEET)
+}
+
+#[derive(Deserialize)]
+struct PageParams {
+    lang: Option<String>,
+    page: Option<String>,
+}
+
+struct EntryRow {
+    name: String,
+    registration: String,
+    address: String,
+    locations: String,
+    location: &'static str,
+    outside: bool,
+    basis: &'static str,
+    note: String,
+    purpose: String,
+}
+
+struct AnnouncedRow {
+    kind: &'static str,
+    name: String,
+    replaces: String,
+    detail: String,
+    summary: String,
+    planned_from: String,
+    object_until: String,
+}
+
+struct HistoryRow {
+    effective: String,
+    kind: &'static str,
+    name: String,
+    summary: String,
+}
+
+#[derive(Template)]
+#[template(path = "processor.html")]
+struct ProcessorView {
+    lang: &'static str,
+    l: &'static Labels,
+    title: String,
+    other_lang: &'static str,
+    other_lang_url: String,
+    processor_name: String,
+    processor_registration: String,
+    processor_address: String,
+    updated: String,
+    updated_iso: String,
+    feed_url: String,
+    json_url: String,
+    csv_url: String,
+    rows: Vec<EntryRow>,
+    announced: Vec<AnnouncedRow>,
+    history: Vec<HistoryRow>,
+    newer_url: String,
+    older_url: String,
+}
+
+fn other(lang: Lang) -> Lang {
+    match lang {
+        Lang::Da => Lang::En,
+        Lang::En => Lang::Da,
+    }
+}
+
+fn kind_label(l: &Labels, kind: ChangeKind) -> &'static str {
+    match kind {
+        ChangeKind::Addition => l.kind_addition,
+        ChangeKind::Replacement => l.kind_replacement,
+        ChangeKind::Removal => l.kind_removal,
+    }
+}
+
+fn change_name(change: &Change) -> String {
+    change
+        .subprocessor
+        .as_ref()
+        .map(|s| s.name.clone())
+        .unwrap_or_default()
+}
+
+/// `?page=` is 1-based; anything else is the first page rather than an error for a person.
+fn page_number(page: Option<&str>) -> usize {
+    page.and_then(|p| p.parse::<usize>().ok())
+        .filter(|p| *p >= 1)
+        .unwrap_or(1)
+}
+
+async fn processor_page(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    query: web::Query<PageParams>,
+) -> Result<HttpResponse, ApiError> {
+    let pid = path.into_inner();
+    let lang = Lang::negotiate(&req, query.lang.as_deref());
+    let page = page_number(query.page.as_deref());
+    let lookup = pid.clone();
+    let version = match state
+        .db(move |conn| pages::processor_version(conn, &lookup))
+        .await
+    {
+        Ok(version) => version,
+        Err(ApiError::NotFound(_)) => return not_found(lang, &req),
+        Err(other) => return Err(other),
+    };
+    let key = format!("page\n{pid}\n{}\n{page}", lang.code());
+    let version_text = format!("{:?}", version.last_seq);
+    let rendered = match state.feed_cache.get(&key, &version_text) {
+        Some(hit) => hit,
+        None => {
+            let offset = (page - 1) * HISTORY_PAGE_SIZE;
+            let load = pid.clone();
+            let facts = state
+                .db(move |conn| pages::processor_page(conn, &load, offset, HISTORY_PAGE_SIZE))
+                .await?;
+            let view = processor_view(&state.public_url, lang, page, version.last_at, facts);
+            let body = Bytes::from(render(&view)?);
+            let rendered = Rendered::new(&key, version_text, version.last_at, body);
+            state.feed_cache.put(key, rendered.clone());
+            rendered
+        }
+    };
+    if not_modified(&req, &rendered) {
+        let mut response = HttpResponse::NotModified();
+        validators(&mut response, &rendered, false);
+        html_headers(&mut response);
+        return Ok(response.finish());
+    }
+    let mut response = HttpResponse::Ok();
+    validators(&mut response, &rendered, false);
+    html_headers(&mut response);
+    Ok(response.content_type(HTML).body(rendered.body))
+}
+
+fn processor_view(
+    public_url: &str,
+    lang: Lang,
+    page: usize,
+    updated: chrono::DateTime<chrono::Utc>,
+    facts: ProcessorPage,
+) -> ProcessorView {
+    let l = lang.labels();
+    let pid = &facts.processor.id;
+    let api = format!("{public_url}/v1/processors/{pid}");
+    let page_url = |n: usize| format!("/processors/{pid}?lang={}&page={n}", lang.code());
+    let rows = facts
+        .entries
+        .iter()
+        .map(|e| EntryRow {
+            name: e.name.clone(),
+            registration: lang.registration(e.registration.as_ref()),
+            address: e.address.clone(),
+            locations: lang.countries(&e.processing_locations),
+            location: lang.location(e.location),
+            outside: e.location == crate::domain::geography::Location::ThirdCountry,
+            basis: lang.transfer_basis(e.transfer_basis),
+            note: e.transfer_basis_note.clone().unwrap_or_default(),
+            purpose: e.purpose.clone(),
+        })
+        .collect();
+    let date = |at: Option<chrono::DateTime<chrono::Utc>>| match at {
+        Some(at) => lang.datetime(at),
+        None => l.not_planned.to_string(),
+    };
+    let announced = facts
+        .announced
+        .iter()
+        .map(|a| {
+            let entry = a.change.subprocessor.as_ref();
+            AnnouncedRow {
+                kind: kind_label(l, a.change.kind),
+                name: change_name(&a.change),
+                replaces: a
+                    .replaced
+                    .as_ref()
+                    .filter(|_| a.change.kind == ChangeKind::Replacement)
+                    .map(|r| r.name.clone())
+                    .unwrap_or_default(),
+                detail: entry
+                    .filter(|_| a.change.kind != ChangeKind::Removal)
+                    .map(|e| {
+                        format!(
+                            "{}; {} ({})",
+                            lang.registration(e.registration.as_ref()),
+                            lang.countries(&e.processing_locations),
+                            lang.location(e.location)
+                        )
+                    })
+                    .unwrap_or_default(),
+                summary: a.change.summary.clone(),
+                planned_from: date(a.change.planned_from),
+                object_until: match a.change.kind {
+                    // A removal opens no window: there is nothing to object to.
+                    ChangeKind::Removal => "—".into(),
+                    _ => date(a.objections_until),
+                },
+            }
+        })
+        .collect();
+    let history = facts
+        .history
+        .iter()
+        .map(|c| HistoryRow {
+            effective: date(c.effective_at),
+            kind: kind_label(l, c.kind),
+            name: change_name(c),
+            summary: c.summary.clone(),
+        })
+        .collect();
+    let shown_to = page * HISTORY_PAGE_SIZE;
+    ProcessorView {
+        lang: lang.code(),
+        l,
+        title: format!("{} {}", l.subprocessors_of, facts.processor.name),
+        other_lang: other(lang).code(),
+        other_lang_url: format!("/processors/{pid}?lang={}", other(lang).code()),
+        processor_registration: lang.registration(facts.processor.registration.as_ref()),
+        processor_address: facts.processor.address.clone(),
+        updated: lang.datetime(updated),
+        updated_iso: updated.to_rfc3339_opts(SecondsFormat::Secs, true),
+        feed_url: format!("{api}/feed.atom"),
+        json_url: format!("{api}/subprocessors"),
+        csv_url: format!("{api}/subprocessors.csv"),
+        rows,
+        announced,
+        history,
+        newer_url: if page > 1 {
+            page_url(page - 1)
+        } else {
+            String::new()
+        },
+        older_url: if facts.history_total > shown_to {
+            page_url(page + 1)
+        } else {
+            String::new()
+        },
+        processor_name: facts.processor.name,
+    }
+}
+
+#[derive(Deserialize)]
+struct IndexParams {
+    lang: Option<String>,
+    q: Option<String>,
+    cursor: Option<String>,
+}
+
+struct ProcessorRow {
+    url: String,
+    name: String,
+    registration: String,
+    address: String,
+}
+
+#[derive(Template)]
+#[template(path = "index.html")]
+struct IndexView {
+    lang: &'static str,
+    l: &'static Labels,
+    title: &'static str,
+    other_lang: &'static str,
+    other_lang_url: String,
+    q: String,
+    rows: Vec<ProcessorRow>,
+    next_url: String,
+}
+
+/// Percent-encodes a query value (the search term goes back into links).
+fn encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+async fn index(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    query: web::Query<IndexParams>,
+) -> Result<HttpResponse, ApiError> {
+    let lang = Lang::negotiate(&req, query.lang.as_deref());
+    let l = lang.labels();
+    let page = PageRequest::parse(Some(INDEX_PAGE_SIZE), query.cursor.as_deref())?;
+    let q = query.q.clone().unwrap_or_default();
+    let search = q.clone();
+    let found = state
+        .db(move |conn| organisations::list_processors(conn, Some(&search), &page))
+        .await?;
+    let rows = found
+        .items
+        .iter()
+        .map(|p| ProcessorRow {
+            url: format!("/processors/{}?lang={}", p.id, lang.code()),
+            name: p.name.clone(),
+            registration: lang.registration(p.registration.as_ref()),
+            address: p.address.clone(),
+        })
+        .collect();
+    let next_url = found
+        .next_cursor
+        .map(|cursor| {
+            format!(
+                "/processors?lang={}&q={}&cursor={}",
+                lang.code(),
+                encode(&q),
+                encode(&cursor)
+            )
+        })
+        .unwrap_or_default();
+    let view = IndexView {
+        lang: lang.code(),
+        l,
+        title: l.processors,
+        other_lang: other(lang).code(),
+        other_lang_url: format!("/processors?lang={}&q={}", other(lang).code(), encode(&q)),
+        q,
+        rows,
+        next_url,
+    };
+    let mut response = HttpResponse::Ok();
+    html_headers(&mut response);
+    Ok(response
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .content_type(HTML)
+        .body(render(&view)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_values_are_percent_encoded() {
+        assert_eq!(encode("A & B"), "A%20%26%20B");
+        assert_eq!(encode("æ"), "%C3%A6");
+        assert_eq!(page_number(Some("0")), 1);
+        assert_eq!(page_number(Some("x")), 1);
+        assert_eq!(page_number(Some("3")), 3);
+    }
+}

@@ -1,0 +1,215 @@
+//! Queries behind the public processor page and the controller's annex: the cheap "has the
+//! page changed?" poll, everything one page shows, and the event an annex ties itself to.
+
+use super::schema::{events, processors};
+use super::{agreements, from_db, lifecycle, organisations, subprocessors, to_db};
+use super::{DbConnection, PageRequest, StoreError};
+use crate::domain::agreement::Agreement;
+use crate::domain::authorised::AuthorisedList;
+use crate::domain::change::{Change, ChangeState};
+use crate::domain::party::{Controller, Processor};
+use crate::domain::subprocessor::Subprocessor;
+use crate::domain::window::ObjectionWindow;
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::dsl::max;
+use diesel::prelude::*;
+use std::collections::HashMap;
+
+/// What decides whether a processor's page changed: its newest event of any kind (a window
+/// opened for one controller moves the public objection deadline too), and the time of its
+/// newest public event.
+pub struct PageVersion {
+    pub last_seq: Option<i64>,
+    pub last_at: DateTime<Utc>,
+}
+
+/// One query; `NotFound` for an unknown processor.
+pub fn processor_version(conn: &mut DbConnection, pid: &str) -> Result<PageVersion, StoreError> {
+    let newest = events::table
+        .filter(events::processor_id.eq(pid.to_string()))
+        .select(max(events::seq))
+        .single_value();
+    // The time shown ("last change") comes from public events only: when one controller
+    // objected or approved is none of the public's business.
+    let newest_at = events::table
+        .filter(events::processor_id.eq(pid.to_string()))
+        .filter(events::controller_id.is_null())
+        .select(max(events::occurred_at))
+        .single_value();
+    let (created, last_seq, last_at) = processors::table
+        .find(pid)
+        .select((processors::created_at, newest, newest_at))
+        .first::<(NaiveDateTime, Option<i64>, Option<NaiveDateTime>)>(conn)
+        .optional()?
+        .ok_or_else(|| StoreError::not_found("processor", pid))?;
+    Ok(PageVersion {
+        last_seq,
+        last_at: from_db(last_at.unwrap_or(created)),
+    })
+}
+
+/// An announced change with what the public page says about it.
+pub struct Announced {
+    pub change: Change,
+    /// The entry a replacement or removal takes off the list.
+    pub replaced: Option<Subprocessor>,
+    /// Until when controllers may object: the latest window close, never before `earliest_use`.
+    pub objections_until: Option<DateTime<Utc>>,
+}
+
+/// Everything the public page of one processor shows.
+pub struct ProcessorPage {
+    pub processor: Processor,
+    pub entries: Vec<Subprocessor>,
+    pub announced: Vec<Announced>,
+    /// Effective changes, newest first: only the requested slice.
+    pub history: Vec<Change>,
+    pub history_total: usize,
+}
+
+fn all_changes(
+    conn: &mut DbConnection,
+    pid: &str,
+    state: ChangeState,
+    with_windows: bool,
+) -> Result<Vec<Change>, StoreError> {
+    let mut changes = Vec::new();
+    let mut request = PageRequest::first(super::page::MAX_LIMIT);
+    loop {
+        let page = lifecycle::list_changes(conn, pid, Some(state), with_windows, &request)?;
+        changes.extend(page.items);
+        match page.next_cursor {
+            None => break,
+            Some(_) => request.after = changes.last().map(|c| c.id.clone()),
+        }
+    }
+    Ok(changes)
+}
+
+pub fn processor_page(
+    conn: &mut DbConnection,
+    pid: &str,
+    history_offset: usize,
+    history_limit: usize,
+) -> Result<ProcessorPage, StoreError> {
+    let processor = organisations::get_processor(conn, pid)?;
+    let entries = subprocessors::all(conn, pid, None)?;
+    let mut announced = Vec::new();
+    for mut change in all_changes(conn, pid, ChangeState::Announced, true)? {
+        let latest_close = change
+            .windows
+            .take()
+            .unwrap_or_default()
+            .iter()
+            .map(|w| w.closes_at)
+            .max();
+        let objections_until = match (latest_close, change.earliest_use) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        let replaced = match &change.replaces {
+            Some(id) => Some(subprocessors::get(conn, pid, id)?),
+            None => None,
+        };
+        announced.push(Announced {
+            change,
+            replaced,
+            objections_until,
+        });
+    }
+    announced.sort_by_key(|a| (a.change.planned_from, a.change.id.clone()));
+    let mut history = all_changes(conn, pid, ChangeState::Effective, false)?;
+    history.sort_by(|a, b| b.effective_at.cmp(&a.effective_at).then(b.id.cmp(&a.id)));
+    let history_total = history.len();
+    let history = history
+        .into_iter()
+        .skip(history_offset)
+        .take(history_limit)
+        .collect();
+    Ok(ProcessorPage {
+        processor,
+        entries,
+        announced,
+        history,
+        history_total,
+    })
+}
+
+/// The event an annex reflects: the processor's newest event at `as_of`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct EventRef {
+    pub id: String,
+    pub hash: String,
+    pub occurred_at: DateTime<Utc>,
+}
+
+pub fn last_event_at(
+    conn: &mut DbConnection,
+    pid: &str,
+    as_of: DateTime<Utc>,
+) -> Result<Option<EventRef>, StoreError> {
+    let row: Option<(String, String, NaiveDateTime)> = events::table
+        .filter(events::processor_id.eq(pid))
+        .filter(events::occurred_at.le(to_db(as_of)))
+        .order(events::seq.desc())
+        .select((events::id, events::hash, events::occurred_at))
+        .first(conn)
+        .optional()?;
+    Ok(row.map(|(id, hash, at)| EventRef {
+        id,
+        hash,
+        occurred_at: from_db(at),
+    }))
+}
+
+/// What a controller's annex for one processor is made of.
+pub struct AnnexFacts {
+    pub controller: Controller,
+    pub processor: Processor,
+    pub agreements: Vec<Agreement>,
+    /// The controller's authorised list, narrowed to this processor's agreements.
+    pub list: AuthorisedList,
+    pub windows: HashMap<String, ObjectionWindow>,
+    pub last_event: Option<EventRef>,
+}
+
+/// `NotFound` when the controller or processor is unknown or they have no agreement.
+pub fn annex(
+    conn: &mut DbConnection,
+    cid: &str,
+    pid: &str,
+    as_of: DateTime<Utc>,
+) -> Result<AnnexFacts, StoreError> {
+    let controller = organisations::get_controller(conn, cid)?;
+    let processor = organisations::get_processor(conn, pid)?;
+    let agreements: Vec<Agreement> = agreements::all_for_controller(conn, cid)?
+        .into_iter()
+        .filter(|a| a.processor_id == pid)
+        .collect();
+    if agreements.is_empty() {
+        return Err(StoreError::not_found("agreement", format!("{cid}/{pid}")));
+    }
+    let mut list = lifecycle::controller_authorised_list(conn, cid, as_of)?;
+    let ours = |agreement_id: &str| agreements.iter().any(|a| a.id == agreement_id);
+    list.items.retain(|e| ours(&e.agreement_id));
+    list.not_authorised.retain(|e| ours(&e.agreement_id));
+    let mut windows = HashMap::new();
+    let window_ids = list.items.iter().filter_map(|e| e.window_id.clone()).chain(
+        list.not_authorised
+            .iter()
+            .filter_map(|e| e.window_id.clone()),
+    );
+    for wid in window_ids.collect::<Vec<_>>() {
+        let window = lifecycle::get_window(conn, cid, &wid)?;
+        windows.insert(wid, window);
+    }
+    let last_event = last_event_at(conn, pid, as_of)?;
+    Ok(AnnexFacts {
+        controller,
+        processor,
+        agreements,
+        list,
+        windows,
+        last_event,
+    })
+}
