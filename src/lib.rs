@@ -117,6 +117,11 @@ impl Application {
         Ok(Application { port, server })
     }
 
+    /// Stops the server from elsewhere (tests stop theirs when they end).
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
     pub fn port(&self) -> u16 {
         self.port
     }

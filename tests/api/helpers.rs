@@ -34,7 +34,7 @@ impl TestDb {
                 Some((TestDb::Sqlite { _dir: dir }, url))
             }
             Backend::Postgres => {
-                let admin_url = std::env::var("SUBREG_TEST_POSTGRES_URL").ok()?;
+                let admin_url = without_tls(&std::env::var("SUBREG_TEST_POSTGRES_URL").ok()?);
                 let name = format!("subreg_test_{}", uuid::Uuid::new_v4().simple());
                 let mut conn =
                     diesel::PgConnection::establish(&admin_url).expect("connect to PostgreSQL");
@@ -45,10 +45,23 @@ impl TestDb {
                     .rsplit_once('/')
                     .map(|(base, _)| base)
                     .expect("url with database");
-                let url = format!("{base}/{name}");
+                let url = format!("{base}/{name}?sslmode=disable");
                 Some((TestDb::Postgres { admin_url, name }, url))
             }
         }
+    }
+}
+
+/// Test connections go without TLS: at process exit OpenSSL's cleanup can race a background
+/// thread (a sweeper or dispatcher of a finished test) that is still inside libpq, and crash
+/// the test binary after every test has passed.
+pub fn without_tls(url: &str) -> String {
+    if url.contains("sslmode=") {
+        url.to_string()
+    } else if url.contains('?') {
+        format!("{url}&sslmode=disable")
+    } else {
+        format!("{url}?sslmode=disable")
     }
 }
 
@@ -80,9 +93,17 @@ pub fn settings(database_url: &str) -> Settings {
 
 pub struct TestApp {
     pub address: String,
+    server: actix_web::dev::ServerHandle,
     pub database_url: String,
     pub client: reqwest::Client,
     _db: TestDb,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        // The stop command is sent when `stop` is called; the returned future only waits.
+        drop(self.server.stop(false));
+    }
 }
 
 /// A response with its body read, so assertions can look at status, headers and body.
@@ -148,9 +169,11 @@ pub async fn spawn_app_with(
     adjust(&mut settings);
     let app = Application::build(settings).expect("app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
+    let server = app.handle();
     actix_web::rt::spawn(app.run_until_stopped());
     Some(TestApp {
         address,
+        server,
         database_url,
         client: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
