@@ -11,4 +11,5 @@ mod lifecycle;
 mod openapi;
 mod registry;
 mod validation;
+mod webhook_crash;
 mod webhooks;
