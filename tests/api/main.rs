@@ -8,6 +8,7 @@ mod crash;
 mod feeds;
 mod helpers;
 mod lifecycle;
+mod notify_e2e;
 mod openapi;
 mod registry;
 mod validation;
