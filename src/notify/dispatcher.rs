@@ -10,7 +10,7 @@
 use super::{signing, ssrf};
 use crate::config::WebhookSettings;
 use crate::domain::clock::Clock;
-use crate::domain::webhook::{classify, retry_delay, Outcome};
+use crate::domain::webhook::{classify, parse_retry_after, retry_delay, Outcome};
 use crate::store::webhooks::{self, AttemptRecord, Claimed};
 use crate::store::{Pool, StoreError};
 use std::collections::HashMap;
@@ -253,8 +253,7 @@ impl Dispatcher {
             .headers()
             .get("retry-after")
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
+            .and_then(|v| parse_retry_after(v, Clock::System.now()));
         let mut body = Vec::new();
         while body.len() < RESPONSE_KEEP {
             match response.chunk().await {

@@ -667,6 +667,25 @@ fn disable(
     if changed == 0 {
         return Ok(false);
     }
+    // Nothing is sent to a disabled endpoint again: its waiting deliveries fail now, with the
+    // reason in the log, instead of staying pending for ever. Rows in flight are recorded by
+    // their own attempt.
+    diesel::update(
+        webhook_deliveries::table
+            .filter(webhook_deliveries::endpoint_id.eq(endpoint_id))
+            .filter(webhook_deliveries::state.eq(DeliveryState::Pending.as_str()))
+            .filter(
+                webhook_deliveries::leased_until
+                    .is_null()
+                    .or(webhook_deliveries::leased_until.lt(to_db(now))),
+            ),
+    )
+    .set((
+        webhook_deliveries::state.eq(DeliveryState::Failed.as_str()),
+        webhook_deliveries::last_error.eq(format!("not sent: endpoint disabled ({reason})")),
+        webhook_deliveries::updated_at.eq(to_db(now)),
+    ))
+    .execute(conn)?;
     let (owner_kind, owner_id, failing_since): (String, String, Option<NaiveDateTime>) =
         webhook_endpoints::table
             .find(endpoint_id)
