@@ -124,7 +124,9 @@ fn main() {
         let port = listener.local_addr().expect("addr").port();
         let server = HttpServer::new(move || {
             let counter = counter.clone();
-            App::new().default_service(web::to(move || {
+            // The handler reads the body, as a real receiver does: a request whose body is
+            // left unread costs the connection its keep-alive.
+            App::new().default_service(web::to(move |_body: web::Bytes| {
                 counter.fetch_add(1, Ordering::Relaxed);
                 async { HttpResponse::NoContent().finish() }
             }))

@@ -122,9 +122,45 @@ pub fn retry_delay(
     })
 }
 
+/// A `Retry-After` value (RFC 9110 §10.2.3): delay-seconds, or an HTTP date read against
+/// `now` (a date in the past means "now"). Anything else is ignored.
+pub fn parse_retry_after(value: &str, now: chrono::DateTime<chrono::Utc>) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+    Some(
+        (at.with_timezone(&chrono::Utc) - now)
+            .to_std()
+            .unwrap_or(Duration::ZERO),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn retry_after_is_seconds_or_an_http_date() {
+        let now = chrono::DateTime::parse_from_rfc3339("2015-10-21T07:28:00Z")
+            .map(|t| t.with_timezone(&chrono::Utc))
+            .ok();
+        let Some(now) = now else {
+            panic!("test instant parses");
+        };
+        assert_eq!(parse_retry_after(" 120 ", now), Some(ms(120_000)));
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:30:30 GMT", now),
+            Some(ms(150_000))
+        );
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:00:00 GMT", now),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(parse_retry_after("soon", now), None);
+        assert_eq!(parse_retry_after("-5", now), None);
+    }
 
     fn ms(n: u64) -> Duration {
         Duration::from_millis(n)

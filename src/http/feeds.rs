@@ -85,6 +85,20 @@ impl Rendered {
 #[derive(Default)]
 pub struct FeedCache {
     inner: Mutex<CacheInner>,
+    /// A processor's newest event by processor id, with the events generation it was read at.
+    versions: Mutex<HashMap<String, KnownVersion>>,
+}
+
+/// How long a processor feed's version is trusted without asking the database, when this
+/// process has committed no event since: events appended by another instance on the same
+/// database show up within this time.
+pub const VERSION_TRUST: std::time::Duration = std::time::Duration::from_millis(1000);
+
+#[derive(Clone, Copy)]
+struct KnownVersion {
+    generation: u64,
+    read_at: std::time::Instant,
+    last: Option<i64>,
 }
 
 #[derive(Default)]
@@ -94,6 +108,31 @@ struct CacheInner {
 }
 
 impl FeedCache {
+    fn known_version(&self, pid: &str, generation: u64) -> Option<Option<i64>> {
+        let versions = self.versions.lock().ok()?;
+        versions
+            .get(pid)
+            .filter(|v| v.generation == generation && v.read_at.elapsed() < VERSION_TRUST)
+            .map(|v| v.last)
+    }
+
+    fn remember_version(&self, pid: &str, generation: u64, last: Option<i64>) {
+        let Ok(mut versions) = self.versions.lock() else {
+            return;
+        };
+        if versions.len() >= CACHE_CAPACITY && !versions.contains_key(pid) {
+            versions.clear();
+        }
+        versions.insert(
+            pid.to_string(),
+            KnownVersion {
+                generation,
+                read_at: std::time::Instant::now(),
+                last,
+            },
+        );
+    }
+
     pub(crate) fn get(&self, key: &str, version: &str) -> Option<Rendered> {
         let inner = self.inner.lock().ok()?;
         inner
@@ -212,8 +251,20 @@ async fn processor_feed(
         token: None,
         token_hash: String::new(),
     };
-    let scope = request.scope.clone();
-    let last = state.db(move |conn| feeds::last_seq(conn, &scope)).await?;
+    // The version is the newest event: asked of the database only when this process has
+    // committed events since it last asked, or VERSION_TRUST has passed.
+    let generation = crate::store::events::events_generation();
+    let last = match state.feed_cache.known_version(&request.id, generation) {
+        Some(last) => last,
+        None => {
+            let scope = request.scope.clone();
+            let last = state.db(move |conn| feeds::last_seq(conn, &scope)).await?;
+            state
+                .feed_cache
+                .remember_version(&request.id, generation, last);
+            last
+        }
+    };
     let version = format!("{last:?}");
     serve(&state, &req, request, version, last, |conn, pid| {
         let (name, created_at) = feeds::processor_meta(conn, pid)?;

@@ -10,7 +10,7 @@
 use super::{signing, ssrf};
 use crate::config::WebhookSettings;
 use crate::domain::clock::Clock;
-use crate::domain::webhook::{classify, retry_delay, Outcome};
+use crate::domain::webhook::{classify, parse_retry_after, retry_delay, Outcome};
 use crate::store::webhooks::{self, AttemptRecord, Claimed};
 use crate::store::{Pool, StoreError};
 use std::collections::HashMap;
@@ -77,15 +77,16 @@ impl Dispatcher {
         let permits = Arc::new(Semaphore::new(this.settings.concurrency.max(1)));
         let (results, inbox) = mpsc::unbounded_channel();
         actix_web::rt::spawn(Arc::clone(&this).record_results(inbox));
+        let batch = this.settings.batch_size.max(1) as usize;
+        // Claim in batches: while sends are in flight, wait until a quarter of the permits
+        // (or of a batch) is free rather than paying one claim transaction per finished send.
+        let refill = (this.settings.concurrency.max(1).min(batch) / 4).max(1) as u32;
         loop {
             let seen = webhooks::outbox_generation();
-            let free = permits
-                .available_permits()
-                .min(this.settings.batch_size as usize);
-            if free == 0 {
-                // Every permit is busy: wait for one to come back.
-                if let Ok(permit) = permits.acquire().await {
-                    drop(permit);
+            let free = permits.available_permits().min(batch);
+            if (free as u32) < refill {
+                if let Ok(permits) = permits.acquire_many(refill).await {
+                    drop(permits);
                 }
                 continue;
             }
@@ -253,8 +254,7 @@ impl Dispatcher {
             .headers()
             .get("retry-after")
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
+            .and_then(|v| parse_retry_after(v, Clock::System.now()));
         let mut body = Vec::new();
         while body.len() < RESPONSE_KEEP {
             match response.chunk().await {

@@ -73,6 +73,27 @@ pub fn append(
         .map_err(StoreError::from)
 }
 
+static EVENTS_GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+thread_local! {
+    /// Set when this thread appended events in the transaction now open.
+    static EVENTS_DIRTY: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Called by `write_transaction` after its commit (or rollback).
+pub(crate) fn transaction_finished(committed: bool) {
+    if EVENTS_DIRTY.with(|d| d.replace(false)) && committed {
+        EVENTS_GENERATION.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// A counter that moves whenever this process commits events. Read it before a query to know
+/// whether the answer may have changed since (events written by other processes do not move
+/// it: callers bound how long they trust it).
+pub fn events_generation() -> u64 {
+    EVENTS_GENERATION.load(std::sync::atomic::Ordering::SeqCst)
+}
+
 /// Rows per multi-row INSERT: well under SQLite's limit of bound parameters.
 const INSERT_CHUNK: usize = 500;
 
@@ -130,6 +151,7 @@ pub fn append_batch(
     for chunk in rows.chunks(INSERT_CHUNK) {
         crate::insert_rows!(conn, events::table, chunk)?;
     }
+    EVENTS_DIRTY.with(|d| d.set(true));
     diesel::update(processors::table.find(processor_id))
         .set((
             processors::chain_head.eq(&head),

@@ -478,13 +478,13 @@ pub fn claim(
                             .is_null()
                             .or(webhook_deliveries::leased_until.lt(now_db)),
                     )
-                    .filter(
-                        webhook_deliveries::endpoint_id.eq_any(
-                            webhook_endpoints::table
-                                .filter(webhook_endpoints::enabled.eq(true))
-                                .select(webhook_endpoints::id),
-                        ),
-                    )
+                    // A correlated primary-key probe per candidate row, not an IN list of
+                    // every enabled endpoint built for each claim.
+                    .filter(diesel::dsl::exists(
+                        webhook_endpoints::table
+                            .filter(webhook_endpoints::id.eq(webhook_deliveries::endpoint_id))
+                            .filter(webhook_endpoints::enabled.eq(true)),
+                    ))
                     .order(webhook_deliveries::next_attempt_at)
                     .limit(limit)
                     .select(webhook_deliveries::id)
@@ -584,7 +584,37 @@ pub fn record(
     let now_db = to_db(now);
     super::write_transaction(conn, |conn| {
         let mut disabled = Vec::new();
+        // An endpoint that took any delivery of this batch is reachable: its failure streak
+        // ends, in one statement for the batch, and its failures here do not start a new one.
+        let healthy: std::collections::BTreeSet<&str> = attempts
+            .iter()
+            .filter(|a| a.outcome == Outcome::Success)
+            .map(|a| a.endpoint_id.as_str())
+            .collect();
+        for chunk in healthy
+            .iter()
+            .copied()
+            .collect::<Vec<_>>()
+            .chunks(INSERT_BATCH)
+        {
+            diesel::update(
+                webhook_endpoints::table
+                    .filter(webhook_endpoints::id.eq_any(chunk))
+                    .filter(webhook_endpoints::failing_since.is_not_null()),
+            )
+            .set(webhook_endpoints::failing_since.eq(None::<NaiveDateTime>))
+            .execute(conn)?;
+        }
+        // On PostgreSQL the successes (nearly every attempt) are written in one statement
+        // rather than one round trip each; failures keep the path below.
+        let bulk = matches!(conn, DbConnection::Postgresql(_));
+        if let DbConnection::Postgresql(pg) = conn {
+            record_successes_pg(pg, attempts, now_db)?;
+        }
         for a in attempts {
+            if bulk && a.outcome == Outcome::Success {
+                continue;
+            }
             let (state, next) = match (a.outcome, a.retry_at) {
                 (Outcome::Success, _) => (DeliveryState::Succeeded, now_db),
                 (Outcome::Failure, Some(at)) => (DeliveryState::Pending, to_db(at)),
@@ -605,12 +635,8 @@ pub fn record(
                 .execute(conn)?;
             let endpoint = webhook_endpoints::table.find(&a.endpoint_id);
             let reason = match a.outcome {
-                Outcome::Success => {
-                    diesel::update(endpoint.filter(webhook_endpoints::failing_since.is_not_null()))
-                        .set(webhook_endpoints::failing_since.eq(None::<NaiveDateTime>))
-                        .execute(conn)?;
-                    None
-                }
+                Outcome::Success => None,
+                Outcome::Failure if healthy.contains(a.endpoint_id.as_str()) => None,
                 Outcome::Gone => Some("the endpoint answered 410 Gone".to_string()),
                 Outcome::Failure => {
                     diesel::update(endpoint.filter(webhook_endpoints::failing_since.is_null()))
@@ -640,6 +666,42 @@ pub fn record(
     })
 }
 
+/// Writes the successful attempts of a batch with one `UPDATE … FROM unnest(…)`.
+fn record_successes_pg(
+    pg: &mut diesel::PgConnection,
+    attempts: &[AttemptRecord],
+    now: NaiveDateTime,
+) -> Result<(), StoreError> {
+    use diesel::sql_types::{Array, BigInt, Integer, Nullable, Text, Timestamp};
+    let successes: Vec<&AttemptRecord> = attempts
+        .iter()
+        .filter(|a| a.outcome == Outcome::Success)
+        .collect();
+    if successes.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<&str> = successes.iter().map(|a| a.delivery_id.as_str()).collect();
+    let statuses: Vec<Option<i32>> = successes.iter().map(|a| a.status).collect();
+    let latencies: Vec<i64> = successes.iter().map(|a| a.latency_ms).collect();
+    let responses: Vec<Option<&str>> = successes.iter().map(|a| a.response.as_deref()).collect();
+    diesel::sql_query(
+        "UPDATE webhook_deliveries AS d SET state = $5, attempts = d.attempts + 1, \
+         next_attempt_at = $6, leased_until = NULL, last_status = v.status, \
+         last_latency_ms = v.latency, last_response = v.response, last_error = NULL, \
+         updated_at = $6 \
+         FROM unnest($1::text[], $2::int4[], $3::int8[], $4::text[]) \
+         AS v(id, status, latency, response) WHERE d.id = v.id",
+    )
+    .bind::<Array<Text>, _>(ids)
+    .bind::<Array<Nullable<Integer>>, _>(statuses)
+    .bind::<Array<BigInt>, _>(latencies)
+    .bind::<Array<Nullable<Text>>, _>(responses)
+    .bind::<Text, _>(DeliveryState::Succeeded.as_str())
+    .bind::<Timestamp, _>(now)
+    .execute(pg)?;
+    Ok(())
+}
+
 /// Disables an enabled endpoint and tells its owner with an `endpoint.disabled` event.
 ///
 /// Events live on a processor's hash chain. A processor's endpoint gets the event on its own
@@ -667,6 +729,25 @@ fn disable(
     if changed == 0 {
         return Ok(false);
     }
+    // Nothing is sent to a disabled endpoint again: its waiting deliveries fail now, with the
+    // reason in the log, instead of staying pending for ever. Rows in flight are recorded by
+    // their own attempt.
+    diesel::update(
+        webhook_deliveries::table
+            .filter(webhook_deliveries::endpoint_id.eq(endpoint_id))
+            .filter(webhook_deliveries::state.eq(DeliveryState::Pending.as_str()))
+            .filter(
+                webhook_deliveries::leased_until
+                    .is_null()
+                    .or(webhook_deliveries::leased_until.lt(to_db(now))),
+            ),
+    )
+    .set((
+        webhook_deliveries::state.eq(DeliveryState::Failed.as_str()),
+        webhook_deliveries::last_error.eq(format!("not sent: endpoint disabled ({reason})")),
+        webhook_deliveries::updated_at.eq(to_db(now)),
+    ))
+    .execute(conn)?;
     let (owner_kind, owner_id, failing_since): (String, String, Option<NaiveDateTime>) =
         webhook_endpoints::table
             .find(endpoint_id)

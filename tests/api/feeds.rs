@@ -474,7 +474,40 @@ async fn controller_feed_needs_its_token_and_shows_only_its_events(app: TestApp)
     .problem(404);
 }
 
+/// Events this process commits show at once; events another instance writes (simulated by a
+/// transaction outside `write_transaction`, which does not move this process's generation)
+/// show within `VERSION_TRUST`.
+async fn events_from_another_instance_show_within_a_second(app: TestApp) {
+    app.processor("acme").await;
+    app.seed("acme", &entry("Microsoft Azure")).await;
+    let path = "/v1/processors/acme/feed.atom";
+    let (_, before) = atom(&app, path).await;
+    assert_eq!(before.entries.len(), 1);
+    let pool = subreg::store::connect(&app.database_url, 1).expect("pool");
+    let mut conn = pool.get().expect("connection");
+    let id = diesel::Connection::transaction(&mut *conn, |conn| {
+        append(
+            conn,
+            chrono::Utc::now(),
+            NewEvent {
+                event_type: EventType::SubprocessorAdded,
+                processor_id: "acme".into(),
+                controller_id: None,
+                data: json!({"name": "Elsewhere"}),
+            },
+        )
+    })
+    .expect("appended")
+    .id;
+    tokio::time::sleep(subreg::http::feeds::VERSION_TRUST + std::time::Duration::from_millis(100))
+        .await;
+    let (_, after) = atom(&app, path).await;
+    assert_eq!(after.entries.len(), 2);
+    assert_eq!(after.entries[0].id, format!("urn:uuid:{id}"));
+}
+
 on_both_backends!(
+    events_from_another_instance_show_within_a_second,
     processor_feed_is_valid_atom_and_escapes_names,
     feed_pages_through_120_events,
     conditional_gets_answer_304,

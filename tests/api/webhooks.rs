@@ -558,6 +558,92 @@ on_both_backends!(
     endpoints_belong_to_their_org,
 );
 
+/// Deliveries still waiting when an endpoint is disabled fail at once, with the reason in the
+/// log, instead of staying pending for ever. The dispatcher is off: the 410 is recorded here.
+async fn disabling_an_endpoint_fails_its_waiting_deliveries(backend: Backend) {
+    let Some(app) = spawn_app_with(backend, |s| s.webhooks.dispatcher = false).await else {
+        eprintln!("SUBREG_TEST_POSTGRES_URL not set: PostgreSQL run skipped");
+        return;
+    };
+    app.processor("p1").await;
+    let hook = create_webhook(
+        &app,
+        "processors/p1",
+        &processor("p1"),
+        json!({"url": "http://127.0.0.1:9/hook"}),
+    )
+    .await;
+    for name in ["A", "B", "C"] {
+        app.seed("p1", &entry(name)).await;
+    }
+    let whid = hook["id"].as_str().expect("id").to_string();
+    let pool = subreg::store::connect(&app.database_url, 1).expect("pool");
+    let mut conn = pool.get().expect("conn");
+    let owner = subreg::store::webhooks::Owner {
+        kind: subreg::domain::webhook::OwnerKind::Processor,
+        id: "p1",
+    };
+    let page = subreg::store::PageRequest::parse(None, None).expect("page");
+    let rows = subreg::store::webhooks::list_deliveries(&mut conn, owner, &whid, &page)
+        .expect("log")
+        .items;
+    assert_eq!(rows.len(), 3);
+    assert!(rows.iter().all(|r| r.state == "pending"));
+    let gone = subreg::store::webhooks::AttemptRecord {
+        delivery_id: rows[0].id.clone(),
+        endpoint_id: whid.clone(),
+        event_seq: rows[0].event_seq,
+        outcome: subreg::domain::webhook::Outcome::Gone,
+        status: Some(410),
+        latency_ms: 1,
+        response: Some(String::new()),
+        error: None,
+        retry_at: None,
+    };
+    let disabled = subreg::store::webhooks::record(
+        &mut conn,
+        &[gone],
+        chrono::Utc::now(),
+        chrono::Duration::days(5),
+    )
+    .expect("recorded");
+    assert_eq!(disabled, vec![whid.clone()]);
+    let log = app
+        .get(
+            &format!("/v1/processors/p1/webhooks/{whid}/deliveries"),
+            Some(&processor("p1")),
+        )
+        .await
+        .json();
+    let items = log["items"].as_array().expect("items");
+    assert_eq!(items.len(), 3);
+    assert!(items.iter().all(|d| d["state"] == "failed"), "{log}");
+    assert_eq!(items[0]["last_status"], 410);
+    for item in &items[1..] {
+        assert_eq!(item["attempts"], 0);
+        assert!(
+            item["last_error"]
+                .as_str()
+                .is_some_and(|e| e.contains("endpoint disabled")),
+            "{item}"
+        );
+    }
+}
+
+mod disabling_an_endpoint_fails_its_waiting_deliveries {
+    use super::*;
+
+    #[actix_web::test]
+    async fn sqlite() {
+        disabling_an_endpoint_fails_its_waiting_deliveries(Backend::Sqlite).await;
+    }
+
+    #[actix_web::test]
+    async fn postgres() {
+        disabling_an_endpoint_fails_its_waiting_deliveries(Backend::Postgres).await;
+    }
+}
+
 fn strict(settings: &mut Settings) {
     settings.webhooks.allow_private = false;
     settings.webhooks.allow_http = true;
