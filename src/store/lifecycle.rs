@@ -821,48 +821,53 @@ pub fn close_due_windows(
     now: DateTime<Utc>,
     batch: i64,
 ) -> Result<usize, StoreError> {
+    let batch = batch.max(1);
     let mut total = 0;
     loop {
-        let due: Vec<(String, String)> = objection_windows::table
+        let processors: Vec<String> = objection_windows::table
             .filter(objection_windows::closed_at.is_null())
             .filter(objection_windows::closes_at.le(to_db(now)))
-            .order(objection_windows::closes_at)
-            .limit(batch.max(1))
-            .select((objection_windows::processor_id, objection_windows::id))
+            .select(objection_windows::processor_id)
+            .distinct()
             .load(conn)?;
-        if due.is_empty() {
+        if processors.is_empty() {
             return Ok(total);
         }
-        let mut by_processor: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for (processor_id, id) in due {
-            by_processor.entry(processor_id).or_default().push(id);
-        }
-        for (processor_id, ids) in by_processor {
-            total += write_transaction(conn, |conn| {
-                events::lock_chain(conn, &processor_id)?;
-                close_due_locked(conn, &processor_id, &ids, now)
-            })?;
+        for processor_id in processors {
+            loop {
+                let (fetched, closed) = write_transaction(conn, |conn| {
+                    events::lock_chain(conn, &processor_id)?;
+                    // Read under the lock: what another sweeper closed meanwhile is not due.
+                    let rows: Vec<WindowRow> = objection_windows::table
+                        .filter(objection_windows::processor_id.eq(&processor_id))
+                        .filter(objection_windows::closed_at.is_null())
+                        .filter(objection_windows::closes_at.le(to_db(now)))
+                        .order(objection_windows::closes_at)
+                        .limit(batch)
+                        .select(WindowRow::as_select())
+                        .load(conn)?;
+                    let fetched = rows.len();
+                    Ok::<_, StoreError>((
+                        fetched,
+                        close_due_locked(conn, &processor_id, rows, now)?,
+                    ))
+                })?;
+                total += closed;
+                if (fetched as i64) < batch || closed == 0 {
+                    break;
+                }
+            }
         }
     }
 }
 
+/// Closes due windows of one processor; the caller holds its chain lock and read `rows` under it.
 fn close_due_locked(
     conn: &mut DbConnection,
     processor_id: &str,
-    ids: &[String],
+    rows: Vec<WindowRow>,
     now: DateTime<Utc>,
 ) -> Result<usize, StoreError> {
-    // Re-read under the lock: another sweeper may have closed some of them meanwhile.
-    let mut rows: Vec<WindowRow> = Vec::with_capacity(ids.len());
-    for chunk in ids.chunks(500) {
-        rows.extend(
-            objection_windows::table
-                .filter(objection_windows::id.eq_any(chunk))
-                .filter(objection_windows::closed_at.is_null())
-                .select(WindowRow::as_select())
-                .load(conn)?,
-        );
-    }
     let agreement_ids: HashSet<String> = rows.iter().map(|r| r.agreement_id.clone()).collect();
     let mut authorisations: HashMap<String, Authorisation> = HashMap::new();
     for chunk in agreement_ids.into_iter().collect::<Vec<_>>().chunks(500) {

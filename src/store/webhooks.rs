@@ -336,6 +336,14 @@ pub(crate) fn enqueue_batch(
     batch: &[OutboxEvent<'_>],
     now: DateTime<Utc>,
 ) -> Result<usize, StoreError> {
+    // Most deployments have few endpoints and many events: skip the routing when none is on.
+    let any_enabled: bool = diesel::select(diesel::dsl::exists(
+        webhook_endpoints::table.filter(webhook_endpoints::enabled.eq(true)),
+    ))
+    .get_result(conn)?;
+    if !any_enabled {
+        return Ok(0);
+    }
     let select = (
         webhook_endpoints::id,
         webhook_endpoints::owner_kind,
