@@ -778,3 +778,21 @@ on_both_backends!(
     lifecycle_routes_enforce_orgs,
     objections_racing_the_expiry,
 );
+
+/// Without SUBREG_TEST_CLOCK the test clock's route does not exist, even for an admin.
+#[actix_web::test]
+async fn the_test_clock_is_off_by_default() {
+    let app = spawn_app_with(Backend::Sqlite, |settings| settings.test_clock = false)
+        .await
+        .expect("sqlite always runs");
+    app.post(
+        "/v1/admin/clock",
+        Some(&admin()),
+        &json!({"advance": "P8D"}),
+    )
+    .await
+    .problem(404);
+    app.get("/v1/admin/clock", Some(&admin()))
+        .await
+        .problem(404);
+}
