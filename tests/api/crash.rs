@@ -3,7 +3,7 @@
 use crate::helpers::*;
 use chrono::Duration;
 use diesel::prelude::*;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use subreg::domain::agreement::{
     AgreementSpec, AgreementTerms, Authorisation, ThirdCountryTransfers,
 };
@@ -71,20 +71,11 @@ fn thousand_due_windows(conn: &mut DbConnection) {
 }
 
 fn serve(database_url: &str) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_subreg"))
-        .arg("serve")
-        .env("SUBREG_DATABASE_URL", database_url)
-        .env("SUBREG_JWT_SECRET", SECRET)
-        .env("SUBREG_BIND", "127.0.0.1:0")
-        .env("SUBREG_TEST_CLOCK", "1")
-        .env("SUBREG_SWEEP_INTERVAL_MS", "50")
+    serve_process(
+        database_url,
         // Small batches: a kill can land between transactions as well as inside one.
-        .env("SUBREG_SWEEP_BATCH", "50")
-        .env("SUBREG_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("subreg serve starts")
+        &[("SUBREG_TEST_CLOCK", "1"), ("SUBREG_SWEEP_BATCH", "50")],
+    )
 }
 
 fn live_windows(conn: &mut DbConnection) -> i64 {

@@ -489,3 +489,20 @@ pub fn hosting_terms() -> Value {
 pub fn pair(name: &str, how: &str) -> (String, String) {
     (name.to_string(), how.to_string())
 }
+
+/// The real `subreg serve` as a child process on a free loopback port, quiet, with `extra`
+/// settings on top of the common ones; crash tests SIGKILL it.
+pub fn serve_process(database_url: &str, extra: &[(&str, &str)]) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_subreg"))
+        .arg("serve")
+        .env("SUBREG_DATABASE_URL", database_url)
+        .env("SUBREG_JWT_SECRET", SECRET)
+        .env("SUBREG_BIND", "127.0.0.1:0")
+        .env("SUBREG_SWEEP_INTERVAL_MS", "50")
+        .env("SUBREG_LOG", "warn")
+        .envs(extra.iter().copied())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("subreg serve starts")
+}

@@ -6,7 +6,7 @@ use crate::helpers::*;
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use diesel::prelude::*;
 use std::collections::{BTreeSet, HashMap};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use subreg::domain::clock::Clock;
@@ -122,26 +122,20 @@ fn fan_out(conn: &mut DbConnection, receiver: &CountingReceiver) {
 }
 
 fn serve(database_url: &str) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_subreg"))
-        .arg("serve")
-        .env("SUBREG_DATABASE_URL", database_url)
-        .env("SUBREG_JWT_SECRET", SECRET)
-        .env("SUBREG_BIND", "127.0.0.1:0")
-        .env("SUBREG_WEBHOOK_ALLOW_PRIVATE", "1")
-        .env("SUBREG_WEBHOOK_ALLOW_HTTP", "1")
-        .env("SUBREG_WEBHOOK_RETRY_SCHEDULE_MS", "50,50,50,50,50,50,50")
-        // A short lease: the rows a killed process had claimed come due again within 2 s.
-        .env("SUBREG_WEBHOOK_TIMEOUT_MS", "1000")
-        .env("SUBREG_WEBHOOK_LEASE_MS", "1500")
-        // Small claims, few in flight: the fan-out lasts long enough to be killed midway.
-        .env("SUBREG_WEBHOOK_CONCURRENCY", "8")
-        .env("SUBREG_WEBHOOK_BATCH_SIZE", "16")
-        .env("SUBREG_SWEEP_INTERVAL_MS", "50")
-        .env("SUBREG_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("subreg serve starts")
+    serve_process(
+        database_url,
+        &[
+            ("SUBREG_WEBHOOK_ALLOW_PRIVATE", "1"),
+            ("SUBREG_WEBHOOK_ALLOW_HTTP", "1"),
+            ("SUBREG_WEBHOOK_RETRY_SCHEDULE_MS", "50,50,50,50,50,50,50"),
+            // A short lease: the rows a killed process had claimed come due again within 2 s.
+            ("SUBREG_WEBHOOK_TIMEOUT_MS", "1000"),
+            ("SUBREG_WEBHOOK_LEASE_MS", "1500"),
+            // Small claims, few in flight: the fan-out lasts long enough to be killed midway.
+            ("SUBREG_WEBHOOK_CONCURRENCY", "8"),
+            ("SUBREG_WEBHOOK_BATCH_SIZE", "16"),
+        ],
+    )
 }
 
 fn stop(child: &mut Child) {
