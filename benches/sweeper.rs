@@ -5,8 +5,8 @@
 use diesel::prelude::*;
 use diesel::Connection;
 use std::time::Instant;
+use subreg::clock::Clock;
 use subreg::domain::change::{ChangeKind, ChangeSpec};
-use subreg::domain::clock::Clock;
 use subreg::domain::party::ProcessorSpec;
 use subreg::domain::subprocessor::{self, SubprocessorInput};
 use subreg::store::schema::{agreements, controllers};

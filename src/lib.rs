@@ -2,6 +2,7 @@
 //!
 //! Layers point one way: `http` → `domain` ← `store`; `http` calls `store` for persistence.
 
+pub mod clock;
 pub mod config;
 pub mod demo;
 pub mod domain;
@@ -11,8 +12,8 @@ pub mod store;
 
 use actix_web::dev::Server;
 use actix_web::{middleware, web, App, HttpServer};
+use clock::Clock;
 use config::Settings;
-use domain::clock::Clock;
 use std::net::TcpListener;
 
 /// A built, bound, not yet running server; `port()` tells tests where it listens.

@@ -85,8 +85,8 @@ fn run(cli: Cli) -> Result<(), String> {
 fn load_demo(settings: &Settings) -> Result<(), String> {
     let pool = store::connect(&settings.database_url, 2).map_err(|e| e.to_string())?;
     let mut conn = pool.get().map_err(|e| e.to_string())?;
-    let summary = demo::load(&mut conn, subreg::domain::clock::Clock::System.now())
-        .map_err(|e| e.to_string())?;
+    let summary =
+        demo::load(&mut conn, subreg::clock::Clock::System.now()).map_err(|e| e.to_string())?;
     log::info!("demo data: {summary}");
     Ok(())
 }

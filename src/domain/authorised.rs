@@ -134,6 +134,11 @@ pub fn authorised_list<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A fixed instant: the rules are tested on dates, not on the machine's clock.
+    fn noon() -> DateTime<Utc> {
+        chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 11, 23, 12, 0, 0).unwrap()
+    }
     use crate::domain::agreement::{Authorisation, ThirdCountryTransfers};
     use crate::domain::geography::Location;
     use crate::domain::subprocessor::EntryStatus;
@@ -160,7 +165,7 @@ mod tests {
     }
 
     fn window(state: WindowState, closed_at: Option<DateTime<Utc>>) -> ObjectionWindow {
-        let t = Utc::now();
+        let t = noon();
         ObjectionWindow {
             id: "w".into(),
             change_id: "ch".into(),
@@ -181,7 +186,7 @@ mod tests {
 
     #[test]
     fn entries_are_judged_by_signing_date_and_window_outcome() {
-        let signed = Utc::now() - Duration::days(60);
+        let signed = noon() - Duration::days(60);
         let agreement = Agreement {
             id: "a".into(),
             controller_id: "c".into(),
@@ -193,7 +198,7 @@ mod tests {
             signed_at: signed,
             reference: None,
         };
-        let now = Utc::now();
+        let now = noon();
         let closed = Some(now - Duration::days(1));
         let cases = [
             (None, "bilag-b", Some(AuthorisedBy::Agreement), None),
@@ -261,7 +266,7 @@ mod tests {
 
     #[test]
     fn a_window_closed_after_as_of_does_not_count_yet() {
-        let now = Utc::now();
+        let now = noon();
         let w = window(WindowState::TacitConsent, Some(now));
         assert!(!w.closed_by(now - Duration::seconds(1)));
         assert!(w.closed_by(now));

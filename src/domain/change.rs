@@ -167,6 +167,11 @@ pub fn conflicts(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A fixed instant: the rules are tested on dates, not on the machine's clock.
+    fn noon() -> DateTime<Utc> {
+        chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 11, 23, 12, 0, 0).unwrap()
+    }
     use crate::domain::agreement::Authorisation;
 
     fn agreement(notice_days: u16) -> Agreement {
@@ -185,7 +190,7 @@ mod tests {
 
     #[test]
     fn planned_from_must_wait_for_the_longest_window() {
-        let now = Utc::now();
+        let now = noon();
         let agreements = [agreement(7), agreement(30)];
         assert_eq!(
             plan(ChangeKind::Addition, None, now, &agreements),
@@ -225,7 +230,7 @@ mod tests {
 
     #[test]
     fn conflicts_are_computed_from_terms_and_dates() {
-        let now = Utc::now();
+        let now = noon();
         let later = now + Duration::days(7);
         assert_eq!(
             conflicts(

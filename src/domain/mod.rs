@@ -3,7 +3,6 @@
 pub mod agreement;
 pub mod authorised;
 pub mod change;
-pub mod clock;
 pub mod error;
 pub mod event;
 pub mod geography;

@@ -176,13 +176,18 @@ pub fn decide(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A fixed instant: the rules are tested on dates, not on the machine's clock.
+    fn noon() -> DateTime<Utc> {
+        chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 11, 23, 12, 0, 0).unwrap()
+    }
     use chrono::Duration;
 
     fn live(authorisation: Authorisation, requires_reason: bool) -> WindowFacts {
         WindowFacts {
             state: WindowState::Open,
             closed: false,
-            closes_at: Utc::now() + Duration::days(7),
+            closes_at: noon() + Duration::days(7),
             authorisation,
             objection_requires_reason: requires_reason,
         }
@@ -190,7 +195,7 @@ mod tests {
 
     #[test]
     fn silence_is_consent_only_under_general_authorisation() {
-        let after = Utc::now() + Duration::days(8);
+        let after = noon() + Duration::days(8);
         let general = live(Authorisation::General, false);
         assert_eq!(
             expire(&general, after),
@@ -205,7 +210,7 @@ mod tests {
                 outcome: WindowState::NotApproved
             })
         );
-        assert_eq!(expire(&general, Utc::now()), None, "not yet due");
+        assert_eq!(expire(&general, noon()), None, "not yet due");
         let objected = WindowFacts {
             state: WindowState::Objected,
             ..general
@@ -220,7 +225,7 @@ mod tests {
 
     #[test]
     fn objection_needs_a_reason_where_the_agreement_says_so() {
-        let now = Utc::now();
+        let now = noon();
         let strict = live(Authorisation::General, true);
         assert_eq!(
             decide(&strict, now, Decision::Object { reason: None }),
@@ -254,7 +259,7 @@ mod tests {
 
     #[test]
     fn objection_can_be_withdrawn_while_live_and_blocks_approval() {
-        let now = Utc::now();
+        let now = noon();
         let objected = WindowFacts {
             state: WindowState::Objected,
             ..live(Authorisation::General, false)
@@ -280,7 +285,7 @@ mod tests {
 
     #[test]
     fn decisions_on_closed_or_expired_windows_are_refused() {
-        let now = Utc::now();
+        let now = noon();
         let closed = WindowFacts {
             state: WindowState::TacitConsent,
             closed: true,
@@ -305,7 +310,7 @@ mod tests {
         let open = live(Authorisation::Specific, false);
         let approve = decide(
             &open,
-            Utc::now(),
+            noon(),
             Decision::Approve {
                 note: Some("ok".into()),
             },

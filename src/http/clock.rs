@@ -3,7 +3,7 @@
 use super::auth::Actor;
 use super::error::{invalid, ApiError};
 use super::{AppState, Routes};
-use crate::domain::clock::parse_advance;
+use crate::clock::parse_advance;
 use crate::store;
 use actix_web::http::Method;
 use actix_web::{web, HttpResponse};

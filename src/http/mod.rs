@@ -16,7 +16,7 @@ pub mod processors;
 pub mod webhooks;
 pub mod windows;
 
-use crate::domain::clock::Clock;
+use crate::clock::Clock;
 use crate::store::{DbConnection, Pool, StoreError};
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
 use actix_web::http::Method;

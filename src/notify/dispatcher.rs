@@ -8,8 +8,8 @@
 //! that writes them back in batches.
 
 use super::{signing, ssrf};
+use crate::clock::Clock;
 use crate::config::WebhookSettings;
-use crate::domain::clock::Clock;
 use crate::domain::webhook::{classify, parse_retry_after, retry_delay, Outcome};
 use crate::store::webhooks::{self, AttemptRecord, Claimed};
 use crate::store::{Pool, StoreError};

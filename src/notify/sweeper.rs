@@ -4,7 +4,7 @@
 //! transaction that re-reads under the processor's chain lock and updates conditionally,
 //! so a killed process or a second instance on the same PostgreSQL closes nothing twice.
 
-use crate::domain::clock::Clock;
+use crate::clock::Clock;
 use crate::store::{self, Pool, StoreError};
 use std::sync::Arc;
 use std::time::Duration;

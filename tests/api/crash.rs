@@ -4,11 +4,11 @@ use crate::helpers::*;
 use chrono::Duration;
 use diesel::prelude::*;
 use std::process::Child;
+use subreg::clock::Clock;
 use subreg::domain::agreement::{
     AgreementSpec, AgreementTerms, Authorisation, ThirdCountryTransfers,
 };
 use subreg::domain::change::{ChangeKind, ChangeSpec};
-use subreg::domain::clock::Clock;
 use subreg::domain::party::{ControllerSpec, ProcessorSpec};
 use subreg::domain::subprocessor;
 use subreg::store::{self, agreements, lifecycle, organisations, DbConnection};

@@ -9,7 +9,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::process::Child;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use subreg::domain::clock::Clock;
+use subreg::clock::Clock;
 use subreg::domain::event::EventType;
 use subreg::domain::party::ProcessorSpec;
 use subreg::domain::webhook::OwnerKind;

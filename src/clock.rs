@@ -1,3 +1,6 @@
+//! The application's clock: the system clock, or the test clock that SUBREG_TEST_CLOCK enables.
+//! Domain code takes "now" as an argument; this is where it comes from.
+
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
