@@ -155,6 +155,10 @@ pub fn validate(input: &AgreementInput, now: DateTime<Utc>) -> Result<AgreementS
 mod tests {
     use super::*;
 
+    fn noon() -> DateTime<Utc> {
+        chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 11, 23, 12, 0, 0).unwrap()
+    }
+
     fn seed_004() -> AgreementInput {
         AgreementInput {
             controller_id: Some("roskilde-kommune".into()),
@@ -170,7 +174,7 @@ mod tests {
 
     #[test]
     fn seed_terms_are_kept() {
-        let now = Utc::now();
+        let now = noon();
         let spec = validate(&seed_004(), now).expect("valid");
         assert_eq!(spec.terms.notice_days, 7);
         assert!(spec.terms.objection_requires_reason);
@@ -179,7 +183,7 @@ mod tests {
 
     #[test]
     fn notice_days_are_bounded_and_signing_is_not_in_the_future() {
-        let now = Utc::now();
+        let now = noon();
         let mut input = seed_004();
         input.notice_days = Some(0);
         input.signed_at = Some(now + chrono::Duration::days(1));
