@@ -1,7 +1,7 @@
 //! A processor's changes: create (draft or announced at once), announce, withdraw, read.
 
 use super::auth::{Actor, MaybeActor, Role};
-use super::error::{invalid, ApiError};
+use super::error::ApiError;
 use super::{AppState, Routes};
 use crate::domain::change::{self, Change, ChangeInput, ChangeState};
 use crate::store::{lifecycle, organisations};
@@ -9,7 +9,6 @@ use crate::store::{DbConnection, StoreError};
 use actix_web::http::Method;
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
 
 pub fn routes(routes: &mut Routes) {
     routes
@@ -53,13 +52,6 @@ async fn create(
         .json(created))
 }
 
-#[derive(Deserialize)]
-struct ListQuery {
-    limit: Option<i64>,
-    cursor: Option<String>,
-    state: Option<String>,
-}
-
 /// Windows name controllers and their decisions: only the processor and admins see them.
 fn sees_windows(actor: &MaybeActor, pid: &str) -> bool {
     actor
@@ -72,24 +64,12 @@ async fn list(
     state: web::Data<AppState>,
     actor: MaybeActor,
     path: web::Path<String>,
-    query: web::Query<ListQuery>,
+    query: web::Query<super::StateListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let pid = path.into_inner();
     let with_windows = sees_windows(&actor, &pid);
-    let page = super::PageQuery {
-        limit: query.limit,
-        cursor: query.cursor.clone(),
-    }
-    .request()?;
-    let filter = match query.state.as_deref() {
-        None => None,
-        Some(text) => Some(ChangeState::parse(text).ok_or_else(|| {
-            invalid(
-                "state",
-                format!("`{text}` is not a change state: draft, announced, effective or withdrawn"),
-            )
-        })?),
-    };
+    let page = query.page()?;
+    let filter = query.state("change", &ChangeState::ALL, ChangeState::as_str)?;
     let found = state
         .db(move |conn| {
             organisations::get_processor(conn, &pid)?;

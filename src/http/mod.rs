@@ -173,6 +173,44 @@ impl PageQuery {
     }
 }
 
+/// `?limit=&cursor=&state=` of the lists that can be filtered by state.
+#[derive(Debug, Deserialize)]
+pub struct StateListQuery {
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+    pub state: Option<String>,
+}
+
+impl StateListQuery {
+    pub fn page(&self) -> Result<crate::store::PageRequest, ApiError> {
+        crate::store::PageRequest::parse(self.limit, self.cursor.as_deref()).map_err(ApiError::from)
+    }
+
+    /// The `state` filter, one of `known`; an unknown value is refused with the known ones.
+    pub fn state<T: Copy>(
+        &self,
+        what: &str,
+        known: &[T],
+        name: fn(T) -> &'static str,
+    ) -> Result<Option<T>, ApiError> {
+        let Some(text) = self.state.as_deref() else {
+            return Ok(None);
+        };
+        known
+            .iter()
+            .copied()
+            .find(|s| name(*s) == text)
+            .map(Some)
+            .ok_or_else(|| {
+                let names: Vec<&str> = known.iter().map(|s| name(*s)).collect();
+                error::invalid(
+                    "state",
+                    format!("`{text}` is not a {what} state: {}", names.join(", ")),
+                )
+            })
+    }
+}
+
 /// Parses an RFC 3339 instant from a query parameter.
 pub fn parse_instant(field: &str, text: &str) -> Result<chrono::DateTime<chrono::Utc>, ApiError> {
     chrono::DateTime::parse_from_rfc3339(text)

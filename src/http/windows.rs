@@ -36,35 +36,16 @@ pub fn routes(routes: &mut Routes) {
         );
 }
 
-#[derive(Deserialize)]
-struct ListQuery {
-    limit: Option<i64>,
-    cursor: Option<String>,
-    state: Option<String>,
-}
-
 async fn list(
     state: web::Data<AppState>,
     actor: Actor,
     path: web::Path<String>,
-    query: web::Query<ListQuery>,
+    query: web::Query<super::StateListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let cid = path.into_inner();
     actor.require_controller(&cid)?;
-    let page = super::PageQuery {
-        limit: query.limit,
-        cursor: query.cursor.clone(),
-    }
-    .request()?;
-    let filter = match query.state.as_deref() {
-        None => None,
-        Some(text) => Some(WindowState::parse(text).ok_or_else(|| {
-            invalid(
-                "state",
-                format!("`{text}` is not a window state: open, approved, objected, tacit_consent, not_approved or withdrawn"),
-            )
-        })?),
-    };
+    let page = query.page()?;
+    let filter = query.state("window", &WindowState::ALL, WindowState::as_str)?;
     let found = state
         .db(move |conn| {
             organisations::get_controller(conn, &cid)?;
