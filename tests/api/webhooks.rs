@@ -236,25 +236,32 @@ async fn receiver_down_then_up_gets_every_event_with_one_id(app: TestApp) {
     assert!(all.iter().all(|r| succeeded_ids(&all).contains(&r.id())));
 }
 
-async fn a_gone_endpoint_is_disabled_and_its_owner_told(app: TestApp) {
-    let gone = Receiver::start().await;
-    gone.answer(410);
-    let healthy = Receiver::start().await;
+/// Processor `p1` with an endpoint whose receiver answers `status`, and a second endpoint (the
+/// owner's inbox) subscribed to `endpoint.disabled` only. Returns (receiver, inbox, endpoint).
+async fn endpoint_with_owner_inbox(app: &TestApp, status: u16) -> (Receiver, Receiver, Value) {
+    let receiver = Receiver::start().await;
+    receiver.answer(status);
+    let inbox = Receiver::start().await;
     app.processor("p1").await;
     let hook = create_webhook(
-        &app,
+        app,
         "processors/p1",
         &processor("p1"),
-        json!({"url": gone.url("/gone")}),
+        json!({"url": receiver.url("/endpoint")}),
     )
     .await;
     create_webhook(
-        &app,
+        app,
         "processors/p1",
         &processor("p1"),
-        json!({"url": healthy.url("/ok"), "event_types": ["endpoint.disabled"]}),
+        json!({"url": inbox.url("/owner"), "event_types": ["endpoint.disabled"]}),
     )
     .await;
+    (receiver, inbox, hook)
+}
+
+async fn a_gone_endpoint_is_disabled_and_its_owner_told(app: TestApp) {
+    let (gone, healthy, hook) = endpoint_with_owner_inbox(&app, 410).await;
     app.seed("p1", &entry("A")).await;
     let notice = healthy
         .wait_for("the endpoint.disabled event", |all| !all.is_empty())
@@ -502,24 +509,7 @@ async fn endpoints_belong_to_their_org(app: TestApp) {
 }
 
 async fn five_days_of_failures_disable_an_endpoint(app: TestApp) {
-    let failing = Receiver::start().await;
-    failing.answer(503);
-    let owner_inbox = Receiver::start().await;
-    app.processor("p1").await;
-    let hook = create_webhook(
-        &app,
-        "processors/p1",
-        &processor("p1"),
-        json!({"url": failing.url("/down")}),
-    )
-    .await;
-    create_webhook(
-        &app,
-        "processors/p1",
-        &processor("p1"),
-        json!({"url": owner_inbox.url("/owner"), "event_types": ["endpoint.disabled"]}),
-    )
-    .await;
+    let (failing, owner_inbox, hook) = endpoint_with_owner_inbox(&app, 503).await;
     app.seed("p1", &entry("A")).await;
     failing
         .wait_for("a failed attempt", |all| !all.is_empty())
