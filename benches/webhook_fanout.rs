@@ -1,7 +1,13 @@
 //! Fan-out throughput: one event to N webhook endpoints on a loopback receiver started here,
 //! deliveries per second, on SQLite and (with SUBREG_TEST_POSTGRES_URL) PostgreSQL.
 //! `cargo bench --bench webhook_fanout` (N from WEBHOOK_BENCH_N, default 10000). Not a test.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::string_slice,
+    clippy::panic
+)]
 
 use actix_web::{web, App, HttpResponse, HttpServer};
 use diesel::{Connection, RunQueryDsl};

@@ -60,18 +60,26 @@ pub fn check_cvr(number: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Checks the shape of an EU VAT number: a two-letter country prefix and 2 to 13 letters or digits.
+/// Checks the shape of an EU VAT number: a two-letter country prefix and 2 to 13 letters or
+/// digits; a Danish one (DK) carries a CVR number.
+///
+/// Works on characters, never byte offsets: any Unicode input gets an answer, never a panic.
 pub fn check_vat(number: &str) -> Result<(), String> {
-    let (prefix, rest) = number.split_at(number.len().min(2));
+    let mut chars = number.chars();
+    let prefix: String = chars.by_ref().take(2).collect();
+    let rest = chars.as_str();
     let prefix_ok = prefix.len() == 2 && prefix.bytes().all(|b| b.is_ascii_uppercase());
     let rest_ok = (2..=13).contains(&rest.len()) && rest.bytes().all(|b| b.is_ascii_alphanumeric());
-    if prefix_ok && rest_ok {
-        Ok(())
-    } else {
-        Err(format!(
+    if !(prefix_ok && rest_ok) {
+        return Err(format!(
             "a VAT number starts with its country prefix in capitals, e.g. DK13612870; `{number}` does not"
-        ))
+        ));
     }
+    if prefix == "DK" {
+        check_cvr(rest)
+            .map_err(|message| format!("a Danish VAT number is DK and a CVR number: {message}"))?;
+    }
+    Ok(())
 }
 
 impl Registration {
@@ -116,6 +124,22 @@ mod tests {
         assert!(check_vat("13612870").is_err());
         assert!(check_vat("dk13612870").is_err());
         assert!(check_vat("D").is_err());
+        assert!(check_vat("DK13612871").is_err(), "DK carries a CVR number");
+    }
+
+    #[test]
+    fn vat_numbers_with_non_ascii_characters_are_refused_not_panicked_on() {
+        for number in [
+            "aé123",
+            "€1234",
+            "D\u{301}K1234",
+            "é",
+            "DKé1234",
+            "𝔇𝔎12345678",
+            "",
+        ] {
+            assert!(check_vat(number).is_err(), "{number}");
+        }
     }
 
     #[test]

@@ -177,7 +177,7 @@ pub fn validate(input: &SubprocessorInput) -> Result<SubprocessorSpec, DomainErr
         if let Err(message) = check_country(code) {
             locations_valid = false;
             problems.push(format!("processing_locations[{i}]"), message);
-        } else if processing_locations[..i].contains(code) {
+        } else if processing_locations.iter().take(i).any(|c| c == code) {
             problems.push(
                 format!("processing_locations[{i}]"),
                 format!("{code} is listed twice"),

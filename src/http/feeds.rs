@@ -71,7 +71,7 @@ impl Rendered {
     ) -> Self {
         let digest = sha256_hex(&format!("{key}\n{version}"));
         Rendered {
-            etag: format!("\"{}\"", &digest[..32]),
+            etag: format!("\"{}\"", digest.chars().take(32).collect::<String>()),
             version,
             last_modified,
             body,

@@ -82,13 +82,13 @@ impl Lang {
             Lang::Da => format!(
                 "{}. {} {} kl. {clock}",
                 local.day(),
-                DA_MONTHS[month],
+                DA_MONTHS.get(month).unwrap_or(&""),
                 local.year()
             ),
             Lang::En => format!(
                 "{} {} {}, {clock}",
                 local.day(),
-                EN_MONTHS[month],
+                EN_MONTHS.get(month).unwrap_or(&""),
                 local.year()
             ),
         }

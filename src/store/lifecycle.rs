@@ -526,7 +526,9 @@ fn close_windows(
         window.closed_at = Some(closed_at);
         window.decided_at = window.decided_at.or(Some(closed_at));
         let mut data = window_event_data(&window, &change_json)?;
-        data["outcome"] = serde_json::Value::from(outcome.as_str());
+        if let Some(object) = data.as_object_mut() {
+            object.insert("outcome".into(), serde_json::Value::from(outcome.as_str()));
+        }
         closed_events.push(NewEvent {
             event_type: EventType::WindowClosed,
             processor_id: processor_id.to_string(),

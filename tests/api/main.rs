@@ -1,6 +1,12 @@
 //! Integration tests: the real app over HTTP, on SQLite and (when configured) PostgreSQL.
 // A failed expectation in a test is a test failure, which is what a panic reports.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::string_slice,
+    clippy::panic
+)]
 
 mod auth;
 mod browser;
