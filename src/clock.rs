@@ -15,9 +15,18 @@ pub enum Clock {
     Test(Arc<AtomicI64>),
 }
 
+/// How far the test clock may run ahead: a century is more than any notice period, and every
+/// instant it reaches stays a date both databases and chrono can hold.
+pub const MAX_TEST_OFFSET_MS: i64 = 100 * 366 * 24 * 60 * 60 * 1000;
+
+/// Keeps an offset within `0..=MAX_TEST_OFFSET_MS`, whatever was stored earlier.
+pub fn bounded_offset(offset_ms: i64) -> i64 {
+    offset_ms.clamp(0, MAX_TEST_OFFSET_MS)
+}
+
 impl Clock {
     pub fn test(offset_ms: i64) -> Self {
-        Clock::Test(Arc::new(AtomicI64::new(offset_ms)))
+        Clock::Test(Arc::new(AtomicI64::new(bounded_offset(offset_ms))))
     }
 
     /// Now, to the microsecond: the precision both databases store, so a time read back
@@ -26,7 +35,9 @@ impl Clock {
         let system = Utc::now().trunc_subsecs(6);
         match self {
             Clock::System => system,
-            Clock::Test(offset) => system + Duration::milliseconds(offset.load(Ordering::SeqCst)),
+            Clock::Test(offset) => Duration::try_milliseconds(offset.load(Ordering::SeqCst))
+                .and_then(|by| system.checked_add_signed(by))
+                .unwrap_or(system),
         }
     }
 
@@ -45,7 +56,7 @@ impl Clock {
     /// Adopts an offset seen in the database if it is ahead of ours (another process advanced it).
     pub fn sync_offset(&self, offset_ms: i64) {
         if let Clock::Test(offset) = self {
-            offset.fetch_max(offset_ms, Ordering::SeqCst);
+            offset.fetch_max(bounded_offset(offset_ms), Ordering::SeqCst);
         }
     }
 }
@@ -58,6 +69,9 @@ pub fn parse_advance(text: &str) -> Result<Duration, String> {
     let advance = Duration::from_std(std).map_err(|_| "the duration is too long".to_string())?;
     if advance <= Duration::zero() {
         return Err("the clock only moves forward: give a positive duration".into());
+    }
+    if advance.num_milliseconds() > MAX_TEST_OFFSET_MS {
+        return Err("the test clock moves at most 100 years ahead: give a shorter duration".into());
     }
     Ok(advance)
 }
@@ -72,6 +86,18 @@ mod tests {
         assert_eq!(parse_advance("PT36H"), Ok(Duration::hours(36)));
         assert!(parse_advance("8 days").is_err());
         assert!(parse_advance("PT0S").is_err());
+        assert!(parse_advance("P300000Y").is_err());
+        assert!(parse_advance("P101Y").is_err());
+    }
+
+    #[test]
+    fn an_offset_stored_out_of_bounds_never_panics() {
+        for stored in [i64::MAX, i64::MIN, -1, MAX_TEST_OFFSET_MS + 1] {
+            let clock = Clock::test(stored);
+            assert!(clock.now() >= Utc::now() - Duration::seconds(1));
+            clock.sync_offset(stored);
+            assert!(clock.offset_ms() <= MAX_TEST_OFFSET_MS);
+        }
     }
 
     #[test]

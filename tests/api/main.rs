@@ -13,6 +13,7 @@ mod browser;
 mod cli;
 mod crash;
 mod feeds;
+mod hardening;
 mod helpers;
 mod lifecycle;
 mod notify_e2e;
