@@ -11,6 +11,7 @@ pub mod notify;
 pub mod store;
 
 use actix_web::dev::Server;
+use actix_web::http::header;
 use actix_web::{middleware, web, App, HttpServer};
 use clock::Clock;
 use config::Settings;
@@ -100,7 +101,15 @@ impl Application {
         let test_clock = settings.test_clock;
         let server = HttpServer::new(move || {
             App::new()
-                .wrap(middleware::Logger::new("%r %s %b %Dms"))
+                .wrap(middleware::from_fn(http::guard::guard))
+                .wrap(
+                    middleware::DefaultHeaders::new()
+                        .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff")),
+                )
+                .wrap(
+                    middleware::Logger::new("%{request}xi %s %b %Dms")
+                        .custom_request_replace("request", http::log_line),
+                )
                 .app_data(state.clone())
                 .app_data(verifier.clone())
                 .app_data(webhook_policy.clone())

@@ -95,7 +95,8 @@ fn serve(settings: Settings) -> Result<(), String> {
     actix_web::rt::System::new().block_on(async move {
         let bind = settings.bind;
         let app = Application::build(settings).map_err(|e| e.to_string())?;
-        log::info!("subreg listening on http://{bind}");
+        // The port actually bound: with port 0 the system picked it.
+        log::info!("subreg listening on http://{}:{}", bind.ip(), app.port());
         app.run_until_stopped().await.map_err(|e| e.to_string())
     })
 }

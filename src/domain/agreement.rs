@@ -129,7 +129,9 @@ pub fn validate(input: &AgreementInput, now: DateTime<Utc>) -> Result<AgreementS
         ThirdCountryTransfers::Forbidden
     });
     let signed_at = input.signed_at.unwrap_or(now);
-    if signed_at > now {
+    if let Err(error) = super::text::check_instant("signed_at", signed_at) {
+        problems.push(error.field, error.message);
+    } else if signed_at > now {
         problems.push(
             "signed_at",
             "`signed_at` lies in the future: record an agreement once it is signed",

@@ -355,6 +355,12 @@ pub fn validate(input: &ChangeInput) -> Result<ChangeSpec, super::DomainError> {
         ),
         _ => {}
     }
+    if let Some(Err(error)) = input
+        .planned_from
+        .map(|t| super::text::check_instant("planned_from", t))
+    {
+        problems.push(error.field, error.message);
+    }
     problems.finish(ChangeSpec {
         kind,
         subprocessor,

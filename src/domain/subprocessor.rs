@@ -115,11 +115,13 @@ pub fn optional_text(problems: &mut Problems, field: &str, value: Option<&str>) 
 
 pub fn check_email(problems: &mut Problems, field: &str, value: Option<&str>) -> Option<String> {
     let email = optional_text(problems, field, value)?;
-    let valid = email
-        .split_once('@')
-        .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'))
-        && !email.contains(char::is_whitespace);
-    if !valid {
+    // An address people receive mail at: RFC 5322 syntax, a domain name with at least two
+    // labels, no display name and no IP literal.
+    let options = email_address::Options::default()
+        .with_required_tld()
+        .without_display_text()
+        .without_domain_literal();
+    if email_address::EmailAddress::parse_with_options(&email, options).is_err() {
         problems.push(field, format!("`{email}` is not an e-mail address"));
     }
     Some(email)

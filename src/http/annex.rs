@@ -29,7 +29,7 @@ pub fn routes(routes: &mut Routes) {
 struct AnnexQuery {
     processor: Option<String>,
     as_of: Option<String>,
-    lang: Option<String>,
+    lang: Option<Lang>,
 }
 
 /// Checks who asks and loads the facts; shared by the HTML and the JSON.
@@ -250,7 +250,7 @@ async fn annex_html(
     path: web::Path<String>,
     query: web::Query<AnnexQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let lang = Lang::negotiate(&req, query.lang.as_deref());
+    let lang = Lang::negotiate(&req, query.lang);
     let l = lang.labels();
     let facts = load(&state, &actor, path.into_inner(), &query).await?;
     let items = facts

@@ -18,6 +18,11 @@ pub enum ApiError {
     Forbidden(String),
     #[error("{0}")]
     NotFound(String),
+    #[error("{method} is not allowed here; this path answers {}", allowed_list(.allowed))]
+    MethodNotAllowed {
+        method: String,
+        allowed: Vec<actix_web::http::Method>,
+    },
     #[error("{0}")]
     Conflict(String),
     /// A conflict that carries extra members for the client (e.g. the window's final state).
@@ -55,6 +60,11 @@ impl ApiError {
             ),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", "Not allowed"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not-found", "Not found"),
+            ApiError::MethodNotAllowed { .. } => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method-not-allowed",
+                "Method not allowed",
+            ),
             ApiError::Conflict(_) | ApiError::ConflictWith { .. } => {
                 (StatusCode::CONFLICT, "conflict", "Conflict")
             }
@@ -140,6 +150,9 @@ impl ResponseError for ApiError {
             ApiError::Unavailable(_) => {
                 response.insert_header((header::RETRY_AFTER, "1"));
             }
+            ApiError::MethodNotAllowed { allowed, .. } => {
+                response.insert_header((header::ALLOW, allowed_list(allowed)));
+            }
             _ => {}
         }
         response.body(body.to_string())
@@ -178,6 +191,11 @@ impl From<actix_web::error::BlockingError> for ApiError {
     fn from(error: actix_web::error::BlockingError) -> Self {
         ApiError::Internal(format!("blocking task failed: {error}"))
     }
+}
+
+fn allowed_list(methods: &[actix_web::http::Method]) -> String {
+    let names: Vec<&str> = methods.iter().map(|m| m.as_str()).collect();
+    names.join(", ")
 }
 
 /// Shorthand for a single-field validation error.

@@ -495,6 +495,10 @@ where
     let body = feed
         .write_with_config(Vec::new(), config)
         .map_err(|e| ApiError::Internal(format!("atom: {e}")))?;
+    let body = String::from_utf8(body).map_err(|e| ApiError::Internal(format!("atom: {e}")))?;
+    // Text stored before control characters were refused must not make the feed invalid
+    // XML for good: the writer escapes markup but passes every character through.
+    let body = crate::domain::text::xml_safe(&body).into_owned();
     Ok(Rendered::new(
         &request.cache_key(),
         version,

@@ -9,7 +9,9 @@ use actix_web::HttpRequest;
 use chrono::{DateTime, Datelike, Utc};
 use chrono_tz::Europe::Copenhagen;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// `?lang=` takes exactly these; anything else is refused with 400 by the query extractor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Lang {
     Da,
     En,
@@ -23,18 +25,10 @@ impl Lang {
         }
     }
 
-    pub fn parse(text: &str) -> Option<Lang> {
-        match text {
-            "da" => Some(Lang::Da),
-            "en" => Some(Lang::En),
-            _ => None,
-        }
-    }
-
     /// `?lang=` wins; otherwise the most preferred language of `Accept-Language`: Danish when
     /// that is Danish, English for everything else (the only two the pages speak).
-    pub fn negotiate(req: &HttpRequest, explicit: Option<&str>) -> Lang {
-        if let Some(lang) = explicit.and_then(Lang::parse) {
+    pub fn negotiate(req: &HttpRequest, explicit: Option<Lang>) -> Lang {
+        if let Some(lang) = explicit {
             return lang;
         }
         let Some(accept) = req
@@ -465,8 +459,8 @@ mod tests {
         let req = TestRequest::default()
             .insert_header(("accept-language", "da"))
             .to_http_request();
-        assert_eq!(Lang::negotiate(&req, Some("en")), Lang::En);
-        assert_eq!(Lang::negotiate(&req, Some("xx")), Lang::Da);
+        assert_eq!(Lang::negotiate(&req, Some(Lang::En)), Lang::En);
+        assert_eq!(Lang::negotiate(&req, None), Lang::Da);
     }
 
     #[test]

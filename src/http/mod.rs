@@ -9,6 +9,7 @@ pub mod clock;
 pub mod controllers;
 pub mod error;
 pub mod feeds;
+pub mod guard;
 pub mod health;
 pub mod i18n;
 pub mod pages;
@@ -76,6 +77,11 @@ impl Routes<'_> {
         Args: actix_web::FromRequest + 'static,
         F::Output: Responder + 'static,
     {
+        // RFC 9110: every GET route answers HEAD too (actix sends the headers without the body).
+        if method == Method::GET {
+            self.cfg
+                .route(path, web::method(Method::HEAD).to(handler.clone()));
+        }
         self.registered.push((method.clone(), path));
         self.cfg.route(path, web::method(method).to(handler));
         self
@@ -84,7 +90,8 @@ impl Routes<'_> {
 
 /// Registers every route of the API; returns (method, path) of each.
 pub fn register(cfg: &mut web::ServiceConfig, test_clock: bool) -> Vec<(Method, &'static str)> {
-    cfg.app_data(json_config())
+    cfg.app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
+        .app_data(json_config())
         .app_data(query_config())
         .app_data(path_config());
     let mut routes = Routes {
@@ -105,7 +112,58 @@ pub fn register(cfg: &mut web::ServiceConfig, test_clock: bool) -> Vec<(Method, 
     if test_clock {
         clock::routes(&mut routes);
     }
-    routes.registered
+    routes.add(Method::GET, "/", root);
+    let registered = routes.registered;
+    routes
+        .cfg
+        .app_data(web::Data::new(MethodTable::new(&registered)));
+    registered
+}
+
+/// A person who opens the bare host wants the processor index.
+async fn root() -> HttpResponse {
+    HttpResponse::Found()
+        .insert_header((actix_web::http::header::LOCATION, "/processors"))
+        .finish()
+}
+
+/// The methods each path template answers, so a known path asked with another method gets
+/// 405 with `Allow` instead of 404.
+pub struct MethodTable {
+    paths: Vec<(actix_web::dev::ResourceDef, Vec<Method>)>,
+}
+
+impl MethodTable {
+    fn new(registered: &[(Method, &'static str)]) -> Self {
+        let mut paths: Vec<(actix_web::dev::ResourceDef, Vec<Method>)> = Vec::new();
+        for (method, path) in registered {
+            let mut methods = vec![method.clone()];
+            if *method == Method::GET {
+                methods.push(Method::HEAD);
+            }
+            match paths
+                .iter_mut()
+                .find(|(def, _)| def.pattern() == Some(*path))
+            {
+                Some((_, known)) => known.extend(methods),
+                None => paths.push((actix_web::dev::ResourceDef::new(*path), methods)),
+            }
+        }
+        MethodTable { paths }
+    }
+
+    /// The methods allowed on `path`, empty when no route has that path.
+    fn allowed(&self, path: &str) -> Vec<Method> {
+        let mut allowed: Vec<Method> = self
+            .paths
+            .iter()
+            .filter(|(def, _)| def.is_match(path))
+            .flat_map(|(_, methods)| methods.iter().cloned())
+            .collect();
+        allowed.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+        allowed.dedup();
+        allowed
+    }
 }
 
 fn json_config() -> web::JsonConfig {
@@ -151,13 +209,46 @@ fn path_config() -> web::PathConfig {
     })
 }
 
-/// Anything no route matched.
+/// Query parameters whose values are secrets (the private feed token): never logged.
+const SECRET_PARAMETERS: &[&str] = &["token"];
+
+/// The request line for the access log, with secret query values replaced by `***`.
+pub fn log_line(req: &actix_web::dev::ServiceRequest) -> String {
+    let query = req.query_string();
+    let target = if query.is_empty() {
+        req.path().to_string()
+    } else {
+        let redacted: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((name, _)) if SECRET_PARAMETERS.contains(&name) => format!("{name}=***"),
+                _ => pair.to_string(),
+            })
+            .collect();
+        format!("{}?{}", req.path(), redacted.join("&"))
+    };
+    format!("{} {target} {:?}", req.method(), req.version())
+}
+
+/// Anything no route matched: 405 with `Allow` for a known path, 404 otherwise.
 pub async fn no_route(req: HttpRequest) -> HttpResponse {
-    actix_web::ResponseError::error_response(&ApiError::NotFound(format!(
-        "no route {} {}; see /openapi.yaml",
-        req.method(),
-        req.path()
-    )))
+    let allowed = req
+        .app_data::<web::Data<MethodTable>>()
+        .map(|table| table.allowed(req.path()))
+        .unwrap_or_default();
+    let error = if allowed.is_empty() {
+        ApiError::NotFound(format!(
+            "no route {} {}; see /openapi.yaml",
+            req.method(),
+            req.path()
+        ))
+    } else {
+        ApiError::MethodNotAllowed {
+            method: req.method().to_string(),
+            allowed,
+        }
+    };
+    actix_web::ResponseError::error_response(&error)
 }
 
 /// `?limit=&cursor=` of every list.
@@ -213,12 +304,14 @@ impl StateListQuery {
 
 /// Parses an RFC 3339 instant from a query parameter.
 pub fn parse_instant(field: &str, text: &str) -> Result<chrono::DateTime<chrono::Utc>, ApiError> {
-    chrono::DateTime::parse_from_rfc3339(text)
+    let at = chrono::DateTime::parse_from_rfc3339(text)
         .map(|t| t.with_timezone(&chrono::Utc))
         .map_err(|_| {
             error::invalid(
                 field,
                 format!("`{text}` is not an RFC 3339 instant such as 2026-11-23T12:00:00Z"),
             )
-        })
+        })?;
+    crate::domain::text::check_instant(field, at).map_err(|e| ApiError::Invalid(vec![e]))?;
+    Ok(at)
 }

@@ -17,7 +17,7 @@ use chrono::SecondsFormat;
 use serde::Deserialize;
 
 /// Effective changes per history page.
-pub const HISTORY_PAGE_SIZE: usize = 20;
+pub const HISTORY_PAGE_SIZE: i64 = 20;
 /// Processors per index page.
 const INDEX_PAGE_SIZE: i64 = 100;
 const HTML: &str = "text/html; charset=utf-8";
@@ -86,8 +86,9 @@ async fn stylesheet() -> HttpResponse {
 
 #[derive(Deserialize)]
 struct PageParams {
-    lang: Option<String>,
-    page: Option<String>,
+    lang: Option<Lang>,
+    /// 1-based; 0, negative and non-numbers are refused with 400 by the query extractor.
+    page: Option<std::num::NonZeroU32>,
 }
 
 struct EntryRow {
@@ -165,13 +166,6 @@ fn change_name(change: &Change) -> String {
         .unwrap_or_default()
 }
 
-/// `?page=` is 1-based; anything else is the first page rather than an error for a person.
-fn page_number(page: Option<&str>) -> usize {
-    page.and_then(|p| p.parse::<usize>().ok())
-        .filter(|p| *p >= 1)
-        .unwrap_or(1)
-}
-
 async fn processor_page(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -179,8 +173,8 @@ async fn processor_page(
     query: web::Query<PageParams>,
 ) -> Result<HttpResponse, ApiError> {
     let pid = path.into_inner();
-    let lang = Lang::negotiate(&req, query.lang.as_deref());
-    let page = page_number(query.page.as_deref());
+    let lang = Lang::negotiate(&req, query.lang);
+    let page = query.page.map_or(1, |p| i64::from(p.get()));
     let lookup = pid.clone();
     let version = match state
         .db(move |conn| pages::processor_version(conn, &lookup))
@@ -200,6 +194,11 @@ async fn processor_page(
             let facts = state
                 .db(move |conn| pages::processor_page(conn, &load, offset, HISTORY_PAGE_SIZE))
                 .await?;
+            // A page past the history's end is not rendered or cached: any number of them
+            // would otherwise each cost a render and a cache slot.
+            if page > 1 && offset >= facts.history_total {
+                return not_found(lang, &req);
+            }
             let view = processor_view(&state.public_url, lang, page, version.last_at, facts);
             let body = Bytes::from(render(&view)?);
             let rendered = Rendered::new(&key, version_text, version.last_at, body);
@@ -222,14 +221,14 @@ async fn processor_page(
 fn processor_view(
     public_url: &str,
     lang: Lang,
-    page: usize,
+    page: i64,
     updated: chrono::DateTime<chrono::Utc>,
     facts: ProcessorPage,
 ) -> ProcessorView {
     let l = lang.labels();
     let pid = &facts.processor.id;
     let api = format!("{public_url}/v1/processors/{pid}");
-    let page_url = |n: usize| format!("/processors/{pid}?lang={}&page={n}", lang.code());
+    let page_url = |n: i64| format!("/processors/{pid}?lang={}&page={n}", lang.code());
     let rows = facts
         .entries
         .iter()
@@ -327,7 +326,7 @@ fn processor_view(
 
 #[derive(Deserialize)]
 struct IndexParams {
-    lang: Option<String>,
+    lang: Option<Lang>,
     q: Option<String>,
     cursor: Option<String>,
 }
@@ -370,7 +369,7 @@ async fn index(
     req: HttpRequest,
     query: web::Query<IndexParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let lang = Lang::negotiate(&req, query.lang.as_deref());
+    let lang = Lang::negotiate(&req, query.lang);
     let l = lang.labels();
     let page = PageRequest::parse(Some(INDEX_PAGE_SIZE), query.cursor.as_deref())?;
     let q = query.q.clone().unwrap_or_default();
@@ -425,8 +424,5 @@ mod tests {
     fn query_values_are_percent_encoded() {
         assert_eq!(encode("A & B"), "A%20%26%20B");
         assert_eq!(encode("æ"), "%C3%A6");
-        assert_eq!(page_number(Some("0")), 1);
-        assert_eq!(page_number(Some("x")), 1);
-        assert_eq!(page_number(Some("3")), 3);
     }
 }

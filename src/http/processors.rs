@@ -167,9 +167,18 @@ fn csv_row(entry: &Subprocessor) -> [String; 14] {
     ]
 }
 
-/// Cells that a spreadsheet would run as a formula are prefixed with a quote (CSV injection).
+/// Characters that make a spreadsheet read a cell as a formula (OWASP, CSV injection).
+const FORMULA_TRIGGERS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
+/// Separators some spreadsheet opens a CSV with: Danish Excel splits on `;`.
+const SEPARATORS: [char; 3] = [',', ';', '\t'];
+
+/// A cell a spreadsheet could run as a formula gets a leading quote: one that starts with a
+/// trigger, or holds one at the start of any piece a separator could split off. Every cell is
+/// also written quoted (`QuoteStyle::Always`), so a separator inside it stays inside it.
 fn defuse(cell: String) -> String {
-    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+    let starts_formula = |piece: &str| piece.trim_start_matches(' ').starts_with(FORMULA_TRIGGERS);
+    if starts_formula(&cell) || cell.split(SEPARATORS).skip(1).any(starts_formula) {
         format!("'{cell}")
     } else {
         cell
@@ -190,7 +199,9 @@ async fn export_csv(
             subprocessors::all(conn, &pid, as_of)
         })
         .await?;
-    let mut writer = csv::Writer::from_writer(Vec::new());
+    let mut writer = csv::WriterBuilder::new()
+        .quote_style(csv::QuoteStyle::Always)
+        .from_writer(Vec::new());
     let csv_failed = |e: csv::Error| ApiError::Internal(format!("csv: {e}"));
     writer.write_record(CSV_HEADER).map_err(csv_failed)?;
     for entry in &entries {

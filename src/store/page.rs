@@ -31,6 +31,8 @@ impl PageRequest {
                     .decode(cursor)
                     .ok()
                     .and_then(|bytes| String::from_utf8(bytes).ok())
+                    // A key never holds control characters; PostgreSQL refuses NUL outright.
+                    .filter(|key| crate::domain::text::first_forbidden(key, false).is_none())
                     .ok_or_else(|| {
                         invalid(
                             "cursor",

@@ -1,7 +1,7 @@
 //! Queries behind the public processor page and the controller's annex: the cheap "has the
 //! page changed?" poll, everything one page shows, and the event an annex ties itself to.
 
-use super::schema::{events, processors};
+use super::schema::{changes, events, processors};
 use super::{agreements, from_db, lifecycle, organisations, subprocessors, to_db};
 use super::{DbConnection, PageRequest, StoreError};
 use crate::domain::agreement::Agreement;
@@ -64,7 +64,7 @@ pub struct ProcessorPage {
     pub announced: Vec<Announced>,
     /// Effective changes, newest first: only the requested slice.
     pub history: Vec<Change>,
-    pub history_total: usize,
+    pub history_total: i64,
 }
 
 fn all_changes(
@@ -89,8 +89,8 @@ fn all_changes(
 pub fn processor_page(
     conn: &mut DbConnection,
     pid: &str,
-    history_offset: usize,
-    history_limit: usize,
+    history_offset: i64,
+    history_limit: i64,
 ) -> Result<ProcessorPage, StoreError> {
     let processor = organisations::get_processor(conn, pid)?;
     let entries = subprocessors::all(conn, pid, None)?;
@@ -118,14 +118,23 @@ pub fn processor_page(
         });
     }
     announced.sort_by_key(|a| (a.change.planned_from, a.change.id.clone()));
-    let mut history = all_changes(conn, pid, ChangeState::Effective, false)?;
-    history.sort_by(|a, b| b.effective_at.cmp(&a.effective_at).then(b.id.cmp(&a.id)));
-    let history_total = history.len();
-    let history = history
-        .into_iter()
-        .skip(history_offset)
-        .take(history_limit)
-        .collect();
+    // The history is paged in the database: a request for any page reads one page of rows.
+    let effective = || {
+        changes::table
+            .filter(changes::processor_id.eq(pid.to_string()))
+            .filter(changes::state.eq(ChangeState::Effective.as_str()))
+    };
+    let history_total: i64 = effective().count().get_result(conn)?;
+    let ids: Vec<String> = effective()
+        .order((changes::effective_at.desc(), changes::id.desc()))
+        .select(changes::id)
+        .offset(history_offset)
+        .limit(history_limit)
+        .load(conn)?;
+    let mut history = Vec::with_capacity(ids.len());
+    for id in &ids {
+        history.push(lifecycle::get_change(conn, pid, id, false)?);
+    }
     Ok(ProcessorPage {
         processor,
         entries,
