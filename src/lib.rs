@@ -96,11 +96,15 @@ impl Application {
             sweeper: wake,
             sweep_batch: settings.sweep_batch,
             feed_cache: http::feeds::cache(),
+            write_gate: store::db::DatabaseTarget::parse(&settings.database_url)?
+                .is_sqlite()
+                .then(http::gate::sqlite_writers),
         });
         let verifier = web::Data::new(verifier);
         let test_clock = settings.test_clock;
         let server = HttpServer::new(move || {
             App::new()
+                .wrap(middleware::from_fn(http::gate::gate))
                 .wrap(middleware::from_fn(http::guard::guard))
                 .wrap(
                     middleware::DefaultHeaders::new()

@@ -178,6 +178,12 @@ impl From<StoreError> for ApiError {
             StoreError::Busy => {
                 ApiError::Unavailable("the database is busy; retry in a moment".into())
             }
+            StoreError::ConnectionLost(cause) => {
+                log::warn!("lost the database connection: {cause}");
+                ApiError::Unavailable(
+                    "the connection to the database was lost; retry in a moment".into(),
+                )
+            }
             StoreError::Pool(e) => {
                 log::warn!("no database connection: {e}");
                 ApiError::Unavailable("no database connection available; retry in a moment".into())

@@ -9,6 +9,7 @@ pub mod clock;
 pub mod controllers;
 pub mod error;
 pub mod feeds;
+pub mod gate;
 pub mod guard;
 pub mod health;
 pub mod i18n;
@@ -40,6 +41,8 @@ pub struct AppState {
     pub sweep_batch: i64,
     /// Rendered Atom pages, shared by every worker.
     pub feed_cache: std::sync::Arc<feeds::FeedCache>,
+    /// On SQLite, writing requests take turns here before they take a connection.
+    pub write_gate: Option<std::sync::Arc<tokio::sync::Semaphore>>,
 }
 
 impl AppState {

@@ -81,20 +81,23 @@ pub fn create_processor(
     now: DateTime<Utc>,
 ) -> Result<Processor, StoreError> {
     let (scheme, number) = registration_columns(&spec.registration);
-    diesel::insert_into(processors::table)
-        .values((
-            processors::id.eq(&spec.id),
-            processors::name.eq(&spec.name),
-            processors::registration_scheme.eq(scheme),
-            processors::registration_number.eq(number),
-            processors::address.eq(&spec.address),
-            processors::country.eq(&spec.country),
-            processors::contact_email.eq(&spec.contact_email),
-            processors::created_at.eq(to_db(now)),
-        ))
-        .execute(conn)
-        .map_err(|e| exists_conflict("processor", &spec.id, e.into()))?;
-    get_processor(conn, &spec.id)
+    // Insert and read back in one transaction: an answer is an error only if nothing was written.
+    super::write_transaction(conn, |conn| {
+        diesel::insert_into(processors::table)
+            .values((
+                processors::id.eq(&spec.id),
+                processors::name.eq(&spec.name),
+                processors::registration_scheme.eq(scheme),
+                processors::registration_number.eq(number),
+                processors::address.eq(&spec.address),
+                processors::country.eq(&spec.country),
+                processors::contact_email.eq(&spec.contact_email),
+                processors::created_at.eq(to_db(now)),
+            ))
+            .execute(conn)
+            .map_err(|e| exists_conflict("processor", &spec.id, e.into()))?;
+        get_processor(conn, &spec.id)
+    })
 }
 
 pub fn get_processor(conn: &mut DbConnection, id: &str) -> Result<Processor, StoreError> {
@@ -139,18 +142,21 @@ pub fn create_controller(
     now: DateTime<Utc>,
 ) -> Result<Controller, StoreError> {
     let (scheme, number) = registration_columns(&spec.registration);
-    diesel::insert_into(controllers::table)
-        .values((
-            controllers::id.eq(&spec.id),
-            controllers::name.eq(&spec.name),
-            controllers::registration_scheme.eq(scheme),
-            controllers::registration_number.eq(number),
-            controllers::contact_email.eq(&spec.contact_email),
-            controllers::created_at.eq::<NaiveDateTime>(to_db(now)),
-        ))
-        .execute(conn)
-        .map_err(|e| exists_conflict("controller", &spec.id, e.into()))?;
-    get_controller(conn, &spec.id)
+    // Insert and read back in one transaction: an answer is an error only if nothing was written.
+    super::write_transaction(conn, |conn| {
+        diesel::insert_into(controllers::table)
+            .values((
+                controllers::id.eq(&spec.id),
+                controllers::name.eq(&spec.name),
+                controllers::registration_scheme.eq(scheme),
+                controllers::registration_number.eq(number),
+                controllers::contact_email.eq(&spec.contact_email),
+                controllers::created_at.eq::<NaiveDateTime>(to_db(now)),
+            ))
+            .execute(conn)
+            .map_err(|e| exists_conflict("controller", &spec.id, e.into()))?;
+        get_controller(conn, &spec.id)
+    })
 }
 
 pub fn get_controller(conn: &mut DbConnection, id: &str) -> Result<Controller, StoreError> {

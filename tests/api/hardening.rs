@@ -385,3 +385,113 @@ fn wait_for_port(lines: &std::sync::Mutex<Vec<String>>) -> u16 {
         lines.lock().expect("lines")
     );
 }
+
+/// On SQLite, writers queue for the one write lock; readers must keep their connections.
+#[actix_web::test]
+async fn sqlite_readers_keep_working_while_writers_wait() {
+    use diesel::connection::SimpleConnection;
+    use diesel::Connection;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let app = spawn_app(Backend::Sqlite).await.expect("sqlite");
+    app.processor("acme").await;
+    let path = app.database_url.trim_start_matches("sqlite://").to_string();
+    let released = Arc::new(AtomicBool::new(false));
+    let (locked_tx, locked_rx) = std::sync::mpsc::channel();
+    let holder = {
+        let released = released.clone();
+        std::thread::spawn(move || {
+            // Another process's long write transaction holds the database's write lock.
+            let mut conn = diesel::SqliteConnection::establish(&path).expect("open");
+            conn.batch_execute("BEGIN IMMEDIATE").expect("lock");
+            locked_tx.send(()).expect("signal");
+            std::thread::sleep(std::time::Duration::from_secs(4));
+            released.store(true, Ordering::SeqCst);
+            conn.batch_execute("COMMIT").expect("unlock");
+        })
+    };
+    locked_rx.recv().expect("locked");
+    // More waiting writers than the pool (4 in tests) has connections.
+    let writers: Vec<_> = (0..8)
+        .map(|i| {
+            let client = app.client.clone();
+            let url = app.url("/v1/controllers");
+            let body = controller_body(&format!("kommune-{i}"));
+            actix_web::rt::spawn(async move {
+                client
+                    .post(url)
+                    .bearer_auth(admin())
+                    .json(&body)
+                    .send()
+                    .await
+                    .map(|r| r.status().as_u16())
+            })
+        })
+        .collect();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    for path in ["/v1/processors/acme", "/v1/processors", "/processors/acme"] {
+        let reply = app.get(path, None).await;
+        assert_eq!(reply.status, 200, "{path}: {}", reply.text);
+        assert!(
+            !released.load(Ordering::SeqCst),
+            "{path} was answered only after the writers got through"
+        );
+    }
+    holder.join().expect("holder");
+    for writer in writers {
+        assert_eq!(writer.await.expect("task").expect("answer"), 201);
+    }
+}
+
+/// PostgreSQL connections killed under load: every refusal is a 503 problem with
+/// Retry-After, never a 500, and the service recovers by itself.
+#[actix_web::test]
+async fn postgres_connections_lost_under_load_answer_503() {
+    use diesel::{Connection, RunQueryDsl};
+    let Some(app) = spawn_app(Backend::Postgres).await else {
+        eprintln!("SUBREG_TEST_POSTGRES_URL not set: PostgreSQL run skipped");
+        return;
+    };
+    app.processor("acme").await;
+    let database = app
+        .database_url
+        .rsplit('/')
+        .next()
+        .and_then(|tail| tail.split('?').next())
+        .expect("database name")
+        .to_string();
+    let admin_url = without_tls(&std::env::var("SUBREG_TEST_POSTGRES_URL").expect("url"));
+    let killer = std::thread::spawn(move || {
+        let mut conn = diesel::PgConnection::establish(&admin_url).expect("admin connection");
+        for _ in 0..40 {
+            diesel::sql_query(format!(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                 WHERE datname = '{database}' AND pid <> pg_backend_pid()"
+            ))
+            .execute(&mut conn)
+            .expect("terminate");
+            std::thread::sleep(std::time::Duration::from_millis(25));
+        }
+    });
+    let mut statuses = std::collections::BTreeMap::<u16, usize>::new();
+    for round in 0..20 {
+        let requests = (0..10).map(|i| {
+            let path = if i % 2 == 0 {
+                "/v1/processors/acme/subprocessors".to_string()
+            } else {
+                format!("/v1/processors?limit={}", 1 + (round + i) % 5)
+            };
+            app.get_owned(path)
+        });
+        for reply in futures_util::future::join_all(requests).await {
+            *statuses.entry(reply.status.as_u16()).or_default() += 1;
+            if reply.status != 200 {
+                reply.problem(503);
+                assert!(reply.headers.contains_key("retry-after"), "{}", reply.text);
+            }
+        }
+    }
+    killer.join().expect("killer");
+    eprintln!("statuses under connection loss: {statuses:?}");
+    assert_eq!(app.get("/v1/processors/acme", None).await.status, 200);
+}

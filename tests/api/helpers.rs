@@ -221,6 +221,11 @@ impl TestApp {
         self.send(request).await
     }
 
+    /// `get` without a token, owning its path: for many requests at once.
+    pub async fn get_owned(&self, path: String) -> Reply {
+        self.get(&path, None).await
+    }
+
     pub async fn post(&self, path: &str, token: Option<&str>, body: &Value) -> Reply {
         let mut request = self.client.post(self.url(path)).json(body);
         if let Some(token) = token {
