@@ -14,5 +14,6 @@ mod openapi;
 mod page;
 mod registry;
 mod validation;
+mod visibility;
 mod webhook_crash;
 mod webhooks;
