@@ -1,13 +1,12 @@
 //! Queries behind the public processor page and the controller's annex: the cheap "has the
 //! page changed?" poll, everything one page shows, and the event an annex ties itself to.
 
-use super::schema::{events, processors};
+use super::schema::{changes, events, objection_windows, processors};
 use super::{agreements, from_db, lifecycle, organisations, subprocessors, to_db};
 use super::{DbConnection, PageRequest, StoreError};
 use crate::domain::agreement::Agreement;
 use crate::domain::authorised::AuthorisedList;
 use crate::domain::change::{Change, ChangeState};
-use crate::domain::event::EventType;
 use crate::domain::party::{Controller, Processor};
 use crate::domain::subprocessor::Subprocessor;
 use crate::domain::window::ObjectionWindow;
@@ -17,12 +16,13 @@ use diesel::prelude::*;
 use std::collections::HashMap;
 
 /// What decides whether a processor's page changed, and so its ETag: its newest public
-/// event, and its newest `window.opened` (a window opened for a newly signed agreement can
-/// move the public objection deadline). What one controller does in its window (objections,
-/// approvals, their outcomes) changes neither: the public page must not betray it.
+/// event, and the latest window close of its announced changes (a window opened for a newly
+/// signed agreement can move the objection deadline the page shows). What one controller does
+/// in its window (objections, approvals, their outcomes) changes neither: the public page must
+/// not betray it.
 pub struct PageVersion {
     pub last_seq: Option<i64>,
-    pub last_window_opened: Option<i64>,
+    pub latest_close: Option<NaiveDateTime>,
     /// The time shown as "last change": the newest public event.
     pub last_at: DateTime<Utc>,
 }
@@ -30,7 +30,7 @@ pub struct PageVersion {
 impl PageVersion {
     /// The cache version (and so the ETag) of the page.
     pub fn key(&self) -> String {
-        format!("{:?}/{:?}", self.last_seq, self.last_window_opened)
+        format!("{:?}/{:?}", self.last_seq, self.latest_close)
     }
 }
 
@@ -41,30 +41,36 @@ pub fn processor_version(conn: &mut DbConnection, pid: &str) -> Result<PageVersi
         .filter(super::events::public())
         .select(max(events::seq))
         .single_value();
-    let newest_window = events::table
-        .filter(events::processor_id.eq(pid.to_string()))
-        .filter(events::event_type.eq(EventType::WindowOpened.as_str()))
-        .select(max(events::seq))
+    let latest_close = objection_windows::table
+        .filter(
+            objection_windows::change_id.eq_any(
+                changes::table
+                    .filter(changes::processor_id.eq(pid.to_string()))
+                    .filter(changes::state.eq(ChangeState::Announced.as_str()))
+                    .select(changes::id),
+            ),
+        )
+        .select(max(objection_windows::closes_at))
         .single_value();
     let newest_at = events::table
         .filter(events::processor_id.eq(pid.to_string()))
         .filter(super::events::public())
         .select(max(events::occurred_at))
         .single_value();
-    let (created, last_seq, last_window_opened, last_at) = processors::table
+    let (created, last_seq, latest_close, last_at) = processors::table
         .find(pid)
-        .select((processors::created_at, newest, newest_window, newest_at))
+        .select((processors::created_at, newest, latest_close, newest_at))
         .first::<(
             NaiveDateTime,
             Option<i64>,
-            Option<i64>,
+            Option<NaiveDateTime>,
             Option<NaiveDateTime>,
         )>(conn)
         .optional()?
         .ok_or_else(|| StoreError::not_found("processor", pid))?;
     Ok(PageVersion {
         last_seq,
-        last_window_opened,
+        latest_close,
         last_at: from_db(last_at.unwrap_or(created)),
     })
 }

@@ -348,7 +348,12 @@ async fn public_etags_ignore_what_one_controller_does(app: TestApp) {
         assert_eq!(not_modified.status, 304, "{path}");
     }
 
-    // A window opened for a new customer can move the public objection deadline: that shows.
+    // A new customer whose window closes earlier changes nothing public either...
+    app.controller("lejre2").await;
+    app.agreement("lejre2", "acme", general_terms(7)).await;
+    let page = app.get(pages[0], None).await;
+    assert_eq!(etag(&page), before[0].0);
+    // ...but one whose window closes later moves the objection deadline the page shows.
     app.controller("greve").await;
     app.agreement("greve", "acme", general_terms(60)).await;
     let page = app.get(pages[0], None).await;
