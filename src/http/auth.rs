@@ -463,3 +463,68 @@ impl Actor {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn verifier(max_lifetime: i64) -> TokenVerifier {
+        let mut settings = Settings::from_lookup(|_| None).expect("defaults");
+        settings.jwt_secret = Some("a-test-secret-that-is-long-enough-000".into());
+        settings.jwt_max_lifetime_secs = max_lifetime;
+        TokenVerifier::from_settings(&settings).expect("verifier")
+    }
+
+    #[test]
+    fn times_and_lifetime() {
+        let v = verifier(100);
+        let now = 1_800_000_000;
+        assert_eq!(v.check_times(Some(now), now + 100, now).ok(), Some(now));
+        assert!(v.check_times(Some(now), now + 101, now).is_err());
+        assert!(v.check_times(None, now + 10, now).is_err());
+        assert_eq!(
+            v.check_times(Some(now + LEEWAY_SECS), now + 90, now).ok(),
+            Some(now + LEEWAY_SECS)
+        );
+        assert!(v
+            .check_times(Some(now + LEEWAY_SECS + 1), now + 90, now)
+            .is_err());
+        assert!(
+            v.check_times(Some(now), now, now).is_err(),
+            "exp must be after iat"
+        );
+        assert!(
+            v.check_times(Some(i64::MIN), i64::MAX, now).is_err(),
+            "no overflow"
+        );
+    }
+
+    #[test]
+    fn revocation_refuses_tokens_issued_before_and_in_the_same_second() {
+        let verified = |issued_at| Verified {
+            actor: Actor {
+                role: Role::Controller,
+                org: "roskilde".into(),
+                sub: "controller:roskilde".into(),
+            },
+            issued_at,
+        };
+        let after = DateTime::from_timestamp(1_800_000_000, 500_000_000);
+        assert!(check_revocation(&verified(1_799_999_999), after).is_err());
+        assert!(check_revocation(&verified(1_800_000_000), after).is_err());
+        assert!(check_revocation(&verified(1_800_000_001), after).is_ok());
+        assert!(check_revocation(&verified(0), None).is_ok());
+    }
+
+    #[test]
+    fn a_reload_never_undoes_a_later_revocation_made_here() {
+        let revocations = Revocations::default();
+        let later = DateTime::from_timestamp(1_800_000_100, 0).unwrap_or_default();
+        let earlier = DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default();
+        assert_eq!(revocations.cached("a"), None, "nothing loaded yet");
+        revocations.record("a", later);
+        revocations.install(vec![("a".into(), earlier)], Instant::now());
+        assert_eq!(revocations.cached("a"), Some(Some(later)));
+        assert_eq!(revocations.cached("b"), Some(None));
+    }
+}
