@@ -362,7 +362,46 @@ async fn public_etags_ignore_what_one_controller_does(app: TestApp) {
     assert_eq!(conditional(&app, pages[0], &before[0].0).await.status, 200);
 }
 
+/// A processor's own endpoint being disabled names no controller, but it is the processor's
+/// business: not public, not for its customers.
+async fn processor_only_events_stay_with_the_processor(app: TestApp) {
+    app.processor("acme").await;
+    app.controller("lejre").await;
+    app.agreement("lejre", "acme", general_terms(30)).await;
+    let pool = subreg::store::connect(&app.database_url, 1).unwrap();
+    let mut conn = pool.get().unwrap();
+    let disabled = subreg::store::write_transaction(&mut conn, |conn| {
+        subreg::store::events::append(
+            conn,
+            chrono::Utc::now(),
+            subreg::store::events::NewEvent {
+                event_type: subreg::domain::event::EventType::EndpointDisabled,
+                processor_id: "acme".into(),
+                controller_id: None,
+                data: json!({"endpoint_id": "ep-1", "owner_kind": "processor", "owner_id": "acme",
+                             "reason": "https://hooks.acme.example answered 410"}),
+            },
+        )
+    })
+    .unwrap()
+    .id;
+    let path = format!("/v1/processors/acme/events/{disabled}");
+    assert_eq!(app.get(&path, Some(&processor("acme"))).await.status, 200);
+    app.get(&path, None).await.problem(401);
+    app.get(&path, Some(&controller("lejre")))
+        .await
+        .problem(404);
+    let seen = all_events(&app, &controller("lejre"), 500).await;
+    assert!(!ids(&seen).contains(&disabled));
+    let everything = all_events(&app, &processor("acme"), 500).await;
+    assert!(ids(&everything).contains(&disabled));
+    let feed = app.get("/v1/processors/acme/feed.atom", None).await;
+    assert_eq!(feed.status, 200);
+    assert!(!feed.text.contains(&disabled) && !feed.text.contains("hooks.acme"));
+}
+
 on_both_backends!(
+    processor_only_events_stay_with_the_processor,
     a_controller_sees_public_events_and_its_own_only,
     verify_tells_a_controller_the_result_without_other_events,
     drafts_are_the_processors_own,
