@@ -18,6 +18,8 @@ pub struct Settings {
     pub jwt_secret: Option<String>,
     pub jwt_public_key_pem: Option<String>,
     pub jwt_issuer: String,
+    /// The longest token lifetime (`exp - iat`) accepted, and minted by `subreg token`.
+    pub jwt_max_lifetime_secs: i64,
     pub test_clock: bool,
     pub pool_size: u32,
     pub public_url: String,
@@ -64,6 +66,7 @@ impl std::fmt::Debug for Settings {
                 &self.jwt_public_key_pem.as_ref().map(|_| "<set>"),
             )
             .field("jwt_issuer", &self.jwt_issuer)
+            .field("jwt_max_lifetime_secs", &self.jwt_max_lifetime_secs)
             .field("test_clock", &self.test_clock)
             .field("pool_size", &self.pool_size)
             .field("public_url", &self.public_url)
@@ -90,6 +93,8 @@ pub const MIN_SECRET_LEN: usize = 32;
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://subreg.db";
 pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
+/// One day: a leaked token is of use for a day at most.
+pub const DEFAULT_JWT_MAX_LIFETIME_SECS: u64 = 86_400;
 
 impl Settings {
     pub fn from_env() -> Result<Settings, ConfigError> {
@@ -118,6 +123,11 @@ impl Settings {
                 message: format!("cannot read the PEM file `{path}`: {e}"),
             })?),
         };
+        let jwt_max_lifetime = parse_number(
+            &get,
+            "SUBREG_JWT_MAX_LIFETIME_SECS",
+            DEFAULT_JWT_MAX_LIFETIME_SECS,
+        )?;
         let pool_size = parse_number(&get, "SUBREG_POOL_SIZE", 8)?;
         let sweep_ms = parse_number(&get, "SUBREG_SWEEP_INTERVAL_MS", 1_000)?;
         let sweep_batch = parse_number(
@@ -135,6 +145,7 @@ impl Settings {
             jwt_secret,
             jwt_public_key_pem,
             jwt_issuer: get("SUBREG_JWT_ISSUER").unwrap_or_else(|| "subreg".into()),
+            jwt_max_lifetime_secs: i64::try_from(jwt_max_lifetime).unwrap_or(i64::MAX),
             test_clock: matches!(get("SUBREG_TEST_CLOCK").as_deref(), Some("1" | "true")),
             pool_size: pool_size as u32,
             public_url,
@@ -229,6 +240,7 @@ mod tests {
         assert_eq!(s.database_url, "sqlite://subreg.db");
         assert_eq!(s.bind.to_string(), "127.0.0.1:8080");
         assert_eq!(s.jwt_issuer, "subreg");
+        assert_eq!(s.jwt_max_lifetime_secs, 86_400);
         assert!(!s.test_clock);
         assert!(s.webhooks.dispatcher && !s.webhooks.allow_http && !s.webhooks.allow_private);
         assert_eq!(s.webhooks.retry_schedule.len(), 7);
@@ -251,6 +263,8 @@ mod tests {
         assert!(settings(&[("SUBREG_JWT_SECRET", "short")]).is_err());
         assert!(settings(&[("SUBREG_BIND", "localhost")]).is_err());
         assert!(settings(&[("SUBREG_POOL_SIZE", "0")]).is_err());
+        assert!(settings(&[("SUBREG_JWT_MAX_LIFETIME_SECS", "0")]).is_err());
+        assert!(settings(&[("SUBREG_JWT_MAX_LIFETIME_SECS", "1d")]).is_err());
     }
 
     #[test]

@@ -31,7 +31,7 @@ enum Command {
         /// The processor or controller id the token acts for (any value for admin).
         #[arg(long, default_value = "subreg")]
         org: String,
-        /// Lifetime in seconds.
+        /// Lifetime in seconds; at most SUBREG_JWT_MAX_LIFETIME_SECS (default 86400).
         #[arg(long, default_value_t = 3600)]
         ttl: i64,
     },
@@ -73,6 +73,13 @@ fn run(cli: Cli) -> Result<(), String> {
                 .jwt_secret
                 .as_deref()
                 .ok_or("set SUBREG_JWT_SECRET (at least 32 characters) to mint tokens")?;
+            let max = settings.jwt_max_lifetime_secs;
+            if ttl <= 0 || ttl > max {
+                return Err(format!(
+                    "--ttl {ttl} is outside 1..={max} seconds: the server refuses tokens that \
+                     live longer than SUBREG_JWT_MAX_LIFETIME_SECS ({max})"
+                ));
+            }
             let token =
                 mint(secret, &settings.jwt_issuer, role, &org, ttl).map_err(|e| e.to_string())?;
             println!("{token}");

@@ -1,15 +1,38 @@
 //! Bearer-token authentication: the one extractor that turns a JWT into an [`Actor`].
 
 use super::error::ApiError;
+use super::{AppState, Routes};
 use crate::config::Settings;
+use crate::store::revocations;
 use actix_web::dev::Payload;
-use actix_web::http::header;
-use actix_web::{web, FromRequest, HttpRequest};
+use actix_web::http::{header, Method};
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
+use chrono::{DateTime, Utc};
 use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
-use std::future::{ready, Ready};
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 pub const AUDIENCE: &str = "subreg";
+
+/// Clock skew tolerated on `exp`, `nbf` and `iat`, in seconds.
+pub const LEEWAY_SECS: i64 = 30;
+
+/// How long this process trusts what it read of the revocations table: a revocation made
+/// through another process on the same database takes effect here within this time (one made
+/// through this process, at once).
+pub const REVOCATION_REFRESH: Duration = Duration::from_secs(5);
+
+pub fn routes(routes: &mut Routes) {
+    routes.add(
+        Method::POST,
+        "/v1/admin/orgs/{org}/revoke-tokens",
+        revoke_tokens,
+    );
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
@@ -25,7 +48,9 @@ pub struct Claims {
     pub role: Role,
     pub org: String,
     pub exp: i64,
-    pub iat: i64,
+    /// Required; optional here only so that a token without it gets a clear refusal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iat: Option<i64>,
     pub iss: String,
     pub aud: String,
 }
@@ -38,10 +63,70 @@ pub struct Actor {
     pub sub: String,
 }
 
-/// Verifies tokens: HS256 with the shared secret, or RS256 with a configured public key.
+/// Verifies tokens: HS256 with the shared secret, or RS256 with a configured public key; then
+/// the lifetime and the org's revocation.
 pub struct TokenVerifier {
     key: DecodingKey,
     validation: Validation,
+    max_lifetime: i64,
+    revocations: Revocations,
+}
+
+/// A token whose signature and claims hold; revocation is checked apart (it needs the database).
+#[derive(Debug)]
+pub struct Verified {
+    pub actor: Actor,
+    pub issued_at: i64,
+}
+
+/// What this process knows of the revocations table, reloaded whole when older than
+/// [`REVOCATION_REFRESH`]; revocations made here are recorded at once.
+#[derive(Default)]
+struct Revocations {
+    known: Mutex<KnownRevocations>,
+}
+
+#[derive(Default)]
+struct KnownRevocations {
+    loaded_at: Option<Instant>,
+    by_org: HashMap<String, DateTime<Utc>>,
+}
+
+impl KnownRevocations {
+    /// Keeps the later instant: a reload read before a revocation made here must not undo it.
+    fn record(&mut self, org: String, after: DateTime<Utc>) {
+        let entry = self.by_org.entry(org).or_insert(after);
+        if after > *entry {
+            *entry = after;
+        }
+    }
+}
+
+impl Revocations {
+    /// `Some` when what is known is fresh enough to answer.
+    fn cached(&self, org: &str) -> Option<Option<DateTime<Utc>>> {
+        let known = self.known.lock().ok()?;
+        let fresh = known
+            .loaded_at
+            .is_some_and(|at| at.elapsed() < REVOCATION_REFRESH);
+        fresh.then(|| known.by_org.get(org).copied())
+    }
+
+    fn install(&self, loaded: Vec<(String, DateTime<Utc>)>, read_at: Instant) {
+        let Ok(mut known) = self.known.lock() else {
+            return;
+        };
+        for (org, after) in loaded {
+            known.record(org, after);
+        }
+        known.loaded_at = Some(read_at);
+    }
+
+    fn record(&self, org: &str, after: DateTime<Utc>) {
+        if let Ok(mut known) = self.known.lock() {
+            known.record(org.to_string(), after);
+        }
+    }
 }
 
 impl TokenVerifier {
@@ -67,16 +152,32 @@ impl TokenVerifier {
         let mut validation = Validation::new(algorithm);
         validation.set_audience(&[AUDIENCE]);
         validation.set_issuer(&[settings.jwt_issuer.as_str()]);
-        validation.set_required_spec_claims(&["exp", "iat", "sub", "aud", "iss"]);
-        validation.leeway = 30;
-        Ok(TokenVerifier { key, validation })
+        validation.set_required_spec_claims(&["exp", "sub", "aud", "iss"]);
+        validation.validate_nbf = true;
+        validation.leeway = LEEWAY_SECS.unsigned_abs();
+        Ok(TokenVerifier {
+            key,
+            validation,
+            max_lifetime: settings.jwt_max_lifetime_secs,
+            revocations: Revocations::default(),
+        })
     }
 
+    /// Signature, issuer, audience, time claims and lifetime; not revocation (that needs the
+    /// database: the request extractor checks it).
     pub fn verify(&self, token: &str) -> Result<Actor, ApiError> {
+        self.verify_claims(token).map(|v| v.actor)
+    }
+
+    /// [`Self::verify`], with the token's `iat` for the revocation check.
+    pub fn verify_claims(&self, token: &str) -> Result<Verified, ApiError> {
         let data = decode::<Claims>(token, &self.key, &self.validation).map_err(|e| {
             use jsonwebtoken::errors::ErrorKind;
             let why = match e.kind() {
                 ErrorKind::ExpiredSignature => "the token has expired: mint a new one",
+                ErrorKind::ImmatureSignature => {
+                    "the token is not valid yet (its nbf is in the future)"
+                }
                 ErrorKind::InvalidAudience => {
                     "the token is not meant for subreg (aud must be \"subreg\")"
                 }
@@ -97,12 +198,89 @@ impl TokenVerifier {
                 "the token's org claim is empty".into(),
             ));
         }
-        Ok(Actor {
-            role: claims.role,
-            org: claims.org,
-            sub: claims.sub,
+        let issued_at = self.check_times(claims.iat, claims.exp, Utc::now().timestamp())?;
+        Ok(Verified {
+            actor: Actor {
+                role: claims.role,
+                org: claims.org,
+                sub: claims.sub,
+            },
+            issued_at,
         })
     }
+
+    /// `iat` present and not in the future (beyond the leeway), and `exp - iat` within the
+    /// maximum lifetime. Returns `iat`.
+    fn check_times(&self, iat: Option<i64>, exp: i64, now: i64) -> Result<i64, ApiError> {
+        let refuse = |why: String| Err(ApiError::Unauthorized(why));
+        let Some(iat) = iat else {
+            return refuse(
+                "the token lacks iat (issued at): subreg needs it to bound the token's lifetime \
+                 and to honour revocations"
+                    .into(),
+            );
+        };
+        if iat > now.saturating_add(LEEWAY_SECS) {
+            return refuse(format!(
+                "the token's iat ({iat}) is in the future: its issuer's clock is ahead, or it is forged"
+            ));
+        }
+        match exp.checked_sub(iat) {
+            Some(lifetime) if lifetime <= 0 => {
+                refuse("the token expires before it was issued (exp is not after iat)".into())
+            }
+            Some(lifetime) if lifetime <= self.max_lifetime => Ok(iat),
+            _ => refuse(format!(
+                "the token lives longer (exp - iat) than the maximum of {} seconds \
+                 (SUBREG_JWT_MAX_LIFETIME_SECS): mint one with a shorter lifetime",
+                self.max_lifetime
+            )),
+        }
+    }
+
+    /// The instant before which tokens of `org` are revoked, if an admin revoked them.
+    async fn tokens_valid_after(
+        &self,
+        state: &AppState,
+        org: &str,
+    ) -> Result<Option<DateTime<Utc>>, ApiError> {
+        if let Some(known) = self.revocations.cached(org) {
+            return Ok(known);
+        }
+        let read_at = Instant::now();
+        let loaded = state.db(revocations::all).await?;
+        let found = loaded
+            .iter()
+            .filter(|(o, _)| o == org)
+            .map(|(_, at)| *at)
+            .max();
+        self.revocations.install(loaded, read_at);
+        // Something recorded here meanwhile counts too.
+        let recorded = self.revocations.cached(org).flatten();
+        Ok(found.max(recorded))
+    }
+}
+
+/// Refused with 401 when the token was issued before its org's revocation. A token issued in
+/// the same second as a revocation is refused too (`iat` has whole seconds).
+fn check_revocation(
+    verified: &Verified,
+    valid_after: Option<DateTime<Utc>>,
+) -> Result<(), ApiError> {
+    let Some(after) = valid_after else {
+        return Ok(());
+    };
+    let issued =
+        DateTime::from_timestamp(verified.issued_at, 0).unwrap_or(DateTime::<Utc>::MIN_UTC);
+    if issued < after {
+        return Err(ApiError::Unauthorized(format!(
+            "the token was revoked: an admin revoked the tokens of `{}` issued before {}; \
+             mint a new one",
+            verified.actor.org,
+            after.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+        )));
+    }
+    Ok(())
 }
 
 /// Mints an HS256 token (the `subreg token` command and the tests).
@@ -118,8 +296,8 @@ pub fn mint(
         sub: format!("{}:{org}", role_name(role)),
         role,
         org: org.to_string(),
-        iat: now,
-        exp: now + ttl_seconds,
+        iat: Some(now),
+        exp: now.saturating_add(ttl_seconds),
         iss: issuer.to_string(),
         aud: AUDIENCE.to_string(),
     };
@@ -138,7 +316,7 @@ fn role_name(role: Role) -> &'static str {
     }
 }
 
-fn bearer(req: &HttpRequest) -> Result<Option<&str>, ApiError> {
+fn bearer(req: &HttpRequest) -> Result<Option<String>, ApiError> {
     let Some(value) = req.headers().get(header::AUTHORIZATION) else {
         return Ok(None);
     };
@@ -149,7 +327,7 @@ fn bearer(req: &HttpRequest) -> Result<Option<&str>, ApiError> {
         Some((scheme, token))
             if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
         {
-            Ok(Some(token.trim()))
+            Ok(Some(token.trim().to_string()))
         }
         _ => Err(ApiError::Unauthorized(
             "use `Authorization: Bearer <token>`; mint one with `subreg token`".into(),
@@ -157,26 +335,39 @@ fn bearer(req: &HttpRequest) -> Result<Option<&str>, ApiError> {
     }
 }
 
-fn actor_from(req: &HttpRequest) -> Result<Option<Actor>, ApiError> {
-    let Some(token) = bearer(req)? else {
+async fn actor_from(req: HttpRequest) -> Result<Option<Actor>, ApiError> {
+    let Some(token) = bearer(&req)? else {
         return Ok(None);
     };
     let verifier = req
         .app_data::<web::Data<TokenVerifier>>()
-        .ok_or_else(|| ApiError::Internal("token verifier not configured".into()))?;
-    verifier.verify(token).map(Some)
+        .ok_or_else(|| ApiError::Internal("token verifier not configured".into()))?
+        .clone();
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .ok_or_else(|| ApiError::Internal("app state not configured".into()))?
+        .clone();
+    let verified = verifier.verify_claims(&token)?;
+    let valid_after = verifier
+        .tokens_valid_after(&state, &verified.actor.org)
+        .await?;
+    check_revocation(&verified, valid_after)?;
+    Ok(Some(verified.actor))
 }
+
+type ActorFuture<T> = Pin<Box<dyn Future<Output = Result<T, ApiError>>>>;
 
 impl FromRequest for Actor {
     type Error = ApiError;
-    type Future = Ready<Result<Actor, ApiError>>;
+    type Future = ActorFuture<Actor>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(actor_from(req).and_then(|actor| {
-            actor.ok_or_else(|| {
+        let req = req.clone();
+        Box::pin(async move {
+            actor_from(req).await?.ok_or_else(|| {
                 ApiError::Unauthorized("this route needs `Authorization: Bearer <token>`".into())
             })
-        }))
+        })
     }
 }
 
@@ -185,11 +376,45 @@ pub struct MaybeActor(pub Option<Actor>);
 
 impl FromRequest for MaybeActor {
     type Error = ApiError;
-    type Future = Ready<Result<MaybeActor, ApiError>>;
+    type Future = ActorFuture<MaybeActor>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(actor_from(req).map(MaybeActor))
+        let req = req.clone();
+        Box::pin(async move { actor_from(req).await.map(MaybeActor) })
     }
+}
+
+/// `POST /v1/admin/orgs/{org}/revoke-tokens`: every token of `org` issued before now is
+/// refused from now on (at once in this process, within [`REVOCATION_REFRESH`] in others).
+async fn revoke_tokens(
+    state: web::Data<AppState>,
+    verifier: web::Data<TokenVerifier>,
+    actor: Actor,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    actor.require_admin()?;
+    let org = path.into_inner();
+    if org.is_empty() || org.chars().count() > 200 || org.chars().any(char::is_control) {
+        return Err(super::error::invalid(
+            "org",
+            "`org` must be the org claim of the tokens to revoke: 1 to 200 characters, no control characters",
+        ));
+    }
+    // The real clock: token `iat`s are real time, whatever the test clock says.
+    let now = Utc::now();
+    let store_org = org.clone();
+    let after = state
+        .db(move |conn| revocations::revoke(conn, &store_org, now))
+        .await?;
+    verifier.revocations.record(&org, after);
+    log::info!(
+        "tokens of `{org}` issued before {after} revoked by {}",
+        actor.sub
+    );
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "org": org,
+        "tokens_valid_after": after.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+    })))
 }
 
 impl Actor {
@@ -236,5 +461,70 @@ impl Actor {
                 self.org
             )))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn verifier(max_lifetime: i64) -> TokenVerifier {
+        let mut settings = Settings::from_lookup(|_| None).expect("defaults");
+        settings.jwt_secret = Some("a-test-secret-that-is-long-enough-000".into());
+        settings.jwt_max_lifetime_secs = max_lifetime;
+        TokenVerifier::from_settings(&settings).expect("verifier")
+    }
+
+    #[test]
+    fn times_and_lifetime() {
+        let v = verifier(100);
+        let now = 1_800_000_000;
+        assert_eq!(v.check_times(Some(now), now + 100, now).ok(), Some(now));
+        assert!(v.check_times(Some(now), now + 101, now).is_err());
+        assert!(v.check_times(None, now + 10, now).is_err());
+        assert_eq!(
+            v.check_times(Some(now + LEEWAY_SECS), now + 90, now).ok(),
+            Some(now + LEEWAY_SECS)
+        );
+        assert!(v
+            .check_times(Some(now + LEEWAY_SECS + 1), now + 90, now)
+            .is_err());
+        assert!(
+            v.check_times(Some(now), now, now).is_err(),
+            "exp must be after iat"
+        );
+        assert!(
+            v.check_times(Some(i64::MIN), i64::MAX, now).is_err(),
+            "no overflow"
+        );
+    }
+
+    #[test]
+    fn revocation_refuses_tokens_issued_before_and_in_the_same_second() {
+        let verified = |issued_at| Verified {
+            actor: Actor {
+                role: Role::Controller,
+                org: "roskilde".into(),
+                sub: "controller:roskilde".into(),
+            },
+            issued_at,
+        };
+        let after = DateTime::from_timestamp(1_800_000_000, 500_000_000);
+        assert!(check_revocation(&verified(1_799_999_999), after).is_err());
+        assert!(check_revocation(&verified(1_800_000_000), after).is_err());
+        assert!(check_revocation(&verified(1_800_000_001), after).is_ok());
+        assert!(check_revocation(&verified(0), None).is_ok());
+    }
+
+    #[test]
+    fn a_reload_never_undoes_a_later_revocation_made_here() {
+        let revocations = Revocations::default();
+        let later = DateTime::from_timestamp(1_800_000_100, 0).unwrap_or_default();
+        let earlier = DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default();
+        assert_eq!(revocations.cached("a"), None, "nothing loaded yet");
+        revocations.record("a", later);
+        revocations.install(vec![("a".into(), earlier)], Instant::now());
+        assert_eq!(revocations.cached("a"), Some(Some(later)));
+        assert_eq!(revocations.cached("b"), Some(None));
     }
 }

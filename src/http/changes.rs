@@ -52,7 +52,8 @@ async fn create(
         .json(created))
 }
 
-/// Windows name controllers and their decisions: only the processor and admins see them.
+/// Windows name controllers and their decisions, and drafts are not announced yet: only the
+/// processor and admins see them.
 fn sees_windows(actor: &MaybeActor, pid: &str) -> bool {
     actor
         .0
@@ -67,13 +68,13 @@ async fn list(
     query: web::Query<super::StateListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let pid = path.into_inner();
-    let with_windows = sees_windows(&actor, &pid);
+    let owner = sees_windows(&actor, &pid);
     let page = query.page()?;
     let filter = query.state("change", &ChangeState::ALL, ChangeState::as_str)?;
     let found = state
         .db(move |conn| {
             organisations::get_processor(conn, &pid)?;
-            lifecycle::list_changes(conn, &pid, filter, with_windows, &page)
+            lifecycle::list_changes_seen(conn, &pid, filter, owner, owner, &page)
         })
         .await?;
     Ok(HttpResponse::Ok().json(found))
@@ -85,9 +86,16 @@ async fn get(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (pid, chid) = path.into_inner();
-    let with_windows = sees_windows(&actor, &pid);
+    let owner = sees_windows(&actor, &pid);
     let found = state
-        .db(move |conn| lifecycle::get_change(conn, &pid, &chid, with_windows))
+        .db(move |conn| {
+            let change = lifecycle::get_change(conn, &pid, &chid, owner)?;
+            if change.state == ChangeState::Draft && !owner {
+                // Like an unknown change: a draft's existence is the processor's own business.
+                return Err(StoreError::not_found("change", chid));
+            }
+            Ok(change)
+        })
         .await?;
     Ok(HttpResponse::Ok().json(found))
 }

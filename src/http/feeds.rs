@@ -575,23 +575,30 @@ async fn rotate_token(
         .json(serde_json::json!({ "token": token, "feed_url": feed_url })))
 }
 
-/// One event, the target of a feed entry's `related` link: public events for anyone, events
-/// that concern a controller only for those who may read the evidence log.
+/// One event, the target of a feed entry's `related` link: public events for anyone, other
+/// events for those who may read the evidence log; a controller sees only the events that name
+/// it, and one naming another controller is a 404 like an unknown event.
 async fn get_event(
     state: web::Data<AppState>,
     actor: MaybeActor,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (pid, eid) = path.into_inner();
-    let lookup_pid = pid.clone();
+    let (lookup_pid, lookup_eid) = (pid.clone(), eid.clone());
     let event = state
-        .db(move |conn| feeds::event(conn, &lookup_pid, &eid))
+        .db(move |conn| feeds::event(conn, &lookup_pid, &lookup_eid))
         .await?;
-    if event.controller_id.is_some() {
-        let actor = actor.0.ok_or_else(|| {
-            ApiError::Unauthorized("this event concerns one controller: send a bearer token".into())
-        })?;
-        super::processors::require_evidence_reader(&state, &actor, &pid).await?;
+    if event.is_public() {
+        return Ok(HttpResponse::Ok().json(event.to_json()));
+    }
+    let actor = actor.0.ok_or_else(|| {
+        ApiError::Unauthorized("this event is not public: send a bearer token".into())
+    })?;
+    let reader = super::processors::require_evidence_reader(&state, &actor, &pid).await?;
+    if !event.visible_to(&reader) {
+        return Err(ApiError::from(crate::store::StoreError::not_found(
+            "event", eid,
+        )));
     }
     Ok(HttpResponse::Ok().json(event.to_json()))
 }

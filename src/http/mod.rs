@@ -102,6 +102,7 @@ pub fn register(cfg: &mut web::ServiceConfig, test_clock: bool) -> Vec<(Method, 
         registered: Vec::new(),
     };
     health::routes(&mut routes);
+    auth::routes(&mut routes);
     processors::routes(&mut routes);
     changes::routes(&mut routes);
     controllers::routes(&mut routes);

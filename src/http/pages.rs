@@ -185,7 +185,7 @@ async fn processor_page(
         Err(other) => return Err(other),
     };
     let key = format!("page\n{pid}\n{}\n{page}", lang.code());
-    let version_text = format!("{:?}", version.last_seq);
+    let version_text = version.key();
     let rendered = match state.feed_cache.get(&key, &version_text) {
         Some(hit) => hit,
         None => {

@@ -298,14 +298,15 @@ async fn list_agreements(
     Ok(HttpResponse::Ok().json(list))
 }
 
-/// The evidence log is for the processor itself and for controllers with an agreement with it.
+/// The evidence log is for the processor itself and for controllers with an agreement with it;
+/// a controller reads only the public events and those that name it.
 pub(crate) async fn require_evidence_reader(
     state: &AppState,
     actor: &Actor,
     pid: &str,
-) -> Result<(), ApiError> {
+) -> Result<events::Reader, ApiError> {
     if actor.is_admin() || actor.acts_for(Role::Processor, pid) {
-        return Ok(());
+        return Ok(events::Reader::Everything);
     }
     if actor.role == Role::Controller {
         let (pid, cid) = (pid.to_string(), actor.org.clone());
@@ -317,7 +318,7 @@ pub(crate) async fn require_evidence_reader(
             })
             .await?;
         if has_agreement {
-            return Ok(());
+            return Ok(events::Reader::Controller(actor.org.clone()));
         }
     }
     Err(ApiError::Forbidden(format!(
@@ -332,12 +333,12 @@ async fn list_events(
     query: web::Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let pid = path.into_inner();
-    require_evidence_reader(&state, &actor, &pid).await?;
+    let reader = require_evidence_reader(&state, &actor, &pid).await?;
     let page = query.request()?;
     let list = state
         .db(move |conn| {
             organisations::get_processor(conn, &pid)?;
-            events::list_for_processor(conn, &pid, &page)
+            events::list_for_processor(conn, &pid, &reader, &page)
         })
         .await?;
     Ok(HttpResponse::Ok().json(list.map(|e| e.to_json())))
@@ -349,9 +350,9 @@ async fn verify_events(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let pid = path.into_inner();
-    require_evidence_reader(&state, &actor, &pid).await?;
+    let reader = require_evidence_reader(&state, &actor, &pid).await?;
     let verification = state
-        .db(move |conn| events::verify_chain(conn, &pid))
+        .db(move |conn| events::verify_chain_for(conn, &pid, &reader))
         .await?;
     Ok(HttpResponse::Ok().json(verification))
 }

@@ -173,10 +173,77 @@ pub fn append_batch(
     Ok(ids)
 }
 
-/// A processor's events in order of occurrence (oldest first), paginated by sequence.
+/// Who reads a processor's evidence log, and so which of its events they see.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reader {
+    /// The processor itself or an admin: every event.
+    Everything,
+    /// A controller: the public events and the events that name it, nothing of the other
+    /// controllers (their ids, objections, approvals, terms).
+    Controller(String),
+}
+
+/// The event type no controller sees although it names none: a processor's own endpoint
+/// being disabled is the processor's business.
+const PROCESSOR_ONLY: EventType = EventType::EndpointDisabled;
+
+/// Public events, as SQL: processor-wide (naming no controller) and not processor-only.
+pub(crate) type Public = diesel::dsl::And<
+    diesel::dsl::IsNull<events::controller_id>,
+    diesel::dsl::NotEq<events::event_type, &'static str>,
+>;
+
+/// Public events, as SQL. [`StoredEvent::is_public`] is the same rule in Rust.
+pub(crate) fn public() -> Public {
+    events::controller_id
+        .is_null()
+        .and(events::event_type.ne(PROCESSOR_ONLY.as_str()))
+}
+
+type Backend = <DbConnection as diesel::Connection>::Backend;
+type VisibleFilter = Box<
+    dyn BoxableExpression<
+        events::table,
+        Backend,
+        SqlType = diesel::sql_types::Nullable<diesel::sql_types::Bool>,
+    >,
+>;
+
+/// The events this reader may see, as SQL (`None`: every event). [`StoredEvent::visible_to`]
+/// is the same rule in Rust.
+fn visible(reader: &Reader) -> Option<VisibleFilter> {
+    match reader {
+        Reader::Everything => None,
+        Reader::Controller(cid) => Some(Box::new(
+            events::controller_id
+                .eq(cid.clone())
+                .or(public().nullable()),
+        )),
+    }
+}
+
+impl StoredEvent {
+    /// Processor-wide and not processor-only: anyone may read it.
+    pub fn is_public(&self) -> bool {
+        self.controller_id.is_none() && self.event_type != PROCESSOR_ONLY.as_str()
+    }
+
+    pub fn visible_to(&self, reader: &Reader) -> bool {
+        match reader {
+            Reader::Everything => true,
+            Reader::Controller(cid) => {
+                self.is_public() || self.controller_id.as_deref() == Some(cid.as_str())
+            }
+        }
+    }
+}
+
+/// A processor's events in order of occurrence (oldest first), paginated by sequence, only
+/// those the reader may see (filtered in the query, so the cursor pages through them).
 pub fn list_for_processor(
     conn: &mut DbConnection,
     processor_id: &str,
+    reader: &Reader,
     page: &PageRequest,
 ) -> Result<Page<StoredEvent>, StoreError> {
     let mut query = events::table
@@ -185,6 +252,9 @@ pub fn list_for_processor(
         .order(events::seq)
         .limit(page.fetch())
         .into_boxed();
+    if let Some(visible) = visible(reader) {
+        query = query.filter(visible);
+    }
     if let Some(after) = &page.after {
         let seq: i64 = after.parse().map_err(|_| {
             StoreError::Domain(crate::domain::DomainError::Invalid(vec![
@@ -200,10 +270,37 @@ pub fn list_for_processor(
     Ok(page.page(rows, |e| e.seq.to_string()))
 }
 
+/// One event of a processor's log, if the reader may see it: `NotFound` for an unknown event
+/// and for one the reader may not see alike.
+pub fn get_visible(
+    conn: &mut DbConnection,
+    processor_id: &str,
+    event_id: &str,
+    reader: &Reader,
+) -> Result<StoredEvent, StoreError> {
+    let mut query = events::table
+        .filter(events::processor_id.eq(processor_id))
+        .filter(events::id.eq(event_id))
+        .select(StoredEvent::as_select())
+        .into_boxed();
+    if let Some(visible) = visible(reader) {
+        query = query.filter(visible);
+    }
+    query
+        .first(conn)
+        .optional()?
+        .ok_or_else(|| StoreError::not_found("event", event_id))
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ChainVerification {
     pub valid: bool,
+    /// Every event of the log, whoever asks.
     pub events: i64,
+    /// The chain head kept on the processor: the hash of its newest event.
+    pub head: String,
+    /// The first event that does not follow from its predecessor; left out (null) for a
+    /// reader who may not see that event, who still learns `valid: false`.
     pub first_broken: Option<String>,
 }
 
@@ -211,6 +308,16 @@ pub struct ChainVerification {
 pub fn verify_chain(
     conn: &mut DbConnection,
     processor_id: &str,
+) -> Result<ChainVerification, StoreError> {
+    verify_chain_for(conn, processor_id, &Reader::Everything)
+}
+
+/// [`verify_chain`] for one reader: every event is checked whoever asks, and the answer
+/// names only an event the reader may see.
+pub fn verify_chain_for(
+    conn: &mut DbConnection,
+    processor_id: &str,
+    reader: &Reader,
 ) -> Result<ChainVerification, StoreError> {
     let (head, count): (String, i64) = processors::table
         .find(processor_id)
@@ -240,9 +347,21 @@ pub fn verify_chain(
             broken = Some(rows.last().map(|r| r.0.clone()).unwrap_or_default());
         }
     }
+    let valid = broken.is_none();
+    let first_broken = match broken {
+        Some(id) if *reader != Reader::Everything => {
+            match get_visible(conn, processor_id, &id, reader) {
+                Ok(_) => Some(id),
+                Err(StoreError::NotFound { .. }) => None,
+                Err(other) => return Err(other),
+            }
+        }
+        other => other,
+    };
     Ok(ChainVerification {
-        valid: broken.is_none(),
-        events: rows.len() as i64,
-        first_broken: broken,
+        valid,
+        events: i64::try_from(rows.len()).unwrap_or(i64::MAX),
+        head,
+        first_broken,
     })
 }

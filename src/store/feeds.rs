@@ -11,7 +11,8 @@ use diesel::prelude::*;
 /// Which events a feed shows.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum FeedScope {
-    /// A processor's public events (those that concern no single controller).
+    /// A processor's public events (those that concern no single controller and are not
+    /// the processor's own business: see [`super::events::public`]).
     Processor(String),
     /// A controller's own events plus the public events of the processors it has agreements
     /// with.
@@ -32,7 +33,7 @@ fn filter(scope: &FeedScope) -> ScopeFilter {
         FeedScope::Processor(pid) => Box::new(
             events::processor_id
                 .eq(pid.clone())
-                .and(events::controller_id.is_null())
+                .and(super::events::public())
                 .nullable(),
         ),
         FeedScope::Controller(cid) => Box::new(controller_events(cid)),
@@ -47,7 +48,7 @@ type ItsProcessors = diesel::dsl::Select<
 type ControllerEvents = diesel::dsl::Or<
     diesel::dsl::Eq<events::controller_id, String>,
     diesel::dsl::And<
-        diesel::dsl::IsNull<events::controller_id>,
+        super::events::Public,
         diesel::dsl::EqAny<events::processor_id, ItsProcessors>,
     >,
 >;
@@ -57,7 +58,7 @@ type ControllerEvents = diesel::dsl::Or<
 fn controller_events(cid: &str) -> ControllerEvents {
     events::controller_id
         .eq(cid.to_string())
-        .or(events::controller_id.is_null().and(
+        .or(super::events::public().and(
             events::processor_id.eq_any(
                 agreements::table
                     .filter(agreements::controller_id.eq(cid.to_string()))

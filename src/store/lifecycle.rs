@@ -182,6 +182,19 @@ pub fn list_changes(
     with_windows: bool,
     page: &PageRequest,
 ) -> Result<Page<Change>, StoreError> {
+    list_changes_seen(conn, processor_id, state, with_windows, true, page)
+}
+
+/// [`list_changes`], leaving drafts out (in the query, so paging still works) unless
+/// `drafts`: a draft is the processor's own until it is announced.
+pub fn list_changes_seen(
+    conn: &mut DbConnection,
+    processor_id: &str,
+    state: Option<ChangeState>,
+    with_windows: bool,
+    drafts: bool,
+    page: &PageRequest,
+) -> Result<Page<Change>, StoreError> {
     let mut query = changes::table
         .filter(changes::processor_id.eq(processor_id))
         .select(changes::id)
@@ -190,6 +203,9 @@ pub fn list_changes(
         .into_boxed();
     if let Some(state) = state {
         query = query.filter(changes::state.eq(state.as_str()));
+    }
+    if !drafts {
+        query = query.filter(changes::state.ne(ChangeState::Draft.as_str()));
     }
     if let Some(after) = &page.after {
         query = query.filter(changes::id.gt(after.clone()));

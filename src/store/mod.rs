@@ -12,6 +12,7 @@ pub mod lifecycle;
 pub mod organisations;
 pub mod page;
 pub mod pages;
+pub mod revocations;
 pub mod schema;
 pub mod subprocessors;
 pub mod webhooks;

@@ -1,7 +1,7 @@
 //! Queries behind the public processor page and the controller's annex: the cheap "has the
 //! page changed?" poll, everything one page shows, and the event an annex ties itself to.
 
-use super::schema::{changes, events, processors};
+use super::schema::{changes, events, objection_windows, processors};
 use super::{agreements, from_db, lifecycle, organisations, subprocessors, to_db};
 use super::{DbConnection, PageRequest, StoreError};
 use crate::domain::agreement::Agreement;
@@ -15,35 +15,62 @@ use diesel::dsl::max;
 use diesel::prelude::*;
 use std::collections::HashMap;
 
-/// What decides whether a processor's page changed: its newest event of any kind (a window
-/// opened for one controller moves the public objection deadline too), and the time of its
-/// newest public event.
+/// What decides whether a processor's page changed, and so its ETag: its newest public
+/// event, and the latest window close of its announced changes (a window opened for a newly
+/// signed agreement can move the objection deadline the page shows). What one controller does
+/// in its window (objections, approvals, their outcomes) changes neither: the public page must
+/// not betray it.
 pub struct PageVersion {
     pub last_seq: Option<i64>,
+    pub latest_close: Option<NaiveDateTime>,
+    /// The time shown as "last change": the newest public event.
     pub last_at: DateTime<Utc>,
+}
+
+impl PageVersion {
+    /// The cache version (and so the ETag) of the page.
+    pub fn key(&self) -> String {
+        format!("{:?}/{:?}", self.last_seq, self.latest_close)
+    }
 }
 
 /// One query; `NotFound` for an unknown processor.
 pub fn processor_version(conn: &mut DbConnection, pid: &str) -> Result<PageVersion, StoreError> {
     let newest = events::table
         .filter(events::processor_id.eq(pid.to_string()))
+        .filter(super::events::public())
         .select(max(events::seq))
         .single_value();
-    // The time shown ("last change") comes from public events only: when one controller
-    // objected or approved is none of the public's business.
+    let latest_close = objection_windows::table
+        .filter(
+            objection_windows::change_id.eq_any(
+                changes::table
+                    .filter(changes::processor_id.eq(pid.to_string()))
+                    .filter(changes::state.eq(ChangeState::Announced.as_str()))
+                    .select(changes::id),
+            ),
+        )
+        .select(max(objection_windows::closes_at))
+        .single_value();
     let newest_at = events::table
         .filter(events::processor_id.eq(pid.to_string()))
-        .filter(events::controller_id.is_null())
+        .filter(super::events::public())
         .select(max(events::occurred_at))
         .single_value();
-    let (created, last_seq, last_at) = processors::table
+    let (created, last_seq, latest_close, last_at) = processors::table
         .find(pid)
-        .select((processors::created_at, newest, newest_at))
-        .first::<(NaiveDateTime, Option<i64>, Option<NaiveDateTime>)>(conn)
+        .select((processors::created_at, newest, latest_close, newest_at))
+        .first::<(
+            NaiveDateTime,
+            Option<i64>,
+            Option<NaiveDateTime>,
+            Option<NaiveDateTime>,
+        )>(conn)
         .optional()?
         .ok_or_else(|| StoreError::not_found("processor", pid))?;
     Ok(PageVersion {
         last_seq,
+        latest_close,
         last_at: from_db(last_at.unwrap_or(created)),
     })
 }
@@ -144,7 +171,8 @@ pub fn processor_page(
     })
 }
 
-/// The event an annex reflects: the processor's newest event at `as_of`.
+/// The event an annex reflects: the processor's newest event at `as_of` that the controller
+/// may see (public, or naming it). Its hash commits to the whole log before it.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct EventRef {
     pub id: String,
@@ -155,11 +183,17 @@ pub struct EventRef {
 pub fn last_event_at(
     conn: &mut DbConnection,
     pid: &str,
+    cid: &str,
     as_of: DateTime<Utc>,
 ) -> Result<Option<EventRef>, StoreError> {
     let row: Option<(String, String, NaiveDateTime)> = events::table
         .filter(events::processor_id.eq(pid))
         .filter(events::occurred_at.le(to_db(as_of)))
+        .filter(
+            events::controller_id
+                .eq(cid)
+                .or(super::events::public().nullable()),
+        )
         .order(events::seq.desc())
         .select((events::id, events::hash, events::occurred_at))
         .first(conn)
@@ -212,7 +246,7 @@ pub fn annex(
         let window = lifecycle::get_window(conn, cid, &wid)?;
         windows.insert(wid, window);
     }
-    let last_event = last_event_at(conn, pid, as_of)?;
+    let last_event = last_event_at(conn, pid, cid, as_of)?;
     Ok(AnnexFacts {
         controller,
         processor,

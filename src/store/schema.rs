@@ -160,6 +160,13 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    token_revocations (org) {
+        org -> Text,
+        tokens_valid_after -> Timestamp,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     changes,
     objection_windows,

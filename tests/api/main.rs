@@ -20,6 +20,8 @@ mod notify_e2e;
 mod openapi;
 mod page;
 mod registry;
+mod tokens;
 mod validation;
+mod visibility;
 mod webhook_crash;
 mod webhooks;

@@ -227,7 +227,7 @@ async fn evidence_log_detects_an_altered_event(app: TestApp) {
         .json();
     assert_eq!(
         verify,
-        json!({"valid": true, "events": 3, "first_broken": null})
+        json!({"valid": true, "events": 3, "head": items[2]["hash"], "first_broken": null})
     );
 
     // Someone edits the stored evidence behind subreg's back.
