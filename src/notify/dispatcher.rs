@@ -113,7 +113,8 @@ impl Dispatcher {
         // Claim in batches: while sends are in flight, wait until a quarter of the permits
         // (or of a batch) is free rather than paying one claim transaction per finished send.
         let refill = (concurrency.min(batch) / 4).max(1) as u32;
-        let stopped = |stop: &watch::Receiver<bool>| *stop.borrow();
+        // Stopped when told so, or when nobody is left to tell (the sender is gone).
+        let stopped = |stop: &watch::Receiver<bool>| stop.has_changed().is_err() || *stop.borrow();
         'dispatch: loop {
             if stopped(&stop) {
                 break;

@@ -1072,3 +1072,95 @@ mod disabling_an_endpoint_fails_its_leased_deliveries_too {
         disabling_an_endpoint_fails_its_leased_deliveries_too(Backend::Postgres).await;
     }
 }
+
+/// A claim takes endpoints round-robin, never more than the per-endpoint cap counting the sends
+/// already in flight, and nothing of an endpoint at its cap. The dispatcher is off.
+async fn claims_take_endpoints_round_robin_up_to_their_cap(backend: Backend) {
+    use subreg::store::webhooks::{claim, ClaimRequest};
+    let Some(app) = spawn_app_with(backend, |s| s.webhooks.dispatcher = false).await else {
+        eprintln!("SUBREG_TEST_POSTGRES_URL not set: PostgreSQL run skipped");
+        return;
+    };
+    app.processor("p1").await;
+    let mut ids = Vec::new();
+    for path in ["/a", "/b", "/c"] {
+        let hook = create_webhook(
+            &app,
+            "processors/p1",
+            &processor("p1"),
+            json!({"url": format!("http://127.0.0.1:9{path}")}),
+        )
+        .await;
+        ids.push(hook["id"].as_str().expect("id").to_string());
+    }
+    let names: Vec<Value> = (0..6).map(|i| entry(&format!("E{i}"))).collect();
+    app.seed("p1", &json!(names)).await;
+    let pool = subreg::store::connect(&app.database_url, 1).expect("pool");
+    let mut conn = pool.get().expect("conn");
+    let now = chrono::Utc::now() + chrono::Duration::seconds(1);
+    let mut in_flight = std::collections::HashMap::new();
+    in_flight.insert(ids[0].clone(), 1);
+    fn request(
+        now: chrono::DateTime<chrono::Utc>,
+        in_flight: &std::collections::HashMap<String, usize>,
+    ) -> ClaimRequest<'_> {
+        ClaimRequest {
+            now,
+            wall_now: now,
+            lease_until: now + chrono::Duration::seconds(60),
+            limit: 100,
+            per_endpoint: 2,
+            in_flight,
+        }
+    }
+    let claimed = claim(&mut conn, &request(now, &in_flight)).expect("claimed");
+    let endpoints: Vec<&str> = claimed.iter().map(|c| c.endpoint_id.as_str()).collect();
+    let count = |id: &str| endpoints.iter().filter(|e| **e == id).count();
+    assert_eq!(
+        (count(&ids[0]), count(&ids[1]), count(&ids[2])),
+        (1, 2, 2),
+        "the cap counts the send already in flight"
+    );
+    // Round-robin: every endpoint's first due delivery before any endpoint's second.
+    let mut firsts: Vec<&str> = endpoints.iter().take(3).copied().collect();
+    firsts.sort_unstable();
+    let mut all: Vec<&str> = ids.iter().map(String::as_str).collect();
+    all.sort_unstable();
+    assert_eq!(firsts, all, "{endpoints:?}");
+    // Each endpoint's oldest deliveries first.
+    for id in &ids {
+        let seqs: Vec<i64> = claimed
+            .iter()
+            .filter(|c| &c.endpoint_id == id)
+            .map(|c| c.event_seq)
+            .collect();
+        assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
+    }
+    // Leased rows are not claimed again, and endpoints at their cap get nothing.
+    for id in &ids {
+        in_flight.insert(id.clone(), 2);
+    }
+    assert!(claim(&mut conn, &request(now, &in_flight))
+        .expect("claimed")
+        .is_empty());
+    in_flight.clear();
+    let rest = claim(&mut conn, &request(now, &in_flight)).expect("claimed");
+    assert_eq!(rest.len(), 6, "two more of each, none of the leased five");
+    assert!(rest
+        .iter()
+        .all(|r| claimed.iter().all(|c| c.delivery_id != r.delivery_id)));
+}
+
+mod claims_take_endpoints_round_robin_up_to_their_cap {
+    use super::*;
+
+    #[actix_web::test]
+    async fn sqlite() {
+        claims_take_endpoints_round_robin_up_to_their_cap(Backend::Sqlite).await;
+    }
+
+    #[actix_web::test]
+    async fn postgres() {
+        claims_take_endpoints_round_robin_up_to_their_cap(Backend::Postgres).await;
+    }
+}
