@@ -683,6 +683,10 @@ async fn ssrf_refusal(backend: Backend) {
         "http://169.254.169.254/latest/meta-data",
         "http://10.0.0.1/hook",
         "http://0.0.0.0/hook",
+        "http://[2001::1]/hook",
+        "http://[2001:20::1]/hook",
+        "http://[2001:2::1]/hook",
+        "http://[64:ff9b::a00:1]/hook",
         "ftp://127.0.0.1/hook",
     ] {
         let reply = app
