@@ -518,6 +518,9 @@ pub struct ClaimRequest<'a> {
     pub in_flight: &'a HashMap<String, usize>,
 }
 
+/// Due rows ranked per claim, as a multiple of the claim's limit.
+const CLAIM_WINDOW_FACTOR: i64 = 4;
+
 #[derive(QueryableByName)]
 struct Candidate {
     #[diesel(sql_type = diesel::sql_types::Text)]
@@ -528,27 +531,37 @@ struct Candidate {
 
 /// Due rows of enabled endpoints, at most `per_endpoint` of each endpoint, taken round-robin
 /// across endpoints (every endpoint's first due row, then every second, ...) so that one
-/// endpoint's backlog cannot fill a claim. The rank is a window function over the due rows;
-/// the outer query re-checks state and lease on the row it locks.
+/// endpoint's backlog cannot fill a claim. The rank is a window function over the first
+/// `window` due rows (in due order, by the index), which bounds the cost of a claim whatever
+/// the backlog; endpoints at their cap are left out before that cut. The outer query re-checks
+/// state and lease on the row it locks.
 const CANDIDATES_PG: &str = "SELECT d.id, d.endpoint_id FROM webhook_deliveries d \
-     JOIN (SELECT c.id, c.next_attempt_at, ROW_NUMBER() OVER \
-             (PARTITION BY c.endpoint_id ORDER BY c.next_attempt_at, c.event_seq) AS rank \
-           FROM webhook_deliveries c JOIN webhook_endpoints e ON e.id = c.endpoint_id \
-           WHERE e.enabled AND c.state = 'pending' AND c.next_attempt_at <= $1 \
-             AND (c.leased_until IS NULL OR c.leased_until < $2) \
-             AND c.endpoint_id <> ALL($3)) ranked ON ranked.id = d.id \
+     JOIN (SELECT w.id, w.next_attempt_at, ROW_NUMBER() OVER \
+             (PARTITION BY w.endpoint_id ORDER BY w.next_attempt_at, w.event_seq) AS rank \
+           FROM (SELECT c.id, c.endpoint_id, c.next_attempt_at, c.event_seq \
+                 FROM webhook_deliveries c \
+                 WHERE c.state = 'pending' AND c.next_attempt_at <= $1 \
+                   AND (c.leased_until IS NULL OR c.leased_until < $2) \
+                   AND c.endpoint_id <> ALL($3) \
+                   AND EXISTS (SELECT 1 FROM webhook_endpoints e \
+                               WHERE e.id = c.endpoint_id AND e.enabled) \
+                 ORDER BY c.next_attempt_at LIMIT $6) w) ranked ON ranked.id = d.id \
      WHERE ranked.rank <= $4 AND d.state = 'pending' \
        AND (d.leased_until IS NULL OR d.leased_until < $2) \
      ORDER BY ranked.rank, ranked.next_attempt_at LIMIT $5 \
      FOR UPDATE OF d SKIP LOCKED";
 
 const CANDIDATES_SQLITE: &str = "SELECT id, endpoint_id FROM \
-     (SELECT c.id, c.endpoint_id, c.next_attempt_at, ROW_NUMBER() OVER \
-             (PARTITION BY c.endpoint_id ORDER BY c.next_attempt_at, c.event_seq) AS rank \
-      FROM webhook_deliveries c JOIN webhook_endpoints e ON e.id = c.endpoint_id \
-      WHERE e.enabled AND c.state = 'pending' AND c.next_attempt_at <= ? \
-        AND (c.leased_until IS NULL OR c.leased_until < ?) \
-        AND c.endpoint_id NOT IN (SELECT value FROM json_each(?))) \
+     (SELECT w.id, w.endpoint_id, w.next_attempt_at, ROW_NUMBER() OVER \
+             (PARTITION BY w.endpoint_id ORDER BY w.next_attempt_at, w.event_seq) AS rank \
+      FROM (SELECT c.id, c.endpoint_id, c.next_attempt_at, c.event_seq \
+            FROM webhook_deliveries c \
+            WHERE c.state = 'pending' AND c.next_attempt_at <= ? \
+              AND (c.leased_until IS NULL OR c.leased_until < ?) \
+              AND c.endpoint_id NOT IN (SELECT value FROM json_each(?)) \
+              AND EXISTS (SELECT 1 FROM webhook_endpoints e \
+                          WHERE e.id = c.endpoint_id AND e.enabled) \
+            ORDER BY c.next_attempt_at LIMIT ?) w) \
      WHERE rank <= ? ORDER BY rank, next_attempt_at LIMIT ?";
 
 /// Claims up to `limit` due deliveries of enabled endpoints by leasing them until
@@ -572,6 +585,9 @@ pub fn claim(
         .map(|(id, _)| id.as_str())
         .collect();
     let per_endpoint = i64::try_from(request.per_endpoint).unwrap_or(i64::MAX);
+    // Due rows ranked per claim: a few claims' worth, so that a short backlog of one endpoint
+    // at the head of the queue cannot leave the claim empty.
+    let window = request.limit.max(1).saturating_mul(CLAIM_WINDOW_FACTOR);
     super::write_transaction(conn, |conn| {
         let candidates: Vec<Candidate> = match conn {
             DbConnection::Postgresql(pg) => diesel::sql_query(CANDIDATES_PG)
@@ -580,6 +596,7 @@ pub fn claim(
                 .bind::<Array<Text>, _>(&saturated)
                 .bind::<BigInt, _>(per_endpoint)
                 .bind::<BigInt, _>(request.limit)
+                .bind::<BigInt, _>(window)
                 .load(pg)?,
             DbConnection::Sqlite(sqlite) => {
                 let excluded = serde_json::to_string(&saturated)
@@ -588,6 +605,7 @@ pub fn claim(
                     .bind::<Timestamp, _>(now_db)
                     .bind::<Timestamp, _>(wall_db)
                     .bind::<Text, _>(excluded)
+                    .bind::<BigInt, _>(window)
                     .bind::<BigInt, _>(per_endpoint)
                     .bind::<BigInt, _>(request.limit)
                     .load(sqlite)?
