@@ -42,6 +42,14 @@ pub struct WebhookSettings {
     pub timeout: Duration,
     /// Requests in flight at once per process.
     pub concurrency: usize,
+    /// Requests in flight at once per process to one endpoint, so a hanging receiver cannot
+    /// take every slot.
+    pub per_endpoint_concurrency: usize,
+    /// Endpoints one processor or controller may register.
+    pub max_endpoints: usize,
+    /// At shutdown, how long sends in flight may take to finish before they are cancelled and
+    /// their deliveries handed back (due again at once).
+    pub shutdown_grace: Duration,
     /// Deliveries claimed per claim transaction.
     pub batch_size: i64,
     /// How long a claim holds a delivery; a crashed instance's claims come due again after it.
@@ -195,6 +203,14 @@ fn webhook_settings(get: &impl Fn(&str) -> Option<String>) -> Result<WebhookSett
         retry_schedule,
         timeout,
         concurrency: parse_number(get, "SUBREG_WEBHOOK_CONCURRENCY", 64)? as usize,
+        per_endpoint_concurrency: parse_number(get, "SUBREG_WEBHOOK_PER_ENDPOINT_CONCURRENCY", 4)?
+            as usize,
+        max_endpoints: parse_number(get, "SUBREG_WEBHOOK_MAX_ENDPOINTS", 10)? as usize,
+        shutdown_grace: Duration::from_millis(parse_number(
+            get,
+            "SUBREG_WEBHOOK_SHUTDOWN_GRACE_MS",
+            5_000,
+        )?),
         batch_size: parse_number(get, "SUBREG_WEBHOOK_BATCH_SIZE", 256)? as i64,
         lease,
         disable_after: Duration::from_secs(
@@ -245,6 +261,9 @@ mod tests {
         assert!(s.webhooks.dispatcher && !s.webhooks.allow_http && !s.webhooks.allow_private);
         assert_eq!(s.webhooks.retry_schedule.len(), 7);
         assert_eq!(s.webhooks.timeout, Duration::from_secs(15));
+        assert_eq!(s.webhooks.per_endpoint_concurrency, 4);
+        assert_eq!(s.webhooks.max_endpoints, 10);
+        assert_eq!(s.webhooks.shutdown_grace, Duration::from_secs(5));
     }
 
     #[test]

@@ -21,6 +21,11 @@ use std::net::TcpListener;
 pub struct Application {
     port: u16,
     server: Server,
+    /// The webhook dispatcher's stop signal and task, stopped after the server.
+    dispatcher: Option<(
+        notify::dispatcher::StopSender,
+        actix_web::rt::task::JoinHandle<()>,
+    )>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -75,7 +80,7 @@ impl Application {
             }
             .run_until_stopped(),
         );
-        if settings.webhooks.dispatcher {
+        let dispatcher = if settings.webhooks.dispatcher {
             let dispatcher = notify::Dispatcher::new(
                 pool.clone(),
                 clock.clone(),
@@ -83,8 +88,15 @@ impl Application {
                 settings.sweep_interval,
             )
             .map_err(StartError::Config)?;
-            actix_web::rt::spawn(dispatcher.run_until_stopped());
-        }
+            let (stop, stopped) = notify::dispatcher::stop_signal();
+            Some((
+                stop,
+                actix_web::rt::spawn(dispatcher.run_until_stopped(stopped)),
+            ))
+        } else {
+            None
+        };
+        let webhook_settings = web::Data::new(settings.webhooks.clone());
         let webhook_policy = web::Data::new(notify::ssrf::Policy {
             allow_http: settings.webhooks.allow_http,
             allow_private: settings.webhooks.allow_private,
@@ -117,6 +129,7 @@ impl Application {
                 .app_data(state.clone())
                 .app_data(verifier.clone())
                 .app_data(webhook_policy.clone())
+                .app_data(webhook_settings.clone())
                 .configure(|cfg| {
                     http::register(cfg, test_clock);
                 })
@@ -128,7 +141,11 @@ impl Application {
             source,
         })?
         .run();
-        Ok(Application { port, server })
+        Ok(Application {
+            port,
+            server,
+            dispatcher,
+        })
     }
 
     /// Stops the server from elsewhere (tests stop theirs when they end).
@@ -140,7 +157,14 @@ impl Application {
         self.port
     }
 
+    /// Serves until the server stops (SIGTERM, SIGINT or `handle().stop`), then stops the
+    /// webhook dispatcher: no new claims, sends in flight finished or handed back.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let served = self.server.await;
+        if let Some((stop, task)) = self.dispatcher {
+            let _ = stop.send(true);
+            let _ = task.await;
+        }
+        served
     }
 }

@@ -83,6 +83,39 @@ pub fn wants(filter_json: &str, event_type: &str) -> bool {
     }
 }
 
+/// Bytes of a receiver's answer, and of an error, that the delivery log keeps.
+pub const STORED_TEXT_MAX: usize = 512;
+
+/// What the delivery log may store of a receiver's answer or of an error: invalid UTF-8 and
+/// every control character but tab, line feed and carriage return (NUL included, which
+/// PostgreSQL refuses in text) become U+FFFD, and the text is cut to `max` bytes on a
+/// character boundary.
+pub fn storable_text(bytes: &[u8], max: usize) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let mut kept = String::with_capacity(text.len().min(max));
+    for ch in text.chars() {
+        let ch = if unstorable(ch) { '\u{fffd}' } else { ch };
+        if kept.len().saturating_add(ch.len_utf8()) > max {
+            break;
+        }
+        kept.push(ch);
+    }
+    kept
+}
+
+fn unstorable(ch: char) -> bool {
+    matches!(
+        ch,
+        '\u{0}'..='\u{8}'
+            | '\u{b}'
+            | '\u{c}'
+            | '\u{e}'..='\u{1f}'
+            | '\u{7f}'..='\u{9f}'
+            | '\u{fffe}'
+            | '\u{ffff}'
+    )
+}
+
 /// What happened to one attempt, as the dispatcher classifies it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -192,6 +225,31 @@ mod tests {
             retry_delay(1, &schedule, Some(ms(10_000_000)), 0.0),
             Some(ms(300_000))
         );
+    }
+
+    #[test]
+    fn stored_text_has_no_nul_no_controls_and_at_most_max_bytes() {
+        assert_eq!(storable_text(b"ok\0\0done", 512), "ok\u{fffd}\u{fffd}done");
+        assert_eq!(
+            storable_text(b"a\tb\nc\r\x1b[31m\x7f", 512),
+            "a\tb\nc\r\u{fffd}[31m\u{fffd}"
+        );
+        assert_eq!(storable_text(b"\xff\xfe bad", 512), "\u{fffd}\u{fffd} bad");
+        assert_eq!(
+            storable_text("\u{85}\u{ffff}".as_bytes(), 512),
+            "\u{fffd}\u{fffd}"
+        );
+        // Cut on a character boundary: 'é' is two bytes and does not fit in 5.
+        assert_eq!(storable_text("abcdé".as_bytes(), 5), "abcd");
+        assert_eq!(storable_text("ééé".as_bytes(), 5), "éé");
+        let long = "€".repeat(400);
+        let kept = storable_text(long.as_bytes(), STORED_TEXT_MAX);
+        assert!(kept.len() <= STORED_TEXT_MAX && kept.chars().all(|c| c == '€'));
+        // A body cut inside a character by the reader ends without a broken character.
+        let cut = long.as_bytes().get(..STORED_TEXT_MAX).unwrap_or_default();
+        assert!(storable_text(cut, STORED_TEXT_MAX)
+            .chars()
+            .all(|c| c == '€'));
     }
 
     #[test]

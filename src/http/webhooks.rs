@@ -4,6 +4,7 @@
 use super::auth::Actor;
 use super::error::{invalid, ApiError};
 use super::{AppState, PageQuery, Routes};
+use crate::config::WebhookSettings;
 use crate::domain::webhook::{parse_event_types, OwnerKind};
 use crate::notify::{signing, ssrf};
 use crate::store::webhooks::{self, NewEndpoint, Owner};
@@ -83,6 +84,7 @@ struct EndpointInput {
 async fn create<S: Scope>(
     state: web::Data<AppState>,
     policy: web::Data<ssrf::Policy>,
+    settings: web::Data<WebhookSettings>,
     actor: Actor,
     path: web::Path<String>,
     body: web::Json<EndpointInput>,
@@ -104,6 +106,7 @@ async fn create<S: Scope>(
         secret: signing::new_secret(),
     };
     let now = state.clock.now();
+    let max_endpoints = settings.max_endpoints;
     let endpoint = state
         .db(move |conn| {
             webhooks::create_endpoint(
@@ -113,6 +116,7 @@ async fn create<S: Scope>(
                     id: &org,
                 },
                 spec,
+                max_endpoints,
                 now,
             )
         })

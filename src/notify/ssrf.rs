@@ -106,26 +106,20 @@ fn embedded_v4(v6: Ipv6Addr) -> Option<Ipv4Addr> {
     if let Some(v4) = v6.to_ipv4_mapped() {
         return Some(v4);
     }
-    let s = v6.segments();
-    // Deprecated IPv4-compatible ::a.b.c.d (but not :: and ::1, judged as IPv6).
-    if s[..6] == [0; 6] && !(s[6] == 0 && s[7] <= 1) {
-        return Some(Ipv4Addr::new(
-            (s[6] >> 8) as u8,
-            s[6] as u8,
-            (s[7] >> 8) as u8,
-            s[7] as u8,
-        ));
-    }
-    // NAT64 well-known prefix 64:ff9b::/96 reaches the embedded IPv4 address.
-    if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
-        return Some(Ipv4Addr::new(
-            (s[6] >> 8) as u8,
-            s[6] as u8,
-            (s[7] >> 8) as u8,
-            s[7] as u8,
-        ));
+    let [a, b, c, d, e, f, g, h] = v6.segments();
+    // NAT64 well-known prefix 64:ff9b::/96 (RFC 6052) reaches the embedded IPv4 address.
+    // (The deprecated IPv4-compatible ::a.b.c.d is refused as reserved in `forbidden_v6`.)
+    if [a, b, c, d, e, f] == [0x64, 0xff9b, 0, 0, 0, 0] {
+        return Some(v4_from(g, h));
     }
     None
+}
+
+/// The IPv4 address held in two IPv6 segments.
+fn v4_from(high: u16, low: u16) -> Ipv4Addr {
+    let [a, b] = high.to_be_bytes();
+    let [c, d] = low.to_be_bytes();
+    Ipv4Addr::new(a, b, c, d)
 }
 
 fn in_v4(ip: Ipv4Addr, net: [u8; 4], bits: u32) -> bool {
@@ -163,34 +157,42 @@ fn forbidden_v4(ip: Ipv4Addr) -> Option<&'static str> {
         .map(|(_, _, kind)| *kind)
 }
 
+/// IPv6 by the IANA special-purpose address registry: what is not globally reachable is refused.
 fn forbidden_v6(ip: Ipv6Addr) -> Option<&'static str> {
-    let s = ip.segments();
+    let [a, b, c, ..] = ip.segments();
     if ip.is_unspecified() {
         Some("unspecified")
     } else if ip.is_loopback() {
         Some("loopback")
-    } else if s[0] & 0xfe00 == 0xfc00 {
+    } else if a & 0xfe00 == 0xfc00 {
         Some("unique local (private)")
-    } else if s[0] & 0xffc0 == 0xfe80 {
+    } else if a & 0xffc0 == 0xfe80 {
         Some("link-local")
-    } else if s[0] & 0xffc0 == 0xfec0 {
+    } else if a & 0xffc0 == 0xfec0 {
         Some("site-local (deprecated private)")
-    } else if s[0] & 0xff00 == 0xff00 {
+    } else if a & 0xff00 == 0xff00 {
         Some("multicast")
-    } else if (s[0] == 0x2001 && s[1] == 0x0db8) || (s[0] == 0x3fff && s[1] & 0xf000 == 0) {
+    } else if (a == 0x2001 && b == 0x0db8) || (a == 0x3fff && b & 0xf000 == 0) {
         Some("documentation")
-    } else if s[0] == 0x0100 && s[1..4] == [0, 0, 0] {
-        Some("discard-only")
-    } else if s[0] == 0x2002 {
+    } else if a == 0x2001 && b == 0 {
+        // 2001::/32 (RFC 4380) embeds an obfuscated client address: a tunnel, not a receiver.
+        Some("Teredo")
+    } else if a == 0x2001 && b == 0x0002 && c == 0 {
+        Some("benchmarking")
+    } else if a == 0x2001 && b & 0xfff0 == 0x0010 {
+        Some("ORCHID")
+    } else if a == 0x2001 && b & 0xfff0 == 0x0020 {
+        Some("ORCHIDv2 (an identifier, not a locator)")
+    } else if a == 0x2001 && b < 0x0200 {
+        // The rest of 2001::/23: anycast services and tunnels, no webhook receiver.
+        Some("IETF protocol assignment")
+    } else if a == 0x2002 {
         // 6to4 embeds an IPv4 address: judge that one.
-        forbidden_v4(Ipv4Addr::new(
-            (s[1] >> 8) as u8,
-            s[1] as u8,
-            (s[2] >> 8) as u8,
-            s[2] as u8,
-        ))
-    } else if s[0] & 0xe000 != 0x2000 {
-        // Outside 2000::/3, the global unicast space.
+        forbidden_v4(v4_from(b, c))
+    } else if a & 0xe000 != 0x2000 {
+        // Outside 2000::/3, the global unicast space: among others ::/96 (deprecated
+        // IPv4-compatible), 64:ff9b:1::/48 (local-use NAT64), 100::/64 (discard-only),
+        // 5f00::/16 (SRv6 SIDs).
         Some("reserved")
     } else {
         None
@@ -240,6 +242,48 @@ mod tests {
     }
 
     #[test]
+    fn special_purpose_ipv6_ranges_are_refused() {
+        for (bad, kind) in [
+            ("2001::1", "Teredo"),
+            ("2001:0:4136:e378:8000:63bf:3fff:fdd2", "Teredo"),
+            ("2001:0:ffff:ffff:ffff:ffff:ffff:ffff", "Teredo"),
+            ("2001:10::1", "ORCHID"),
+            ("2001:1f:ffff::1", "ORCHID"),
+            ("2001:20::1", "ORCHIDv2 (an identifier, not a locator)"),
+            ("2001:2f:ffff::1", "ORCHIDv2 (an identifier, not a locator)"),
+            ("2001:2::1", "benchmarking"),
+            ("2001:2:0:ffff::1", "benchmarking"),
+            ("2001:1::1", "IETF protocol assignment"),
+            ("2001:1ff:ffff::1", "IETF protocol assignment"),
+            ("2001:db8::1", "documentation"),
+            ("3fff::1", "documentation"),
+            ("3fff:fff:ffff::1", "documentation"),
+            ("100::1", "reserved"),
+            ("64:ff9b:1::a00:1", "reserved"),
+            ("64:ff9b:1::808:808", "reserved"),
+            ("5f00::1", "reserved"),
+            ("::8.8.8.8", "reserved"),
+            ("::ffff:0:0", "reserved (this network)"),
+        ] {
+            assert_eq!(forbidden(ip(bad)), Some(kind), "{bad}");
+        }
+    }
+
+    #[test]
+    fn nat64_is_judged_by_the_embedded_ipv4_address() {
+        assert_eq!(forbidden(ip("64:ff9b::a00:1")), Some("private"));
+        assert_eq!(forbidden(ip("64:ff9b::10.0.0.1")), Some("private"));
+        assert_eq!(forbidden(ip("64:ff9b::192.168.1.1")), Some("private"));
+        assert_eq!(
+            forbidden(ip("64:ff9b::169.254.169.254")),
+            Some("link-local (cloud metadata)")
+        );
+        assert_eq!(forbidden(ip("64:ff9b::127.0.0.1")), Some("loopback"));
+        assert_eq!(forbidden(ip("64:ff9b::8.8.8.8")), None);
+        assert_eq!(forbidden(ip("2002:0a00:0001::")), Some("private"));
+    }
+
+    #[test]
     fn public_addresses_pass() {
         for good in [
             "1.1.1.1",
@@ -248,6 +292,10 @@ mod tests {
             "192.169.0.1",
             "2606:4700:4700::1111",
             "2a00:1450:4001::200e",
+            "2001:200::1",
+            "2001:4860:4860::8888",
+            "2620:4f:8000::1",
+            "3fff:1000::1",
         ] {
             assert_eq!(forbidden(ip(good)), None, "{good} is public");
         }

@@ -8,12 +8,15 @@ use super::events::{self, NewEvent};
 use super::schema::{agreements, events as events_table, webhook_deliveries, webhook_endpoints};
 use super::{from_db, to_db, DbConnection, Page, PageRequest, StoreError};
 use crate::domain::event::EventType;
-use crate::domain::webhook::{wants, DeliveryState, Outcome, OwnerKind};
+use crate::domain::webhook::{
+    storable_text, wants, DeliveryState, Outcome, OwnerKind, STORED_TEXT_MAX,
+};
 use crate::domain::{DomainError, FieldError};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use serde::Serialize;
 use std::cell::Cell;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::Notify;
 
@@ -124,32 +127,64 @@ fn owner_exists(conn: &mut DbConnection, owner: Owner) -> Result<(), StoreError>
     }
 }
 
+/// Registers an endpoint, refused (409) when the owner already has `max_endpoints`: every
+/// endpoint costs a delivery row per event it wants.
 pub fn create_endpoint(
     conn: &mut DbConnection,
     owner: Owner,
     spec: NewEndpoint,
+    max_endpoints: usize,
     now: DateTime<Utc>,
 ) -> Result<Endpoint, StoreError> {
-    owner_exists(conn, owner)?;
-    let id = uuid::Uuid::now_v7().to_string();
-    let names: Vec<&str> = spec.event_types.iter().map(|t| t.as_str()).collect();
-    let filter =
-        serde_json::to_string(&names).map_err(|e| StoreError::Corrupt(format!("filter: {e}")))?;
-    diesel::insert_into(webhook_endpoints::table)
-        .values((
-            webhook_endpoints::id.eq(&id),
-            webhook_endpoints::owner_kind.eq(owner.kind.as_str()),
-            webhook_endpoints::owner_id.eq(owner.id),
-            webhook_endpoints::url.eq(&spec.url),
-            webhook_endpoints::event_types.eq(&filter),
-            webhook_endpoints::enabled.eq(spec.enabled),
-            webhook_endpoints::secret.eq(&spec.secret),
-            webhook_endpoints::created_at.eq(to_db(now)),
-        ))
-        .execute(conn)?;
-    let mut endpoint = get_endpoint(conn, owner, &id)?;
-    endpoint.secret = Some(spec.secret);
-    Ok(endpoint)
+    super::write_transaction(conn, |conn| {
+        owner_exists(conn, owner)?;
+        if let DbConnection::Postgresql(pg) = conn {
+            // Two concurrent creations for one owner must not both pass the count below.
+            diesel::sql_query("SELECT pg_advisory_xact_lock(hashtext($1))")
+                .bind::<diesel::sql_types::Text, _>(format!(
+                    "webhook_endpoints:{}:{}",
+                    owner.kind.as_str(),
+                    owner.id
+                ))
+                .execute(pg)?;
+        }
+        let registered: i64 = webhook_endpoints::table
+            .filter(webhook_endpoints::owner_kind.eq(owner.kind.as_str()))
+            .filter(webhook_endpoints::owner_id.eq(owner.id))
+            .count()
+            .get_result(conn)?;
+        if usize::try_from(registered).unwrap_or(usize::MAX) >= max_endpoints {
+            return Err(StoreError::Conflict(format!(
+                "{} `{}` already has {registered} webhook endpoints, the most allowed \
+                 (SUBREG_WEBHOOK_MAX_ENDPOINTS = {max_endpoints}): delete one it no longer needs \
+                 (DELETE /v1/{}s/{}/webhooks/{{whid}}), or have the operator raise \
+                 SUBREG_WEBHOOK_MAX_ENDPOINTS",
+                owner.kind.as_str(),
+                owner.id,
+                owner.kind.as_str(),
+                owner.id
+            )));
+        }
+        let id = uuid::Uuid::now_v7().to_string();
+        let names: Vec<&str> = spec.event_types.iter().map(|t| t.as_str()).collect();
+        let filter = serde_json::to_string(&names)
+            .map_err(|e| StoreError::Corrupt(format!("filter: {e}")))?;
+        diesel::insert_into(webhook_endpoints::table)
+            .values((
+                webhook_endpoints::id.eq(&id),
+                webhook_endpoints::owner_kind.eq(owner.kind.as_str()),
+                webhook_endpoints::owner_id.eq(owner.id),
+                webhook_endpoints::url.eq(&spec.url),
+                webhook_endpoints::event_types.eq(&filter),
+                webhook_endpoints::enabled.eq(spec.enabled),
+                webhook_endpoints::secret.eq(&spec.secret),
+                webhook_endpoints::created_at.eq(to_db(now)),
+            ))
+            .execute(conn)?;
+        let mut endpoint = get_endpoint(conn, owner, &id)?;
+        endpoint.secret = Some(spec.secret);
+        Ok(endpoint)
+    })
 }
 
 pub fn get_endpoint(
@@ -465,59 +500,162 @@ pub struct Claimed {
     pub payload: String,
 }
 
+/// What a dispatcher asks of one claim.
+#[derive(Debug, Clone, Copy)]
+pub struct ClaimRequest<'a> {
+    /// Application time (the test clock in tests): deliveries due by then are claimed.
+    pub now: DateTime<Utc>,
+    /// Real time: leases that ran out before it are void. Leases are never measured on the
+    /// test clock, or moving it would re-send deliveries still in flight.
+    pub wall_now: DateTime<Utc>,
+    /// Real time the new leases run out.
+    pub lease_until: DateTime<Utc>,
+    /// Most deliveries claimed.
+    pub limit: i64,
+    /// Most sends in flight to one endpoint.
+    pub per_endpoint: usize,
+    /// The caller's sends in flight, by endpoint id.
+    pub in_flight: &'a HashMap<String, usize>,
+}
+
+/// Due rows ranked per claim, as a multiple of the claim's limit.
+const CLAIM_WINDOW_FACTOR: i64 = 4;
+
+#[derive(QueryableByName)]
+struct Candidate {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    id: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    endpoint_id: String,
+}
+
+/// Due rows of enabled endpoints, at most `per_endpoint` of each endpoint, taken round-robin
+/// across endpoints (every endpoint's first due row, then every second, ...) so that one
+/// endpoint's backlog cannot fill a claim. The rank is a window function over the first
+/// `window` due rows (in due order, by the index), which bounds the cost of a claim whatever
+/// the backlog; endpoints at their cap are left out before that cut. The outer query re-checks
+/// state and lease on the row it locks.
+const CANDIDATES_PG: &str = "SELECT d.id, d.endpoint_id FROM webhook_deliveries d \
+     JOIN (SELECT w.id, w.next_attempt_at, ROW_NUMBER() OVER \
+             (PARTITION BY w.endpoint_id ORDER BY w.next_attempt_at, w.event_seq) AS rank \
+           FROM (SELECT c.id, c.endpoint_id, c.next_attempt_at, c.event_seq \
+                 FROM webhook_deliveries c \
+                 WHERE c.state = 'pending' AND c.next_attempt_at <= $1 \
+                   AND (c.leased_until IS NULL OR c.leased_until < $2) \
+                   AND c.endpoint_id <> ALL($3) \
+                   AND EXISTS (SELECT 1 FROM webhook_endpoints e \
+                               WHERE e.id = c.endpoint_id AND e.enabled) \
+                 ORDER BY c.next_attempt_at LIMIT $6) w) ranked ON ranked.id = d.id \
+     WHERE ranked.rank <= $4 AND d.state = 'pending' \
+       AND (d.leased_until IS NULL OR d.leased_until < $2) \
+     ORDER BY ranked.rank, ranked.next_attempt_at LIMIT $5 \
+     FOR UPDATE OF d SKIP LOCKED";
+
+const CANDIDATES_SQLITE: &str = "SELECT id, endpoint_id FROM \
+     (SELECT w.id, w.endpoint_id, w.next_attempt_at, ROW_NUMBER() OVER \
+             (PARTITION BY w.endpoint_id ORDER BY w.next_attempt_at, w.event_seq) AS rank \
+      FROM (SELECT c.id, c.endpoint_id, c.next_attempt_at, c.event_seq \
+            FROM webhook_deliveries c \
+            WHERE c.state = 'pending' AND c.next_attempt_at <= ? \
+              AND (c.leased_until IS NULL OR c.leased_until < ?) \
+              AND c.endpoint_id NOT IN (SELECT value FROM json_each(?)) \
+              AND EXISTS (SELECT 1 FROM webhook_endpoints e \
+                          WHERE e.id = c.endpoint_id AND e.enabled) \
+            ORDER BY c.next_attempt_at LIMIT ?) w) \
+     WHERE rank <= ? ORDER BY rank, next_attempt_at LIMIT ?";
+
 /// Claims up to `limit` due deliveries of enabled endpoints by leasing them until
 /// `lease_until`, in one short transaction: `FOR UPDATE SKIP LOCKED` on PostgreSQL, so
 /// concurrent dispatchers take disjoint rows; the write lock of `BEGIN IMMEDIATE` on SQLite.
+///
+/// Fair across endpoints: an endpoint gets at most `per_endpoint` sends in flight (counting the
+/// caller's `in_flight`), and a claim takes endpoints round-robin. A hanging receiver holds up
+/// only its own few deliveries. The result is in that round-robin order.
 pub fn claim(
     conn: &mut DbConnection,
-    now: DateTime<Utc>,
-    lease_until: DateTime<Utc>,
-    limit: i64,
+    request: &ClaimRequest<'_>,
 ) -> Result<Vec<Claimed>, StoreError> {
-    let now_db = to_db(now);
+    use diesel::sql_types::{Array, BigInt, Text, Timestamp};
+    let now_db = to_db(request.now);
+    let wall_db = to_db(request.wall_now);
+    let saturated: Vec<&str> = request
+        .in_flight
+        .iter()
+        .filter(|(_, n)| **n >= request.per_endpoint)
+        .map(|(id, _)| id.as_str())
+        .collect();
+    let per_endpoint = i64::try_from(request.per_endpoint).unwrap_or(i64::MAX);
+    // Due rows ranked per claim: a few claims' worth, so that a short backlog of one endpoint
+    // at the head of the queue cannot leave the claim empty.
+    let window = request.limit.max(1).saturating_mul(CLAIM_WINDOW_FACTOR);
     super::write_transaction(conn, |conn| {
-        macro_rules! due {
-            () => {
-                webhook_deliveries::table
-                    .filter(webhook_deliveries::state.eq(DeliveryState::Pending.as_str()))
-                    .filter(webhook_deliveries::next_attempt_at.le(now_db))
-                    .filter(
-                        webhook_deliveries::leased_until
-                            .is_null()
-                            .or(webhook_deliveries::leased_until.lt(now_db)),
-                    )
-                    // A correlated primary-key probe per candidate row, not an IN list of
-                    // every enabled endpoint built for each claim.
-                    .filter(diesel::dsl::exists(
-                        webhook_endpoints::table
-                            .filter(webhook_endpoints::id.eq(webhook_deliveries::endpoint_id))
-                            .filter(webhook_endpoints::enabled.eq(true)),
-                    ))
-                    .order(webhook_deliveries::next_attempt_at)
-                    .limit(limit)
-                    .select(webhook_deliveries::id)
-            };
-        }
-        let ids: Vec<String> = match conn {
-            DbConnection::Postgresql(pg) => due!().for_update().skip_locked().load(pg)?,
-            DbConnection::Sqlite(sqlite) => due!().load(sqlite)?,
+        let candidates: Vec<Candidate> = match conn {
+            DbConnection::Postgresql(pg) => diesel::sql_query(CANDIDATES_PG)
+                .bind::<Timestamp, _>(now_db)
+                .bind::<Timestamp, _>(wall_db)
+                .bind::<Array<Text>, _>(&saturated)
+                .bind::<BigInt, _>(per_endpoint)
+                .bind::<BigInt, _>(request.limit)
+                .bind::<BigInt, _>(window)
+                .load(pg)?,
+            DbConnection::Sqlite(sqlite) => {
+                let excluded = serde_json::to_string(&saturated)
+                    .map_err(|e| StoreError::Corrupt(format!("endpoint ids: {e}")))?;
+                diesel::sql_query(CANDIDATES_SQLITE)
+                    .bind::<Timestamp, _>(now_db)
+                    .bind::<Timestamp, _>(wall_db)
+                    .bind::<Text, _>(excluded)
+                    .bind::<BigInt, _>(window)
+                    .bind::<BigInt, _>(per_endpoint)
+                    .bind::<BigInt, _>(request.limit)
+                    .load(sqlite)?
+            }
         };
+        // Endpoints with sends in flight get only what is left of their share.
+        let mut taken: HashMap<&str, usize> = HashMap::new();
+        let mut ids: Vec<String> = Vec::with_capacity(candidates.len());
+        for candidate in &candidates {
+            let busy = request
+                .in_flight
+                .get(&candidate.endpoint_id)
+                .copied()
+                .unwrap_or(0);
+            let count = taken.entry(candidate.endpoint_id.as_str()).or_insert(0);
+            if busy.saturating_add(*count) < request.per_endpoint {
+                *count += 1;
+                ids.push(candidate.id.clone());
+            }
+        }
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        diesel::update(webhook_deliveries::table.filter(webhook_deliveries::id.eq_any(&ids)))
-            .set(webhook_deliveries::leased_until.eq(to_db(lease_until)))
-            .execute(conn)?;
-        let deliveries: Vec<(String, String, String, i64, i32)> = webhook_deliveries::table
-            .filter(webhook_deliveries::id.eq_any(&ids))
-            .select((
-                webhook_deliveries::id,
-                webhook_deliveries::endpoint_id,
-                webhook_deliveries::event_id,
-                webhook_deliveries::event_seq,
-                webhook_deliveries::attempts,
-            ))
-            .load(conn)?;
+        for chunk in ids.chunks(INSERT_BATCH) {
+            diesel::update(webhook_deliveries::table.filter(webhook_deliveries::id.eq_any(chunk)))
+                .set(webhook_deliveries::leased_until.eq(to_db(request.lease_until)))
+                .execute(conn)?;
+        }
+        let mut deliveries: Vec<(String, String, String, i64, i32)> = Vec::new();
+        for chunk in ids.chunks(INSERT_BATCH) {
+            deliveries.extend(
+                webhook_deliveries::table
+                    .filter(webhook_deliveries::id.eq_any(chunk))
+                    .select((
+                        webhook_deliveries::id,
+                        webhook_deliveries::endpoint_id,
+                        webhook_deliveries::event_id,
+                        webhook_deliveries::event_seq,
+                        webhook_deliveries::attempts,
+                    ))
+                    .load::<(String, String, String, i64, i32)>(conn)?,
+            );
+        }
+        // Back into the round-robin order of the claim.
+        let position: HashMap<&str, usize> = ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| (id.as_str(), i))
+            .collect();
+        deliveries.sort_by_key(|d| position.get(d.0.as_str()).copied().unwrap_or(usize::MAX));
         let mut endpoint_ids: Vec<&String> = deliveries.iter().map(|d| &d.1).collect();
         endpoint_ids.sort();
         endpoint_ids.dedup();
@@ -564,6 +702,22 @@ pub fn claim(
     })
 }
 
+/// Gives claimed deliveries back unsent (a dispatcher shutting down): their lease ends now and
+/// they are due again for any dispatcher. Rows already recorded are left as they are.
+pub fn release(conn: &mut DbConnection, delivery_ids: &[String]) -> Result<usize, StoreError> {
+    let mut released = 0;
+    for chunk in delivery_ids.chunks(INSERT_BATCH) {
+        released += diesel::update(
+            webhook_deliveries::table
+                .filter(webhook_deliveries::id.eq_any(chunk))
+                .filter(webhook_deliveries::state.eq(DeliveryState::Pending.as_str())),
+        )
+        .set(webhook_deliveries::leased_until.eq(None::<NaiveDateTime>))
+        .execute(conn)?;
+    }
+    Ok(released)
+}
+
 /// What one attempt did, and what the dispatcher decided follows.
 #[derive(Debug, Clone)]
 pub struct AttemptRecord {
@@ -583,6 +737,10 @@ pub struct AttemptRecord {
 /// failure streak, and the disabling of endpoints that answered 410 or failed for
 /// `disable_after` without a success (with an `endpoint.disabled` event to the owner).
 /// Returns the ids of endpoints disabled.
+///
+/// What a receiver answered is stored sanitised (`storable_text`): no answer can make the
+/// database refuse the batch. A failed attempt of an endpoint that is disabled (by this batch
+/// or while the attempt was in flight) ends `failed`, never `pending`: nothing would send it.
 pub fn record(
     conn: &mut DbConnection,
     attempts: &[AttemptRecord],
@@ -590,6 +748,8 @@ pub fn record(
     disable_after: chrono::Duration,
 ) -> Result<Vec<String>, StoreError> {
     let now_db = to_db(now);
+    let attempts: Vec<AttemptRecord> = attempts.iter().map(AttemptRecord::storable).collect();
+    let attempts = attempts.as_slice();
     super::write_transaction(conn, |conn| {
         let mut disabled = Vec::new();
         // An endpoint that took any delivery of this batch is reachable: its failure streak
@@ -623,10 +783,17 @@ pub fn record(
             if bulk && a.outcome == Outcome::Success {
                 continue;
             }
+            let endpoint = webhook_endpoints::table.find(&a.endpoint_id);
+            let enabled = a.outcome == Outcome::Success
+                || endpoint
+                    .select(webhook_endpoints::enabled)
+                    .first::<bool>(conn)
+                    .optional()?
+                    .unwrap_or(false);
             let (state, next) = match (a.outcome, a.retry_at) {
                 (Outcome::Success, _) => (DeliveryState::Succeeded, now_db),
-                (Outcome::Failure, Some(at)) => (DeliveryState::Pending, to_db(at)),
-                (Outcome::Failure, None) | (Outcome::Gone, _) => (DeliveryState::Failed, now_db),
+                (Outcome::Failure, Some(at)) if enabled => (DeliveryState::Pending, to_db(at)),
+                (Outcome::Failure, _) | (Outcome::Gone, _) => (DeliveryState::Failed, now_db),
             };
             diesel::update(webhook_deliveries::table.find(&a.delivery_id))
                 .set((
@@ -641,9 +808,10 @@ pub fn record(
                     webhook_deliveries::updated_at.eq(now_db),
                 ))
                 .execute(conn)?;
-            let endpoint = webhook_endpoints::table.find(&a.endpoint_id);
             let reason = match a.outcome {
                 Outcome::Success => None,
+                // Already disabled: nothing more to decide.
+                _ if !enabled => None,
                 Outcome::Failure if healthy.contains(a.endpoint_id.as_str()) => None,
                 Outcome::Gone => Some("the endpoint answered 410 Gone".to_string()),
                 Outcome::Failure => {
@@ -672,6 +840,21 @@ pub fn record(
         }
         Ok(disabled)
     })
+}
+
+impl AttemptRecord {
+    /// The record with its answer and error made storable (see `storable_text`).
+    fn storable(&self) -> AttemptRecord {
+        let clean = |text: &Option<String>| {
+            text.as_deref()
+                .map(|t| storable_text(t.as_bytes(), STORED_TEXT_MAX))
+        };
+        AttemptRecord {
+            response: clean(&self.response),
+            error: clean(&self.error),
+            ..self.clone()
+        }
+    }
 }
 
 /// Writes the successful attempts of a batch with one `UPDATE … FROM unnest(…)`.
@@ -738,20 +921,16 @@ fn disable(
         return Ok(false);
     }
     // Nothing is sent to a disabled endpoint again: its waiting deliveries fail now, with the
-    // reason in the log, instead of staying pending for ever. Rows in flight are recorded by
-    // their own attempt.
+    // reason in the log, instead of staying pending for ever. Rows in flight fail too and lose
+    // their lease; their attempt, when it is recorded, says how it ended.
     diesel::update(
         webhook_deliveries::table
             .filter(webhook_deliveries::endpoint_id.eq(endpoint_id))
-            .filter(webhook_deliveries::state.eq(DeliveryState::Pending.as_str()))
-            .filter(
-                webhook_deliveries::leased_until
-                    .is_null()
-                    .or(webhook_deliveries::leased_until.lt(to_db(now))),
-            ),
+            .filter(webhook_deliveries::state.eq(DeliveryState::Pending.as_str())),
     )
     .set((
         webhook_deliveries::state.eq(DeliveryState::Failed.as_str()),
+        webhook_deliveries::leased_until.eq(None::<NaiveDateTime>),
         webhook_deliveries::last_error.eq(format!("not sent: endpoint disabled ({reason})")),
         webhook_deliveries::updated_at.eq(to_db(now)),
     ))

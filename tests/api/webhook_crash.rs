@@ -105,7 +105,7 @@ fn fan_out(conn: &mut DbConnection, receiver: &CountingReceiver) {
             enabled: true,
             secret: subreg::notify::signing::new_secret(),
         };
-        create_endpoint(conn, owner, spec, now).unwrap();
+        create_endpoint(conn, owner, spec, usize::MAX, now).unwrap();
     }
     let events = (0..EVENTS)
         .map(|i| NewEvent {
@@ -278,4 +278,96 @@ fn two_dispatchers_on_one_postgres_deliver_each_event_once() {
     let (log, unfinished) = delivery_log(&mut conn);
     assert!(unfinished.is_empty(), "not succeeded: {unfinished:?}");
     assert_eq!(hits.keys().cloned().collect::<BTreeSet<_>>(), log);
+}
+
+/// Rows whose lease is still running on the real clock.
+fn leased(conn: &mut DbConnection) -> i64 {
+    use subreg::store::schema::webhook_deliveries as d;
+    let now = subreg::store::to_naive(Clock::System.now());
+    d::table
+        .filter(d::state.eq("pending"))
+        .filter(d::leased_until.gt(now))
+        .count()
+        .get_result(conn)
+        .unwrap()
+}
+
+/// SIGTERM mid fan-out to a slow receiver: the process stops claiming, gives its in-flight
+/// sends a short grace, hands the rest back and exits; no delivery is left leased.
+fn sigterm_mid_fan_out(backend: Backend) {
+    let Some((_db, url)) = TestDb::create(backend) else {
+        eprintln!("SUBREG_TEST_POSTGRES_URL not set: PostgreSQL run skipped");
+        return;
+    };
+    let pool = store::connect(&url, 2).unwrap();
+    let mut conn = pool.get().unwrap();
+    // Each answer takes 3 s: sends are in flight whenever the signal comes.
+    let receiver = CountingReceiver::start(Duration::from_millis(3_000));
+    fan_out(&mut conn, &receiver);
+    let mut child = serve_process(
+        &url,
+        &[
+            ("SUBREG_WEBHOOK_ALLOW_PRIVATE", "1"),
+            ("SUBREG_WEBHOOK_ALLOW_HTTP", "1"),
+            ("SUBREG_WEBHOOK_TIMEOUT_MS", "10000"),
+            // A lease far longer than the test: one left behind would show.
+            ("SUBREG_WEBHOOK_LEASE_MS", "600000"),
+            ("SUBREG_WEBHOOK_CONCURRENCY", "8"),
+            ("SUBREG_WEBHOOK_BATCH_SIZE", "8"),
+            ("SUBREG_WEBHOOK_SHUTDOWN_GRACE_MS", "500"),
+        ],
+    );
+    wait_for("sends in flight", Duration::from_secs(20), || {
+        leased(&mut conn) >= 8
+    });
+    let signalled = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(signalled.success());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            stop(&mut child);
+            panic!("subreg serve did not exit within 20 s of SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "graceful exit: {status:?}");
+    assert_eq!(
+        leased(&mut conn),
+        0,
+        "no delivery left leased after the process exited"
+    );
+    assert!(pending(&mut conn) > 0, "the fan-out was stopped midway");
+    // What was handed back is due again: a new process sends it without waiting for a lease.
+    receiver.hits.lock().expect("lock").clear();
+    let before = pending(&mut conn);
+    let mut child = serve_process(
+        &url,
+        &[
+            ("SUBREG_WEBHOOK_ALLOW_PRIVATE", "1"),
+            ("SUBREG_WEBHOOK_ALLOW_HTTP", "1"),
+            ("SUBREG_WEBHOOK_LEASE_MS", "600000"),
+        ],
+    );
+    wait_for(
+        "the restarted process to send",
+        Duration::from_secs(20),
+        || pending(&mut conn) < before,
+    );
+    stop(&mut child);
+}
+
+#[test]
+fn sigterm_mid_fan_out_leaves_no_delivery_leased_on_sqlite() {
+    sigterm_mid_fan_out(Backend::Sqlite);
+}
+
+#[test]
+fn sigterm_mid_fan_out_leaves_no_delivery_leased_on_postgres() {
+    sigterm_mid_fan_out(Backend::Postgres);
 }

@@ -6,7 +6,7 @@ use crate::on_both_backends;
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use serde_json::{json, Value};
 use standardwebhooks::Webhook;
-use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use subreg::config::Settings;
@@ -41,19 +41,28 @@ pub struct Receiver {
     pub port: u16,
     pub status: Arc<AtomicU16>,
     pub seen: Arc<Mutex<Vec<Received>>>,
+    /// The body of every answer.
+    pub reply: Arc<Mutex<Vec<u8>>>,
+    /// How long each answer takes, in milliseconds (the request is counted on arrival).
+    pub delay_ms: Arc<AtomicU64>,
 }
 
 impl Receiver {
     pub async fn start() -> Receiver {
         let status = Arc::new(AtomicU16::new(200));
         let seen: Arc<Mutex<Vec<Received>>> = Arc::new(Mutex::new(Vec::new()));
+        let reply = Arc::new(Mutex::new(b"received".to_vec()));
+        let delay_ms = Arc::new(AtomicU64::new(0));
         let (s, r) = (status.clone(), seen.clone());
+        let (b, d) = (reply.clone(), delay_ms.clone());
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind receiver");
         let port = listener.local_addr().expect("addr").port();
         let server = HttpServer::new(move || {
             let (s, r) = (s.clone(), r.clone());
+            let (b, d) = (b.clone(), d.clone());
             App::new().default_service(web::to(move |req: HttpRequest, body: web::Bytes| {
                 let (s, r) = (s.clone(), r.clone());
+                let (b, d) = (b.clone(), d.clone());
                 async move {
                     let answered = s.load(Ordering::SeqCst);
                     let mut headers = reqwest::header::HeaderMap::new();
@@ -71,10 +80,15 @@ impl Receiver {
                         body: body.to_vec(),
                         answered,
                     });
+                    let delay = d.load(Ordering::SeqCst);
+                    if delay > 0 {
+                        tokio::time::sleep(Duration::from_millis(delay)).await;
+                    }
+                    let reply = b.lock().expect("lock").clone();
                     HttpResponse::build(
                         actix_web::http::StatusCode::from_u16(answered).expect("status"),
                     )
-                    .body("received")
+                    .body(reply)
                 }
             }))
         })
@@ -83,7 +97,24 @@ impl Receiver {
         .expect("listen")
         .run();
         actix_web::rt::spawn(server);
-        Receiver { port, status, seen }
+        Receiver {
+            port,
+            status,
+            seen,
+            reply,
+            delay_ms,
+        }
+    }
+
+    /// Answers every request with this body from now on.
+    pub fn reply_with(&self, body: &[u8]) {
+        *self.reply.lock().expect("lock") = body.to_vec();
+    }
+
+    /// Answers every request this much later from now on.
+    pub fn delay(&self, delay: Duration) {
+        self.delay_ms
+            .store(delay.as_millis() as u64, Ordering::SeqCst);
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -652,6 +683,10 @@ async fn ssrf_refusal(backend: Backend) {
         "http://169.254.169.254/latest/meta-data",
         "http://10.0.0.1/hook",
         "http://0.0.0.0/hook",
+        "http://[2001::1]/hook",
+        "http://[2001:20::1]/hook",
+        "http://[2001:2::1]/hook",
+        "http://[64:ff9b::a00:1]/hook",
         "ftp://127.0.0.1/hook",
     ] {
         let reply = app
@@ -681,5 +716,455 @@ mod ssrf_guard_refuses_loopback_without_allow_private {
     #[actix_web::test]
     async fn postgres() {
         ssrf_refusal(Backend::Postgres).await;
+    }
+}
+
+/// An endpoint's delivery log as its owner reads it (`owner` like "processors/p1").
+async fn deliveries(app: &TestApp, owner: &str, token: &str, whid: &str) -> Vec<Value> {
+    let reply = app
+        .get(
+            &format!("/v1/{owner}/webhooks/{whid}/deliveries?limit=100"),
+            Some(token),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    reply.json()["items"].as_array().expect("items").clone()
+}
+
+/// Waits (up to 20 s) until `done` holds for the delivery log.
+async fn wait_for_log(
+    app: &TestApp,
+    owner: &str,
+    token: &str,
+    whid: &str,
+    what: &str,
+    done: impl Fn(&[Value]) -> bool,
+) -> Vec<Value> {
+    for _ in 0..400 {
+        let log = deliveries(app, owner, token, whid).await;
+        if done(&log) {
+            return log;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!(
+        "timed out waiting for {what}: {:?}",
+        deliveries(app, owner, token, whid).await
+    );
+}
+
+fn all_in(state: &'static str, n: usize) -> impl Fn(&[Value]) -> bool {
+    move |log| log.len() == n && log.iter().all(|d| d["state"] == state)
+}
+
+/// A receiver answering NUL bytes, invalid UTF-8 and more than 512 bytes: its attempts are
+/// recorded with a clean answer, and so are another tenant's attempts written beside them.
+async fn an_answer_with_nul_bytes_is_stored_clean_and_fails_no_other_attempt(app: TestApp) {
+    let nul = Receiver::start().await;
+    let mut answer = b"ok\0\0\xff\xfe\x1b".to_vec();
+    answer.extend("é".repeat(300).as_bytes());
+    nul.reply_with(&answer);
+    let plain = Receiver::start().await;
+    app.processor("p1").await;
+    app.processor("p2").await;
+    let bad = create_webhook(
+        &app,
+        "processors/p1",
+        &processor("p1"),
+        json!({"url": nul.url("/nul")}),
+    )
+    .await;
+    let good = create_webhook(
+        &app,
+        "processors/p2",
+        &processor("p2"),
+        json!({"url": plain.url("/plain")}),
+    )
+    .await;
+    for name in ["A", "B", "C"] {
+        app.seed("p1", &entry(name)).await;
+        app.seed("p2", &entry(name)).await;
+    }
+    let (bad_id, good_id) = (
+        bad["id"].as_str().expect("id"),
+        good["id"].as_str().expect("id"),
+    );
+    let stored = wait_for_log(
+        &app,
+        "processors/p1",
+        &processor("p1"),
+        bad_id,
+        "the NUL answers recorded",
+        all_in("succeeded", 3),
+    )
+    .await;
+    wait_for_log(
+        &app,
+        "processors/p2",
+        &processor("p2"),
+        good_id,
+        "the other tenant's attempts recorded",
+        all_in("succeeded", 3),
+    )
+    .await;
+    for delivery in &stored {
+        let response = delivery["last_response"].as_str().expect("answer kept");
+        assert!(
+            response.starts_with("ok\u{fffd}\u{fffd}\u{fffd}\u{fffd}\u{fffd}éé"),
+            "{response:?}"
+        );
+        assert!(
+            !response.contains('\0') && response.len() <= 512,
+            "{response:?}"
+        );
+        assert!(response.ends_with('é'), "cut on a character boundary");
+        assert_eq!(delivery["attempts"], 1, "{delivery}");
+    }
+}
+
+/// The owner's 11th endpoint is refused with a problem that names the limit and the setting;
+/// deleting one makes room; another owner is not affected.
+async fn the_eleventh_endpoint_of_an_owner_is_refused(app: TestApp) {
+    app.processor("p1").await;
+    app.controller("c1").await;
+    let body = json!({"url": "http://127.0.0.1:9/hook"});
+    let mut ids = Vec::new();
+    for _ in 0..10 {
+        ids.push(create_webhook(&app, "processors/p1", &processor("p1"), body.clone()).await);
+    }
+    let refused = app
+        .post("/v1/processors/p1/webhooks", Some(&processor("p1")), &body)
+        .await;
+    let problem = refused.problem(409);
+    let detail = problem["detail"].as_str().expect("detail");
+    assert!(
+        detail.contains("10") && detail.contains("SUBREG_WEBHOOK_MAX_ENDPOINTS"),
+        "{detail}"
+    );
+    let listed = app
+        .get(
+            "/v1/processors/p1/webhooks?limit=100",
+            Some(&processor("p1")),
+        )
+        .await
+        .json();
+    assert_eq!(listed["items"].as_array().map(Vec::len), Some(10));
+    // Another owner has its own ten.
+    create_webhook(&app, "controllers/c1", &controller("c1"), body.clone()).await;
+    // Deleting one makes room for one.
+    let whid = ids[0]["id"].as_str().expect("id");
+    let deleted = app
+        .delete(
+            &format!("/v1/processors/p1/webhooks/{whid}"),
+            Some(&processor("p1")),
+        )
+        .await;
+    assert_eq!(deleted.status, 204);
+    create_webhook(&app, "processors/p1", &processor("p1"), body.clone()).await;
+    app.post("/v1/processors/p1/webhooks", Some(&processor("p1")), &body)
+        .await
+        .problem(409);
+}
+
+/// Deliveries in flight to a slow receiver when the test clock moves a day ahead are not
+/// sent again: leases run on the real clock.
+async fn moving_the_test_clock_does_not_resend_deliveries_in_flight(app: TestApp) {
+    let slow = Receiver::start().await;
+    slow.delay(Duration::from_millis(2_000));
+    app.processor("p1").await;
+    let hook = create_webhook(
+        &app,
+        "processors/p1",
+        &processor("p1"),
+        json!({"url": slow.url("/slow")}),
+    )
+    .await;
+    app.seed("p1", &json!([entry("A"), entry("B"), entry("C")]))
+        .await;
+    slow.wait_for("three sends in flight", |all| all.len() == 3)
+        .await;
+    app.advance("P1D").await;
+    let whid = hook["id"].as_str().expect("id");
+    wait_for_log(
+        &app,
+        "processors/p1",
+        &processor("p1"),
+        whid,
+        "the three deliveries recorded",
+        all_in("succeeded", 3),
+    )
+    .await;
+    // Time for a second send to arrive, had one been made.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let all = slow.all();
+    let ids: std::collections::BTreeSet<String> = all.iter().map(Received::id).collect();
+    assert_eq!(
+        (all.len(), ids.len()),
+        (3, 3),
+        "each delivery sent once: {:?}",
+        all.iter().map(Received::id).collect::<Vec<_>>()
+    );
+}
+
+on_both_backends!(
+    an_answer_with_nul_bytes_is_stored_clean_and_fails_no_other_attempt,
+    the_eleventh_endpoint_of_an_owner_is_refused,
+    moving_the_test_clock_does_not_resend_deliveries_in_flight,
+);
+
+/// A receiver that hangs does not hold up another endpoint: with 4 sends in flight at most and
+/// 2 per endpoint, the healthy endpoint gets all its deliveries while every send to the hanging
+/// one is still waiting (none has ended: the timeout is far off). Not a timing test: before
+/// the cap the hanging endpoint's sends took every slot until they timed out.
+async fn a_hanging_receiver_does_not_hold_up_another_endpoint(backend: Backend) {
+    let Some(app) = spawn_app_with(backend, |s| {
+        s.webhooks.concurrency = 4;
+        s.webhooks.per_endpoint_concurrency = 2;
+        s.webhooks.timeout = Duration::from_secs(30);
+        s.webhooks.lease = Duration::from_secs(60);
+    })
+    .await
+    else {
+        eprintln!("SUBREG_TEST_POSTGRES_URL not set: PostgreSQL run skipped");
+        return;
+    };
+    let hanging = Receiver::start().await;
+    hanging.delay(Duration::from_secs(3_600));
+    let healthy = Receiver::start().await;
+    app.processor("p1").await;
+    let stuck = create_webhook(
+        &app,
+        "processors/p1",
+        &processor("p1"),
+        json!({"url": hanging.url("/hang")}),
+    )
+    .await;
+    create_webhook(
+        &app,
+        "processors/p1",
+        &processor("p1"),
+        json!({"url": healthy.url("/ok")}),
+    )
+    .await;
+    let names: Vec<Value> = (0..8).map(|i| entry(&format!("E{i}"))).collect();
+    app.seed("p1", &json!(names)).await;
+    healthy
+        .wait_for("all 8 at the healthy endpoint", |all| {
+            succeeded_ids(all).len() == 8
+        })
+        .await;
+    hanging
+        .wait_for("two sends to the hanging receiver", |all| all.len() >= 2)
+        .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(hanging.all().len(), 2, "at most 2 sends to one endpoint");
+    let whid = stuck["id"].as_str().expect("id");
+    let log = deliveries(&app, "processors/p1", &processor("p1"), whid).await;
+    assert!(
+        log.iter().all(|d| d["attempts"] == 0),
+        "no send to the hanging receiver has ended yet: {log:?}"
+    );
+}
+
+mod a_hanging_receiver_does_not_hold_up_another_endpoint {
+    use super::*;
+
+    #[actix_web::test]
+    async fn sqlite() {
+        a_hanging_receiver_does_not_hold_up_another_endpoint(Backend::Sqlite).await;
+    }
+
+    #[actix_web::test]
+    async fn postgres() {
+        a_hanging_receiver_does_not_hold_up_another_endpoint(Backend::Postgres).await;
+    }
+}
+
+/// Deliveries in flight when their endpoint is disabled end `failed`, leased or not, and an
+/// attempt recorded after the disabling does not make one `pending` again. The dispatcher is
+/// off: the claim and the attempts are made here.
+async fn disabling_an_endpoint_fails_its_leased_deliveries_too(backend: Backend) {
+    use subreg::domain::webhook::Outcome;
+    use subreg::store::webhooks::{claim, record, AttemptRecord, ClaimRequest};
+    let Some(app) = spawn_app_with(backend, |s| s.webhooks.dispatcher = false).await else {
+        eprintln!("SUBREG_TEST_POSTGRES_URL not set: PostgreSQL run skipped");
+        return;
+    };
+    app.processor("p1").await;
+    let hook = create_webhook(
+        &app,
+        "processors/p1",
+        &processor("p1"),
+        json!({"url": "http://127.0.0.1:9/hook"}),
+    )
+    .await;
+    for name in ["A", "B", "C"] {
+        app.seed("p1", &entry(name)).await;
+    }
+    let whid = hook["id"].as_str().expect("id").to_string();
+    let pool = subreg::store::connect(&app.database_url, 1).expect("pool");
+    let mut conn = pool.get().expect("conn");
+    let now = chrono::Utc::now() + chrono::Duration::seconds(1);
+    let in_flight = std::collections::HashMap::new();
+    let claimed = claim(
+        &mut conn,
+        &ClaimRequest {
+            now,
+            wall_now: now,
+            lease_until: now + chrono::Duration::seconds(60),
+            limit: 10,
+            per_endpoint: 10,
+            in_flight: &in_flight,
+        },
+    )
+    .expect("claimed");
+    assert_eq!(claimed.len(), 3, "all three in flight");
+    let attempt = |i: usize, outcome: Outcome, status: Option<i32>| AttemptRecord {
+        delivery_id: claimed[i].delivery_id.clone(),
+        endpoint_id: whid.clone(),
+        event_seq: claimed[i].event_seq,
+        outcome,
+        status,
+        latency_ms: 1,
+        response: None,
+        error: None,
+        retry_at: Some(now + chrono::Duration::seconds(5)),
+    };
+    let disabled = record(
+        &mut conn,
+        &[attempt(0, Outcome::Gone, Some(410))],
+        now,
+        chrono::Duration::days(5),
+    )
+    .expect("recorded");
+    assert_eq!(disabled, vec![whid.clone()]);
+    let log = deliveries(&app, "processors/p1", &processor("p1"), &whid).await;
+    assert!(log.iter().all(|d| d["state"] == "failed"), "{log:?}");
+    // The two sends in flight end after the disabling: a failure (with a retry the schedule
+    // would allow) and a success.
+    record(
+        &mut conn,
+        &[
+            attempt(1, Outcome::Failure, Some(503)),
+            attempt(2, Outcome::Success, Some(200)),
+        ],
+        now,
+        chrono::Duration::days(5),
+    )
+    .expect("recorded");
+    let log = deliveries(&app, "processors/p1", &processor("p1"), &whid).await;
+    let state_of = |i: usize| {
+        log.iter()
+            .find(|d| d["id"] == claimed[i].delivery_id.as_str())
+            .map(|d| (d["state"].clone(), d["attempts"].clone()))
+    };
+    assert_eq!(state_of(1), Some((json!("failed"), json!(1))), "{log:?}");
+    assert_eq!(state_of(2), Some((json!("succeeded"), json!(1))), "{log:?}");
+    assert!(log.iter().all(|d| d["state"] != "pending"), "{log:?}");
+}
+
+mod disabling_an_endpoint_fails_its_leased_deliveries_too {
+    use super::*;
+
+    #[actix_web::test]
+    async fn sqlite() {
+        disabling_an_endpoint_fails_its_leased_deliveries_too(Backend::Sqlite).await;
+    }
+
+    #[actix_web::test]
+    async fn postgres() {
+        disabling_an_endpoint_fails_its_leased_deliveries_too(Backend::Postgres).await;
+    }
+}
+
+/// A claim takes endpoints round-robin, never more than the per-endpoint cap counting the sends
+/// already in flight, and nothing of an endpoint at its cap. The dispatcher is off.
+async fn claims_take_endpoints_round_robin_up_to_their_cap(backend: Backend) {
+    use subreg::store::webhooks::{claim, ClaimRequest};
+    let Some(app) = spawn_app_with(backend, |s| s.webhooks.dispatcher = false).await else {
+        eprintln!("SUBREG_TEST_POSTGRES_URL not set: PostgreSQL run skipped");
+        return;
+    };
+    app.processor("p1").await;
+    let mut ids = Vec::new();
+    for path in ["/a", "/b", "/c"] {
+        let hook = create_webhook(
+            &app,
+            "processors/p1",
+            &processor("p1"),
+            json!({"url": format!("http://127.0.0.1:9{path}")}),
+        )
+        .await;
+        ids.push(hook["id"].as_str().expect("id").to_string());
+    }
+    let names: Vec<Value> = (0..6).map(|i| entry(&format!("E{i}"))).collect();
+    app.seed("p1", &json!(names)).await;
+    let pool = subreg::store::connect(&app.database_url, 1).expect("pool");
+    let mut conn = pool.get().expect("conn");
+    let now = chrono::Utc::now() + chrono::Duration::seconds(1);
+    let mut in_flight = std::collections::HashMap::new();
+    in_flight.insert(ids[0].clone(), 1);
+    fn request(
+        now: chrono::DateTime<chrono::Utc>,
+        in_flight: &std::collections::HashMap<String, usize>,
+    ) -> ClaimRequest<'_> {
+        ClaimRequest {
+            now,
+            wall_now: now,
+            lease_until: now + chrono::Duration::seconds(60),
+            limit: 100,
+            per_endpoint: 2,
+            in_flight,
+        }
+    }
+    let claimed = claim(&mut conn, &request(now, &in_flight)).expect("claimed");
+    let endpoints: Vec<&str> = claimed.iter().map(|c| c.endpoint_id.as_str()).collect();
+    let count = |id: &str| endpoints.iter().filter(|e| **e == id).count();
+    assert_eq!(
+        (count(&ids[0]), count(&ids[1]), count(&ids[2])),
+        (1, 2, 2),
+        "the cap counts the send already in flight"
+    );
+    // Round-robin: every endpoint's first due delivery before any endpoint's second.
+    let mut firsts: Vec<&str> = endpoints.iter().take(3).copied().collect();
+    firsts.sort_unstable();
+    let mut all: Vec<&str> = ids.iter().map(String::as_str).collect();
+    all.sort_unstable();
+    assert_eq!(firsts, all, "{endpoints:?}");
+    // Each endpoint's oldest deliveries first.
+    for id in &ids {
+        let seqs: Vec<i64> = claimed
+            .iter()
+            .filter(|c| &c.endpoint_id == id)
+            .map(|c| c.event_seq)
+            .collect();
+        assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
+    }
+    // Leased rows are not claimed again, and endpoints at their cap get nothing.
+    for id in &ids {
+        in_flight.insert(id.clone(), 2);
+    }
+    assert!(claim(&mut conn, &request(now, &in_flight))
+        .expect("claimed")
+        .is_empty());
+    in_flight.clear();
+    let rest = claim(&mut conn, &request(now, &in_flight)).expect("claimed");
+    assert_eq!(rest.len(), 6, "two more of each, none of the leased five");
+    assert!(rest
+        .iter()
+        .all(|r| claimed.iter().all(|c| c.delivery_id != r.delivery_id)));
+}
+
+mod claims_take_endpoints_round_robin_up_to_their_cap {
+    use super::*;
+
+    #[actix_web::test]
+    async fn sqlite() {
+        claims_take_endpoints_round_robin_up_to_their_cap(Backend::Sqlite).await;
+    }
+
+    #[actix_web::test]
+    async fn postgres() {
+        claims_take_endpoints_round_robin_up_to_their_cap(Backend::Postgres).await;
     }
 }

@@ -1,0 +1,2 @@
+-- Nothing to undo: the repaired rows stay failed.
+SELECT 1;
