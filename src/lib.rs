@@ -100,6 +100,9 @@ impl Application {
                 .is_sqlite()
                 .then(http::gate::sqlite_writers),
         });
+        if let Some(jwks) = verifier.jwks() {
+            actix_web::rt::spawn(jwks.run_until_stopped());
+        }
         let verifier = web::Data::new(verifier);
         let test_clock = settings.test_clock;
         let server = HttpServer::new(move || {
