@@ -104,10 +104,13 @@ impl Application {
             actix_web::rt::spawn(jwks.run_until_stopped());
         }
         let verifier = web::Data::new(verifier);
+        let idempotency = web::Data::new(http::idempotency::Idempotency::default());
         let test_clock = settings.test_clock;
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(middleware::from_fn(http::gate::gate))
+                // Before the gate: a retry of a running request is told so at once.
+                .wrap(middleware::from_fn(http::idempotency::idempotency))
                 .wrap(middleware::from_fn(http::guard::guard))
                 .wrap(
                     middleware::DefaultHeaders::new()
@@ -119,6 +122,7 @@ impl Application {
                 )
                 .app_data(state.clone())
                 .app_data(verifier.clone())
+                .app_data(idempotency.clone())
                 .app_data(webhook_policy.clone())
                 .configure(|cfg| {
                     http::register(cfg, test_clock);

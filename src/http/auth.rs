@@ -534,6 +534,12 @@ async fn actor_from(req: HttpRequest) -> Result<Option<Actor>, ApiError> {
     Ok(Some(verified.actor))
 }
 
+/// The verified caller of a request (revocation included), `None` without a token: for
+/// middleware that needs to know who calls before the handler runs.
+pub async fn actor_of(req: &HttpRequest) -> Result<Option<Actor>, ApiError> {
+    actor_from(req.clone()).await
+}
+
 type ActorFuture<T> = Pin<Box<dyn Future<Output = Result<T, ApiError>>>>;
 
 impl FromRequest for Actor {
