@@ -20,12 +20,34 @@ pub struct Settings {
     pub jwt_issuer: String,
     /// The longest token lifetime (`exp - iat`) accepted, and minted by `subreg token`.
     pub jwt_max_lifetime_secs: i64,
+    /// Tokens from an identity provider: RS256/ES256 verified against this JWKS.
+    pub jwt: IdentityProviderSettings,
     pub test_clock: bool,
     pub pool_size: u32,
     pub public_url: String,
     pub sweep_interval: Duration,
     pub sweep_batch: i64,
     pub webhooks: WebhookSettings,
+}
+
+/// Tokens from an identity provider (the `SUBREG_JWT_JWKS_*`, `SUBREG_JWT_*_CLAIM` variables).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdentityProviderSettings {
+    /// The JWKS URL: https, or http to a loopback address (tests). When set, tokens are
+    /// verified only against its keys (RS256, ES256).
+    pub jwks_url: Option<String>,
+    /// The keys are fetched again this often.
+    pub jwks_refresh: Duration,
+    /// A token naming an unknown `kid` fetches the keys again, at most once per this interval.
+    pub jwks_min_refresh: Duration,
+    /// The `aud` a token must carry.
+    pub audience: String,
+    /// The claim with the role: a name, or a dotted path such as `realm_access.roles`.
+    pub role_claim: String,
+    /// Role values are `<prefix>admin`, `<prefix>processor`, `<prefix>controller`.
+    pub role_prefix: String,
+    /// The claim with the org: a name or a dotted path.
+    pub org_claim: String,
 }
 
 /// How webhooks are delivered (the `SUBREG_WEBHOOK_*` variables).
@@ -75,6 +97,7 @@ impl std::fmt::Debug for Settings {
             )
             .field("jwt_issuer", &self.jwt_issuer)
             .field("jwt_max_lifetime_secs", &self.jwt_max_lifetime_secs)
+            .field("jwt", &self.jwt)
             .field("test_clock", &self.test_clock)
             .field("pool_size", &self.pool_size)
             .field("public_url", &self.public_url)
@@ -154,6 +177,7 @@ impl Settings {
             jwt_public_key_pem,
             jwt_issuer: get("SUBREG_JWT_ISSUER").unwrap_or_else(|| "subreg".into()),
             jwt_max_lifetime_secs: i64::try_from(jwt_max_lifetime).unwrap_or(i64::MAX),
+            jwt: identity_provider_settings(&get)?,
             test_clock: matches!(get("SUBREG_TEST_CLOCK").as_deref(), Some("1" | "true")),
             pool_size: pool_size as u32,
             public_url,
@@ -168,6 +192,63 @@ fn flag(get: &impl Fn(&str) -> Option<String>, name: &str, default: bool) -> boo
     match get(name).as_deref() {
         None => default,
         Some(v) => matches!(v, "1" | "true" | "yes" | "on"),
+    }
+}
+
+fn identity_provider_settings(
+    get: &impl Fn(&str) -> Option<String>,
+) -> Result<IdentityProviderSettings, ConfigError> {
+    let jwks_url = get("SUBREG_JWT_JWKS_URL");
+    if let Some(url) = &jwks_url {
+        check_jwks_url(url).map_err(|message| ConfigError {
+            name: "SUBREG_JWT_JWKS_URL",
+            message,
+        })?;
+    }
+    let claim = |name: &'static str, default: &str| -> Result<String, ConfigError> {
+        let value = get(name).unwrap_or_else(|| default.into());
+        if value.split('.').any(str::is_empty) {
+            return Err(ConfigError {
+                name,
+                message: format!(
+                    "`{value}` is not a claim name or a dotted path such as realm_access.roles"
+                ),
+            });
+        }
+        Ok(value)
+    };
+    Ok(IdentityProviderSettings {
+        jwks_url,
+        jwks_refresh: Duration::from_secs(parse_number(get, "SUBREG_JWT_JWKS_REFRESH_SECS", 300)?),
+        jwks_min_refresh: Duration::from_secs(parse_number(
+            get,
+            "SUBREG_JWT_JWKS_MIN_REFRESH_SECS",
+            10,
+        )?),
+        audience: get("SUBREG_JWT_AUDIENCE").unwrap_or_else(|| "subreg".into()),
+        role_claim: claim("SUBREG_JWT_ROLE_CLAIM", "role")?,
+        role_prefix: get("SUBREG_JWT_ROLE_PREFIX").unwrap_or_default(),
+        org_claim: claim("SUBREG_JWT_ORG_CLAIM", "org")?,
+    })
+}
+
+/// https anywhere; plain http only to a loopback address (a test IdP on 127.0.0.1).
+fn check_jwks_url(text: &str) -> Result<(), String> {
+    let url = reqwest::Url::parse(text).map_err(|e| format!("`{text}` is not a URL: {e}"))?;
+    let host = url.host_str().unwrap_or("");
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    match url.scheme() {
+        "https" if !host.is_empty() => Ok(()),
+        "http" if loopback => Ok(()),
+        "http" => Err(format!(
+            "`{text}` must use https (plain http only to 127.0.0.1, ::1 or localhost)"
+        )),
+        _ => Err(format!("`{text}` must be an https URL")),
     }
 }
 
@@ -275,6 +356,28 @@ mod tests {
         );
         assert!(settings(&[("SUBREG_WEBHOOK_RETRY_SCHEDULE_MS", "5s")]).is_err());
         assert!(settings(&[("SUBREG_WEBHOOK_LEASE_MS", "1000")]).is_err());
+    }
+
+    #[test]
+    fn jwks_urls_are_https_or_loopback_http() {
+        let ok = |url: &str| settings(&[("SUBREG_JWT_JWKS_URL", url)]).is_ok();
+        assert!(ok(
+            "https://idp.example.com/realms/x/protocol/openid-connect/certs"
+        ));
+        assert!(ok("http://127.0.0.1:8081/jwks"));
+        assert!(ok("http://[::1]:8081/jwks"));
+        assert!(ok("http://localhost/jwks"));
+        assert!(!ok("http://idp.example.com/jwks"));
+        assert!(!ok("http://10.0.0.1/jwks"));
+        assert!(!ok("ftp://127.0.0.1/jwks"));
+        assert!(!ok("not a url"));
+        let s = settings(&[]).expect("defaults");
+        assert_eq!(s.jwt.audience, "subreg");
+        assert_eq!(
+            (s.jwt.role_claim.as_str(), s.jwt.org_claim.as_str()),
+            ("role", "org")
+        );
+        assert!(settings(&[("SUBREG_JWT_ROLE_CLAIM", "realm_access..roles")]).is_err());
     }
 
     #[test]

@@ -112,11 +112,17 @@ impl Application {
                 .is_sqlite()
                 .then(http::gate::sqlite_writers),
         });
+        if let Some(jwks) = verifier.jwks() {
+            actix_web::rt::spawn(jwks.run_until_stopped());
+        }
         let verifier = web::Data::new(verifier);
+        let idempotency = web::Data::new(http::idempotency::Idempotency::default());
         let test_clock = settings.test_clock;
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(middleware::from_fn(http::gate::gate))
+                // Before the gate: a retry of a running request is told so at once.
+                .wrap(middleware::from_fn(http::idempotency::idempotency))
                 .wrap(middleware::from_fn(http::guard::guard))
                 .wrap(
                     middleware::DefaultHeaders::new()
@@ -128,6 +134,7 @@ impl Application {
                 )
                 .app_data(state.clone())
                 .app_data(verifier.clone())
+                .app_data(idempotency.clone())
                 .app_data(webhook_policy.clone())
                 .app_data(webhook_settings.clone())
                 .configure(|cfg| {

@@ -1,7 +1,7 @@
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 use subreg::config::Settings;
-use subreg::http::auth::{mint, Role};
+use subreg::http::auth::{mint_for, Role};
 use subreg::{demo, store, Application};
 
 /// subreg: sub-processor registry with a change-notification feed.
@@ -80,8 +80,15 @@ fn run(cli: Cli) -> Result<(), String> {
                      live longer than SUBREG_JWT_MAX_LIFETIME_SECS ({max})"
                 ));
             }
-            let token =
-                mint(secret, &settings.jwt_issuer, role, &org, ttl).map_err(|e| e.to_string())?;
+            let token = mint_for(
+                secret,
+                &settings.jwt_issuer,
+                &settings.jwt.audience,
+                role,
+                &org,
+                ttl,
+            )
+            .map_err(|e| e.to_string())?;
             println!("{token}");
             Ok(())
         }

@@ -1,6 +1,7 @@
 //! Bearer-token authentication: the one extractor that turns a JWT into an [`Actor`].
 
 use super::error::ApiError;
+use super::jwks::{self, Jwks};
 use super::{AppState, Routes};
 use crate::config::Settings;
 use crate::store::revocations;
@@ -8,14 +9,18 @@ use actix_web::dev::Payload;
 use actix_web::http::{header, Method};
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
-use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use jsonwebtoken::{
+    decode, decode_header, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation,
+};
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// The default audience (`SUBREG_JWT_AUDIENCE`).
 pub const AUDIENCE: &str = "subreg";
 
 /// Clock skew tolerated on `exp`, `nbf` and `iat`, in seconds.
@@ -63,13 +68,30 @@ pub struct Actor {
     pub sub: String,
 }
 
-/// Verifies tokens: HS256 with the shared secret, or RS256 with a configured public key; then
-/// the lifetime and the org's revocation.
+/// Verifies tokens: HS256 with the shared secret, RS256 with a configured public key, or
+/// RS256/ES256 with the keys of an identity provider (JWKS); then the lifetime and the org's
+/// revocation.
 pub struct TokenVerifier {
-    key: DecodingKey,
+    keys: Keys,
     validation: Validation,
     max_lifetime: i64,
+    claims: ClaimNames,
     revocations: Revocations,
+}
+
+/// Where the verification keys come from.
+enum Keys {
+    /// One key: the HS256 secret or the RS256 public key.
+    Fixed(DecodingKey),
+    /// The identity provider's set, fetched and cached.
+    Jwks(Arc<Jwks>),
+}
+
+/// Where the role and the org are in a token (`SUBREG_JWT_ROLE_CLAIM`, `SUBREG_JWT_ORG_CLAIM`).
+struct ClaimNames {
+    role: String,
+    role_prefix: String,
+    org: String,
 }
 
 /// A token whose signature and claims hold; revocation is checked apart (it needs the database).
@@ -130,81 +152,144 @@ impl Revocations {
 }
 
 impl TokenVerifier {
+    /// The JWKS URL wins over a public key, a public key over the shared secret.
     pub fn from_settings(settings: &Settings) -> Result<Self, String> {
-        let (key, algorithm) = match (&settings.jwt_public_key_pem, &settings.jwt_secret) {
-            (Some(pem), _) => (
-                DecodingKey::from_rsa_pem(pem.as_bytes()).map_err(|e| {
+        let (keys, algorithms) = match (
+            &settings.jwt.jwks_url,
+            &settings.jwt_public_key_pem,
+            &settings.jwt_secret,
+        ) {
+            (Some(url), _, _) => (
+                Keys::Jwks(Arc::new(Jwks::new(url, &settings.jwt)?)),
+                jwks::ALGORITHMS.to_vec(),
+            ),
+            (None, Some(pem), _) => (
+                Keys::Fixed(DecodingKey::from_rsa_pem(pem.as_bytes()).map_err(|e| {
                     format!("SUBREG_JWT_PUBLIC_KEY is not an RSA public key in PEM: {e}")
-                })?,
-                Algorithm::RS256,
+                })?),
+                vec![Algorithm::RS256],
             ),
-            (None, Some(secret)) => (
-                DecodingKey::from_secret(secret.as_bytes()),
-                Algorithm::HS256,
+            (None, None, Some(secret)) => (
+                Keys::Fixed(DecodingKey::from_secret(secret.as_bytes())),
+                vec![Algorithm::HS256],
             ),
-            (None, None) => {
+            (None, None, None) => {
                 return Err(
-                    "set SUBREG_JWT_SECRET (at least 32 characters) or SUBREG_JWT_PUBLIC_KEY"
+                    "set SUBREG_JWT_SECRET (at least 32 characters), SUBREG_JWT_PUBLIC_KEY or \
+                     SUBREG_JWT_JWKS_URL"
                         .into(),
                 )
             }
         };
-        let mut validation = Validation::new(algorithm);
-        validation.set_audience(&[AUDIENCE]);
+        let mut validation = Validation::new(Algorithm::RS256);
+        validation.algorithms = algorithms;
+        validation.set_audience(&[settings.jwt.audience.as_str()]);
         validation.set_issuer(&[settings.jwt_issuer.as_str()]);
         validation.set_required_spec_claims(&["exp", "sub", "aud", "iss"]);
         validation.validate_nbf = true;
         validation.leeway = LEEWAY_SECS.unsigned_abs();
         Ok(TokenVerifier {
-            key,
+            keys,
             validation,
             max_lifetime: settings.jwt_max_lifetime_secs,
+            claims: ClaimNames {
+                role: settings.jwt.role_claim.clone(),
+                role_prefix: settings.jwt.role_prefix.clone(),
+                org: settings.jwt.org_claim.clone(),
+            },
             revocations: Revocations::default(),
         })
     }
 
-    /// Signature, issuer, audience, time claims and lifetime; not revocation (that needs the
-    /// database: the request extractor checks it).
-    pub fn verify(&self, token: &str) -> Result<Actor, ApiError> {
-        self.verify_claims(token).map(|v| v.actor)
+    /// The identity provider's key set, to be refreshed in the background, if one is used.
+    pub fn jwks(&self) -> Option<Arc<Jwks>> {
+        match &self.keys {
+            Keys::Jwks(jwks) => Some(jwks.clone()),
+            Keys::Fixed(_) => None,
+        }
     }
 
-    /// [`Self::verify`], with the token's `iat` for the revocation check.
-    pub fn verify_claims(&self, token: &str) -> Result<Verified, ApiError> {
-        let data = decode::<Claims>(token, &self.key, &self.validation).map_err(|e| {
+    /// Signature, issuer, audience, time claims and lifetime; not revocation (that needs the
+    /// database: the request extractor checks it). With a JWKS, only keys already fetched
+    /// are used.
+    pub fn verify(&self, token: &str) -> Result<Actor, ApiError> {
+        let header = header_of(token)?;
+        let key = match &self.keys {
+            Keys::Fixed(key) => key.clone(),
+            Keys::Jwks(jwks) => jwks.cached_key_for(&header)?,
+        };
+        self.verify_with(token, &header, &key).map(|v| v.actor)
+    }
+
+    /// [`Self::verify`], fetching the identity provider's keys again when the token names
+    /// an unknown one; returns the token's `iat` too, for the revocation check.
+    pub async fn verify_claims(&self, token: &str) -> Result<Verified, ApiError> {
+        let header = header_of(token)?;
+        let key = match &self.keys {
+            Keys::Fixed(key) => key.clone(),
+            Keys::Jwks(jwks) => jwks.key_for(&header).await?,
+        };
+        self.verify_with(token, &header, &key)
+    }
+
+    fn verify_with(
+        &self,
+        token: &str,
+        header: &Header,
+        key: &DecodingKey,
+    ) -> Result<Verified, ApiError> {
+        // jsonwebtoken wants every accepted algorithm to fit the key: narrow the JWKS's
+        // RS256+ES256 to the token's own (already checked to be one of them, matching the
+        // key's type).
+        let mut validation = self.validation.clone();
+        if validation.algorithms.contains(&header.alg) {
+            validation.algorithms = vec![header.alg];
+        }
+        let data = decode::<Map<String, Value>>(token, key, &validation).map_err(|e| {
             use jsonwebtoken::errors::ErrorKind;
             let why = match e.kind() {
-                ErrorKind::ExpiredSignature => "the token has expired: mint a new one",
+                ErrorKind::ExpiredSignature => "the token has expired: mint a new one".into(),
                 ErrorKind::ImmatureSignature => {
-                    "the token is not valid yet (its nbf is in the future)"
+                    "the token is not valid yet (its nbf is in the future)".into()
                 }
-                ErrorKind::InvalidAudience => {
-                    "the token is not meant for subreg (aud must be \"subreg\")"
-                }
-                ErrorKind::InvalidIssuer => "the token was issued by someone else (iss)",
+                ErrorKind::InvalidAudience => format!(
+                    "the token is not meant for subreg (aud must include {:?})",
+                    self.validation
+                        .aud
+                        .iter()
+                        .flatten()
+                        .next()
+                        .map(String::as_str)
+                        .unwrap_or("")
+                ),
+                ErrorKind::InvalidIssuer => "the token was issued by someone else (iss)".into(),
                 ErrorKind::InvalidSignature | ErrorKind::InvalidAlgorithm => {
-                    "the token's signature or algorithm is not accepted"
+                    "the token's signature or algorithm is not accepted".into()
                 }
                 ErrorKind::MissingRequiredClaim(_) => {
-                    "the token lacks a required claim (sub, exp, iat, aud, iss)"
+                    "the token lacks a required claim (sub, exp, iat, aud, iss)".into()
                 }
-                _ => "the token is malformed or its claims are invalid (role, org)",
+                _ => "the token is malformed or its claims are invalid".to_string(),
             };
-            ApiError::Unauthorized(why.into())
+            ApiError::Unauthorized(why)
         })?;
         let claims = data.claims;
-        if claims.org.is_empty() {
-            return Err(ApiError::Unauthorized(
-                "the token's org claim is empty".into(),
-            ));
-        }
-        let issued_at = self.check_times(claims.iat, claims.exp, Utc::now().timestamp())?;
+        let sub = claims
+            .get("sub")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| ApiError::Unauthorized("the token's sub claim is not a text".into()))?
+            .to_string();
+        let role = self.claims.role_of(&claims)?;
+        let org = self.claims.org_of(&claims)?;
+        let exp = claims
+            .get("exp")
+            .and_then(whole_seconds)
+            .ok_or_else(|| ApiError::Unauthorized("the token's exp is not a number".into()))?;
+        let iat = claims.get("iat").and_then(whole_seconds);
+        let issued_at = self.check_times(iat, exp, Utc::now().timestamp())?;
         Ok(Verified {
-            actor: Actor {
-                role: claims.role,
-                org: claims.org,
-                sub: claims.sub,
-            },
+            actor: Actor { role, org, sub },
             issued_at,
         })
     }
@@ -261,6 +346,88 @@ impl TokenVerifier {
     }
 }
 
+fn header_of(token: &str) -> Result<Header, ApiError> {
+    decode_header(token).map_err(|_| {
+        ApiError::Unauthorized("the token is not a JWT (header.claims.signature)".into())
+    })
+}
+
+/// A NumericDate: whole seconds, or a number with a fraction (cut to whole seconds).
+fn whole_seconds(value: &Value) -> Option<i64> {
+    value.as_i64().or_else(|| {
+        value
+            .as_f64()
+            .filter(|f| f.is_finite() && f.abs() < 1e15)
+            .map(|f| f.trunc() as i64)
+    })
+}
+
+/// The claim named `path`: a top-level claim of exactly that name (Auth0's namespaced
+/// `https://example.com/roles`), else the dotted path through nested objects
+/// (`realm_access.roles`).
+fn claim_at<'a>(claims: &'a Map<String, Value>, path: &str) -> Option<&'a Value> {
+    if let Some(value) = claims.get(path) {
+        return Some(value);
+    }
+    let mut parts = path.split('.');
+    let mut value = claims.get(parts.next()?)?;
+    for part in parts {
+        value = value.as_object()?.get(part)?;
+    }
+    Some(value)
+}
+
+/// Roles in order of precedence: a token carrying several gets the first.
+const ROLES: [Role; 3] = [Role::Admin, Role::Processor, Role::Controller];
+
+impl ClaimNames {
+    /// The role claim is a text (`"processor"`) or an array of texts (Keycloak's
+    /// `realm_access.roles`); each value is the prefix followed by `admin`, `processor` or
+    /// `controller`. Other values are ignored; with several roles, admin wins over processor,
+    /// processor over controller.
+    fn role_of(&self, claims: &Map<String, Value>) -> Result<Role, ApiError> {
+        let names = |role: Role| format!("{}{}", self.role_prefix, role_name(role));
+        let found = match claim_at(claims, &self.role) {
+            Some(Value::String(text)) => ROLES.into_iter().find(|r| *text == names(*r)),
+            Some(Value::Array(values)) => ROLES.into_iter().find(|r| {
+                values
+                    .iter()
+                    .any(|v| v.as_str() == Some(names(*r).as_str()))
+            }),
+            _ => None,
+        };
+        found.ok_or_else(|| {
+            ApiError::Unauthorized(format!(
+                "the token's `{}` claim names no subreg role: expected {}, {} or {}",
+                self.role,
+                names(Role::Admin),
+                names(Role::Processor),
+                names(Role::Controller)
+            ))
+        })
+    }
+
+    /// The org claim is a text, or an array holding exactly one text (Keycloak's
+    /// multivalued user attribute).
+    fn org_of(&self, claims: &Map<String, Value>) -> Result<String, ApiError> {
+        let org = match claim_at(claims, &self.org) {
+            Some(Value::String(text)) => Some(text.as_str()),
+            Some(Value::Array(values)) => match values.as_slice() {
+                [Value::String(text)] => Some(text.as_str()),
+                _ => None,
+            },
+            _ => None,
+        };
+        match org {
+            Some(org) if !org.is_empty() => Ok(org.to_string()),
+            _ => Err(ApiError::Unauthorized(format!(
+                "the token's `{}` claim (the org it acts for) is missing, empty or not one text",
+                self.org
+            ))),
+        }
+    }
+}
+
 /// Refused with 401 when the token was issued before its org's revocation. A token issued in
 /// the same second as a revocation is refused too (`iat` has whole seconds).
 fn check_revocation(
@@ -283,10 +450,22 @@ fn check_revocation(
     Ok(())
 }
 
-/// Mints an HS256 token (the `subreg token` command and the tests).
+/// Mints an HS256 token for the default audience (the tests).
 pub fn mint(
     secret: &str,
     issuer: &str,
+    role: Role,
+    org: &str,
+    ttl_seconds: i64,
+) -> Result<String, jsonwebtoken::errors::Error> {
+    mint_for(secret, issuer, AUDIENCE, role, org, ttl_seconds)
+}
+
+/// Mints an HS256 token with `role` and `org` claims (the `subreg token` command).
+pub fn mint_for(
+    secret: &str,
+    issuer: &str,
+    audience: &str,
     role: Role,
     org: &str,
     ttl_seconds: i64,
@@ -299,7 +478,7 @@ pub fn mint(
         iat: Some(now),
         exp: now.saturating_add(ttl_seconds),
         iss: issuer.to_string(),
-        aud: AUDIENCE.to_string(),
+        aud: audience.to_string(),
     };
     encode(
         &Header::new(Algorithm::HS256),
@@ -347,12 +526,18 @@ async fn actor_from(req: HttpRequest) -> Result<Option<Actor>, ApiError> {
         .app_data::<web::Data<AppState>>()
         .ok_or_else(|| ApiError::Internal("app state not configured".into()))?
         .clone();
-    let verified = verifier.verify_claims(&token)?;
+    let verified = verifier.verify_claims(&token).await?;
     let valid_after = verifier
         .tokens_valid_after(&state, &verified.actor.org)
         .await?;
     check_revocation(&verified, valid_after)?;
     Ok(Some(verified.actor))
+}
+
+/// The verified caller of a request (revocation included), `None` without a token: for
+/// middleware that needs to know who calls before the handler runs.
+pub async fn actor_of(req: &HttpRequest) -> Result<Option<Actor>, ApiError> {
+    actor_from(req.clone()).await
 }
 
 type ActorFuture<T> = Pin<Box<dyn Future<Output = Result<T, ApiError>>>>;
@@ -473,6 +658,92 @@ mod tests {
         settings.jwt_secret = Some("a-test-secret-that-is-long-enough-000".into());
         settings.jwt_max_lifetime_secs = max_lifetime;
         TokenVerifier::from_settings(&settings).expect("verifier")
+    }
+
+    fn names(role: &str, prefix: &str, org: &str) -> ClaimNames {
+        ClaimNames {
+            role: role.into(),
+            role_prefix: prefix.into(),
+            org: org.into(),
+        }
+    }
+
+    fn map(value: Value) -> Map<String, Value> {
+        value.as_object().cloned().unwrap_or_default()
+    }
+
+    #[test]
+    fn roles_from_a_text_or_an_array_at_a_dotted_path() {
+        let plain = names("role", "", "org");
+        assert_eq!(
+            plain
+                .role_of(&map(serde_json::json!({"role": "processor"})))
+                .ok(),
+            Some(Role::Processor)
+        );
+        assert!(plain
+            .role_of(&map(serde_json::json!({"role": "root"})))
+            .is_err());
+        assert!(plain.role_of(&map(serde_json::json!({}))).is_err());
+        let keycloak = names("realm_access.roles", "subreg-", "org");
+        let token = |roles: Value| map(serde_json::json!({"realm_access": {"roles": roles}}));
+        assert_eq!(
+            keycloak
+                .role_of(&token(serde_json::json!([
+                    "offline_access",
+                    "subreg-controller"
+                ])))
+                .ok(),
+            Some(Role::Controller)
+        );
+        assert_eq!(
+            keycloak
+                .role_of(&token(serde_json::json!([
+                    "subreg-controller",
+                    "subreg-admin"
+                ])))
+                .ok(),
+            Some(Role::Admin),
+            "admin wins over controller"
+        );
+        assert!(
+            keycloak
+                .role_of(&token(serde_json::json!(["controller"])))
+                .is_err(),
+            "the prefix is required"
+        );
+        assert!(keycloak
+            .role_of(&token(serde_json::json!("subreg-admin")))
+            .is_ok());
+        // A namespaced claim name with dots is taken whole first (Auth0).
+        let auth0 = names(
+            "https://subreg.example/role",
+            "",
+            "https://subreg.example/org",
+        );
+        let claims = map(serde_json::json!({
+            "https://subreg.example/role": ["admin"],
+            "https://subreg.example/org": ["subreg"]
+        }));
+        assert_eq!(auth0.role_of(&claims).ok(), Some(Role::Admin));
+        assert_eq!(auth0.org_of(&claims).ok().as_deref(), Some("subreg"));
+    }
+
+    #[test]
+    fn the_org_is_one_non_empty_text() {
+        let n = names("role", "", "attributes.org");
+        let org = |v: Value| n.org_of(&map(serde_json::json!({"attributes": {"org": v}})));
+        assert_eq!(
+            org(serde_json::json!("roskilde")).ok().as_deref(),
+            Some("roskilde")
+        );
+        assert_eq!(
+            org(serde_json::json!(["roskilde"])).ok().as_deref(),
+            Some("roskilde")
+        );
+        assert!(org(serde_json::json!(["roskilde", "lejre"])).is_err());
+        assert!(org(serde_json::json!("")).is_err());
+        assert!(org(serde_json::json!(7)).is_err());
     }
 
     #[test]

@@ -13,6 +13,8 @@ pub mod gate;
 pub mod guard;
 pub mod health;
 pub mod i18n;
+pub mod idempotency;
+pub mod jwks;
 pub mod pages;
 pub mod processors;
 pub mod webhooks;

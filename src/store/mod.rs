@@ -8,6 +8,7 @@ pub mod db;
 pub mod error;
 pub mod events;
 pub mod feeds;
+pub mod idempotency;
 pub mod lifecycle;
 pub mod organisations;
 pub mod page;

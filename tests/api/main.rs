@@ -15,6 +15,8 @@ mod crash;
 mod feeds;
 mod hardening;
 mod helpers;
+mod idempotency;
+mod jwks;
 mod lifecycle;
 mod notify_e2e;
 mod openapi;
