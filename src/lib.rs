@@ -7,6 +7,7 @@ pub mod config;
 pub mod demo;
 pub mod domain;
 pub mod http;
+pub mod logging;
 pub mod notify;
 pub mod store;
 
@@ -103,6 +104,7 @@ impl Application {
         let verifier = web::Data::new(verifier);
         let test_clock = settings.test_clock;
         let server = HttpServer::new(move || {
+            // The last `wrap` is the outermost: observe (request id, access log) sees all.
             App::new()
                 .wrap(middleware::from_fn(http::gate::gate))
                 .wrap(middleware::from_fn(http::guard::guard))
@@ -110,10 +112,7 @@ impl Application {
                     middleware::DefaultHeaders::new()
                         .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff")),
                 )
-                .wrap(
-                    middleware::Logger::new("%{request}xi %s %b %Dms")
-                        .custom_request_replace("request", http::log_line),
-                )
+                .wrap(middleware::from_fn(http::observe::observe))
                 .app_data(state.clone())
                 .app_data(verifier.clone())
                 .app_data(webhook_policy.clone())

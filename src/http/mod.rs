@@ -13,6 +13,7 @@ pub mod gate;
 pub mod guard;
 pub mod health;
 pub mod i18n;
+pub mod observe;
 pub mod pages;
 pub mod processors;
 pub mod webhooks;

@@ -20,6 +20,7 @@ mod notify_e2e;
 mod openapi;
 mod page;
 mod registry;
+mod request_ids;
 mod tokens;
 mod validation;
 mod visibility;
