@@ -112,6 +112,9 @@ impl Application {
                     middleware::DefaultHeaders::new()
                         .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff")),
                 )
+                .wrap(middleware::from_fn(http::encoding::small_bodies))
+                .wrap(middleware::Compress::default())
+                .wrap(middleware::from_fn(http::encoding::etags))
                 .wrap(middleware::from_fn(http::observe::observe))
                 .app_data(state.clone())
                 .app_data(verifier.clone())

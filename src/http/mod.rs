@@ -7,6 +7,7 @@ pub mod auth;
 pub mod changes;
 pub mod clock;
 pub mod controllers;
+pub mod encoding;
 pub mod error;
 pub mod feeds;
 pub mod gate;

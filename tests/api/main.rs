@@ -11,6 +11,7 @@
 mod auth;
 mod browser;
 mod cli;
+mod compression;
 mod crash;
 mod feeds;
 mod hardening;
