@@ -108,6 +108,7 @@ impl Application {
             App::new()
                 .wrap(middleware::from_fn(http::gate::gate))
                 .wrap(middleware::from_fn(http::guard::guard))
+                .wrap(middleware::from_fn(http::cors::cors))
                 .wrap(
                     middleware::DefaultHeaders::new()
                         .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff")),

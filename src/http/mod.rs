@@ -7,6 +7,7 @@ pub mod auth;
 pub mod changes;
 pub mod clock;
 pub mod controllers;
+pub mod cors;
 pub mod encoding;
 pub mod error;
 pub mod feeds;
@@ -156,6 +157,15 @@ impl MethodTable {
             }
         }
         MethodTable { paths }
+    }
+
+    /// The template of the route that answers `method` on `path`, as the router picks it: the
+    /// first registered (`/events/verify` before `/events/{eid}`).
+    pub fn route(&self, method: &Method, path: &str) -> Option<&str> {
+        self.paths
+            .iter()
+            .find(|(def, methods)| methods.contains(method) && def.is_match(path))
+            .and_then(|(def, _)| def.pattern())
     }
 
     /// The methods allowed on `path`, empty when no route has that path.

@@ -12,6 +12,7 @@ mod auth;
 mod browser;
 mod cli;
 mod compression;
+mod cors;
 mod crash;
 mod feeds;
 mod hardening;
