@@ -28,6 +28,26 @@ pub struct Settings {
     pub sweep_interval: Duration,
     pub sweep_batch: i64,
     pub webhooks: WebhookSettings,
+    /// `SUBREG_LOG_FORMAT`: `text` (default) or `json`, one object per line.
+    pub log_format: LogFormat,
+}
+
+/// How log lines are written (`SUBREG_LOG_FORMAT`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+impl LogFormat {
+    pub fn parse(text: &str) -> Option<LogFormat> {
+        match text {
+            "text" => Some(LogFormat::Text),
+            "json" => Some(LogFormat::Json),
+            _ => None,
+        }
+    }
 }
 
 /// Tokens from an identity provider (the `SUBREG_JWT_JWKS_*`, `SUBREG_JWT_*_CLAIM` variables).
@@ -104,12 +124,13 @@ impl std::fmt::Debug for Settings {
             .field("sweep_interval", &self.sweep_interval)
             .field("sweep_batch", &self.sweep_batch)
             .field("webhooks", &self.webhooks)
+            .field("log_format", &self.log_format)
             .finish()
     }
 }
 
 /// Hides a password in a database URL before it reaches a log.
-fn redact_url(url: &str) -> String {
+pub(crate) fn redact_url(url: &str) -> String {
     match url.split_once("://") {
         Some((scheme, rest)) => match rest.rsplit_once('@') {
             Some((_, host)) => format!("{scheme}://***@{host}"),
@@ -170,6 +191,13 @@ impl Settings {
             .unwrap_or_else(|| format!("http://{bind}"))
             .trim_end_matches('/')
             .to_string();
+        let log_format = match get("SUBREG_LOG_FORMAT") {
+            None => LogFormat::default(),
+            Some(text) => LogFormat::parse(&text).ok_or(ConfigError {
+                name: "SUBREG_LOG_FORMAT",
+                message: format!("`{text}` is neither `text` nor `json`"),
+            })?,
+        };
         Ok(Settings {
             database_url: get("SUBREG_DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.into()),
             bind,
@@ -184,6 +212,7 @@ impl Settings {
             sweep_interval: Duration::from_millis(sweep_ms),
             sweep_batch: sweep_batch.min(i64::MAX as u64) as i64,
             webhooks: webhook_settings(&get)?,
+            log_format,
         })
     }
 }
@@ -387,6 +416,13 @@ mod tests {
         assert!(settings(&[("SUBREG_POOL_SIZE", "0")]).is_err());
         assert!(settings(&[("SUBREG_JWT_MAX_LIFETIME_SECS", "0")]).is_err());
         assert!(settings(&[("SUBREG_JWT_MAX_LIFETIME_SECS", "1d")]).is_err());
+        assert!(settings(&[("SUBREG_LOG_FORMAT", "xml")]).is_err());
+        assert_eq!(
+            settings(&[("SUBREG_LOG_FORMAT", "json")])
+                .map(|s| s.log_format)
+                .ok(),
+            Some(LogFormat::Json)
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod config;
 pub mod demo;
 pub mod domain;
 pub mod http;
+pub mod logging;
 pub mod notify;
 pub mod store;
 
@@ -119,19 +120,21 @@ impl Application {
         let idempotency = web::Data::new(http::idempotency::Idempotency::default());
         let test_clock = settings.test_clock;
         let server = HttpServer::new(move || {
+            // The last `wrap` is the outermost: observe (request id, access log) sees all.
             App::new()
                 .wrap(middleware::from_fn(http::gate::gate))
                 // Before the gate: a retry of a running request is told so at once.
                 .wrap(middleware::from_fn(http::idempotency::idempotency))
                 .wrap(middleware::from_fn(http::guard::guard))
+                .wrap(middleware::from_fn(http::cors::cors))
                 .wrap(
                     middleware::DefaultHeaders::new()
                         .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff")),
                 )
-                .wrap(
-                    middleware::Logger::new("%{request}xi %s %b %Dms")
-                        .custom_request_replace("request", http::log_line),
-                )
+                .wrap(middleware::from_fn(http::encoding::small_bodies))
+                .wrap(middleware::Compress::default())
+                .wrap(middleware::from_fn(http::encoding::etags))
+                .wrap(middleware::from_fn(http::observe::observe))
                 .app_data(state.clone())
                 .app_data(verifier.clone())
                 .app_data(idempotency.clone())

@@ -1,6 +1,6 @@
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
-use subreg::config::Settings;
+use subreg::config::{LogFormat, Settings};
 use subreg::http::auth::{mint_for, Role};
 use subreg::{demo, store, Application};
 
@@ -44,7 +44,12 @@ fn main() -> ExitCode {
     let filter = std::env::var("SUBREG_LOG")
         .or_else(|_| std::env::var("RUST_LOG"))
         .unwrap_or_else(|_| "info".into());
-    env_logger::Builder::new().parse_filters(&filter).init();
+    // An unknown format is reported by Settings::from_env below; until then, text.
+    let format = std::env::var("SUBREG_LOG_FORMAT")
+        .ok()
+        .and_then(|text| LogFormat::parse(&text))
+        .unwrap_or_default();
+    subreg::logging::init(&filter, format);
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {

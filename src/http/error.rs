@@ -140,6 +140,10 @@ impl ResponseError for ApiError {
                 }
                 _ => {}
             }
+            // The id of the request (http/observe.rs), so a user's report finds the log line.
+            if let Some(id) = crate::logging::request_id() {
+                object.insert("request_id".into(), json!(id));
+            }
         }
         let mut response = HttpResponse::build(status);
         response.insert_header((header::CONTENT_TYPE, "application/problem+json"));

@@ -7,6 +7,8 @@ pub mod auth;
 pub mod changes;
 pub mod clock;
 pub mod controllers;
+pub mod cors;
+pub mod encoding;
 pub mod error;
 pub mod feeds;
 pub mod gate;
@@ -15,6 +17,7 @@ pub mod health;
 pub mod i18n;
 pub mod idempotency;
 pub mod jwks;
+pub mod observe;
 pub mod pages;
 pub mod processors;
 pub mod webhooks;
@@ -156,6 +159,15 @@ impl MethodTable {
             }
         }
         MethodTable { paths }
+    }
+
+    /// The template of the route that answers `method` on `path`, as the router picks it: the
+    /// first registered (`/events/verify` before `/events/{eid}`).
+    pub fn route(&self, method: &Method, path: &str) -> Option<&str> {
+        self.paths
+            .iter()
+            .find(|(def, methods)| methods.contains(method) && def.is_match(path))
+            .and_then(|(def, _)| def.pattern())
     }
 
     /// The methods allowed on `path`, empty when no route has that path.

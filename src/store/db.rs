@@ -41,8 +41,10 @@ impl DatabaseTarget {
         }
         let path = url.strip_prefix("sqlite://").unwrap_or(url);
         if path.is_empty() || path.contains("://") {
+            // The message reaches stderr: a password in the URL must not.
             return Err(StoreError::Config(format!(
-                "SUBREG_DATABASE_URL `{url}` is neither postgres://... nor sqlite://PATH"
+                "SUBREG_DATABASE_URL `{}` is neither postgres://... nor sqlite://PATH",
+                crate::config::redact_url(url)
             )));
         }
         Ok(DatabaseTarget::Sqlite(path.to_string()))
@@ -208,5 +210,13 @@ mod tests {
             Ok(DatabaseTarget::Postgres(_))
         ));
         assert!(DatabaseTarget::parse("mysql://u@h/db").is_err());
+        let refusal = DatabaseTarget::parse("mysql://u:hunter2@h/db")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            refusal.contains("mysql://***@h/db") && !refusal.contains("hunter2"),
+            "{refusal}"
+        );
     }
 }

@@ -366,7 +366,7 @@ fn the_access_log_redacts_feed_tokens() {
 }
 
 /// The port `serve` bound, from its start-up log line.
-fn wait_for_port(lines: &std::sync::Mutex<Vec<String>>) -> u16 {
+pub(crate) fn wait_for_port(lines: &std::sync::Mutex<Vec<String>>) -> u16 {
     for _ in 0..200 {
         let found = lines.lock().expect("lines").iter().find_map(|line| {
             line.split("127.0.0.1:")

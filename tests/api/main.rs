@@ -11,6 +11,8 @@
 mod auth;
 mod browser;
 mod cli;
+mod compression;
+mod cors;
 mod crash;
 mod feeds;
 mod hardening;
@@ -22,6 +24,7 @@ mod notify_e2e;
 mod openapi;
 mod page;
 mod registry;
+mod request_ids;
 mod tokens;
 mod validation;
 mod visibility;
