@@ -522,6 +522,12 @@ pub struct ClaimRequest<'a> {
 const CLAIM_WINDOW_FACTOR: i64 = 4;
 
 #[derive(QueryableByName)]
+struct Locked {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    id: String,
+}
+
+#[derive(QueryableByName)]
 struct Candidate {
     #[diesel(sql_type = diesel::sql_types::Text)]
     id: String,
@@ -533,23 +539,26 @@ struct Candidate {
 /// across endpoints (every endpoint's first due row, then every second, ...) so that one
 /// endpoint's backlog cannot fill a claim. The rank is a window function over the first
 /// `window` due rows (in due order, by the index), which bounds the cost of a claim whatever
-/// the backlog; endpoints at their cap are left out before that cut. The outer query re-checks
-/// state and lease on the row it locks.
-const CANDIDATES_PG: &str = "SELECT d.id, d.endpoint_id FROM webhook_deliveries d \
-     JOIN (SELECT w.id, w.next_attempt_at, ROW_NUMBER() OVER \
+/// the backlog; endpoints at their cap are left out before that cut, disabled ones after it
+/// (they have no pending rows: `disable` fails them), which keeps the probe to the window.
+const CANDIDATES_PG: &str = "SELECT id, endpoint_id FROM \
+     (SELECT w.id, w.endpoint_id, w.next_attempt_at, ROW_NUMBER() OVER \
              (PARTITION BY w.endpoint_id ORDER BY w.next_attempt_at, w.event_seq) AS rank \
-           FROM (SELECT c.id, c.endpoint_id, c.next_attempt_at, c.event_seq \
-                 FROM webhook_deliveries c \
-                 WHERE c.state = 'pending' AND c.next_attempt_at <= $1 \
-                   AND (c.leased_until IS NULL OR c.leased_until < $2) \
-                   AND c.endpoint_id <> ALL($3) \
-                   AND EXISTS (SELECT 1 FROM webhook_endpoints e \
-                               WHERE e.id = c.endpoint_id AND e.enabled) \
-                 ORDER BY c.next_attempt_at LIMIT $6) w) ranked ON ranked.id = d.id \
-     WHERE ranked.rank <= $4 AND d.state = 'pending' \
-       AND (d.leased_until IS NULL OR d.leased_until < $2) \
-     ORDER BY ranked.rank, ranked.next_attempt_at LIMIT $5 \
-     FOR UPDATE OF d SKIP LOCKED";
+      FROM (SELECT c.id, c.endpoint_id, c.next_attempt_at, c.event_seq \
+            FROM webhook_deliveries c \
+            WHERE c.state = 'pending' AND c.next_attempt_at <= $1 \
+              AND (c.leased_until IS NULL OR c.leased_until < $2) \
+              AND c.endpoint_id <> ALL($3) \
+            ORDER BY c.next_attempt_at LIMIT $4) w \
+      WHERE EXISTS (SELECT 1 FROM webhook_endpoints e \
+                    WHERE e.id = w.endpoint_id AND e.enabled)) ranked \
+     WHERE rank <= $5 ORDER BY rank, next_attempt_at LIMIT $6";
+
+/// On PostgreSQL the candidates are then locked by primary key, skipping rows another
+/// dispatcher holds; the state and lease are checked again on the row locked.
+const LOCK_PG: &str = "SELECT id FROM webhook_deliveries WHERE id = ANY($1) \
+     AND state = 'pending' AND (leased_until IS NULL OR leased_until < $2) \
+     FOR UPDATE SKIP LOCKED";
 
 const CANDIDATES_SQLITE: &str = "SELECT id, endpoint_id FROM \
      (SELECT w.id, w.endpoint_id, w.next_attempt_at, ROW_NUMBER() OVER \
@@ -559,9 +568,9 @@ const CANDIDATES_SQLITE: &str = "SELECT id, endpoint_id FROM \
             WHERE c.state = 'pending' AND c.next_attempt_at <= ? \
               AND (c.leased_until IS NULL OR c.leased_until < ?) \
               AND c.endpoint_id NOT IN (SELECT value FROM json_each(?)) \
-              AND EXISTS (SELECT 1 FROM webhook_endpoints e \
-                          WHERE e.id = c.endpoint_id AND e.enabled) \
-            ORDER BY c.next_attempt_at LIMIT ?) w) \
+            ORDER BY c.next_attempt_at LIMIT ?) w \
+      WHERE EXISTS (SELECT 1 FROM webhook_endpoints e \
+                    WHERE e.id = w.endpoint_id AND e.enabled)) \
      WHERE rank <= ? ORDER BY rank, next_attempt_at LIMIT ?";
 
 /// Claims up to `limit` due deliveries of enabled endpoints by leasing them until
@@ -590,14 +599,28 @@ pub fn claim(
     let window = request.limit.max(1).saturating_mul(CLAIM_WINDOW_FACTOR);
     super::write_transaction(conn, |conn| {
         let candidates: Vec<Candidate> = match conn {
-            DbConnection::Postgresql(pg) => diesel::sql_query(CANDIDATES_PG)
-                .bind::<Timestamp, _>(now_db)
-                .bind::<Timestamp, _>(wall_db)
-                .bind::<Array<Text>, _>(&saturated)
-                .bind::<BigInt, _>(per_endpoint)
-                .bind::<BigInt, _>(request.limit)
-                .bind::<BigInt, _>(window)
-                .load(pg)?,
+            DbConnection::Postgresql(pg) => {
+                let ranked: Vec<Candidate> = diesel::sql_query(CANDIDATES_PG)
+                    .bind::<Timestamp, _>(now_db)
+                    .bind::<Timestamp, _>(wall_db)
+                    .bind::<Array<Text>, _>(&saturated)
+                    .bind::<BigInt, _>(window)
+                    .bind::<BigInt, _>(per_endpoint)
+                    .bind::<BigInt, _>(request.limit)
+                    .load(pg)?;
+                let ids: Vec<&str> = ranked.iter().map(|c| c.id.as_str()).collect();
+                let locked: std::collections::HashSet<String> = diesel::sql_query(LOCK_PG)
+                    .bind::<Array<Text>, _>(&ids)
+                    .bind::<Timestamp, _>(wall_db)
+                    .load::<Locked>(pg)?
+                    .into_iter()
+                    .map(|l| l.id)
+                    .collect();
+                ranked
+                    .into_iter()
+                    .filter(|c| locked.contains(&c.id))
+                    .collect()
+            }
             DbConnection::Sqlite(sqlite) => {
                 let excluded = serde_json::to_string(&saturated)
                     .map_err(|e| StoreError::Corrupt(format!("endpoint ids: {e}")))?;
