@@ -608,6 +608,9 @@ pub fn claim(
                     .bind::<BigInt, _>(per_endpoint)
                     .bind::<BigInt, _>(request.limit)
                     .load(pg)?;
+                if ranked.is_empty() {
+                    return Ok(Vec::new());
+                }
                 let ids: Vec<&str> = ranked.iter().map(|c| c.id.as_str()).collect();
                 let locked: std::collections::HashSet<String> = diesel::sql_query(LOCK_PG)
                     .bind::<Array<Text>, _>(&ids)
