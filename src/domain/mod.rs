@@ -13,4 +13,7 @@ pub mod subprocessor;
 pub mod webhook;
 pub mod window;
 
+#[cfg(test)]
+mod fuzz;
+
 pub use error::{DomainError, FieldError};
