@@ -131,6 +131,7 @@ fuzz() {
       --suppress-health-check all \
       --output-truncate false \
       --report junit,ndjson --report-dir "$OUT/report-$backend-$role" \
+      --generation-database target/schemathesis-examples \
       "${EXCLUDE[@]}" ${SUBREG_FUZZ_ARGS:-} \
       >"$OUT/st-$backend-$role.txt" 2>&1; then
       failed+=("$backend/$role: schemathesis reported failures ($OUT/st-$backend-$role.txt)")
