@@ -126,7 +126,7 @@ fuzz() {
       --checks "$CHECKS" \
       --phases examples,coverage,fuzzing,stateful \
       --max-time "$seconds" \
-      --workers 2 \
+      --workers 1 \
       --request-timeout 10 \
       --suppress-health-check all \
       --output-truncate false \
