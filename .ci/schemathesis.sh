@@ -142,7 +142,9 @@ fuzz() {
   done
 
   stop_server
-  if grep -n 'panicked' "$log" | head -n 20 | grep .; then
+  if grep -q 'panicked' "$log"; then
+    echo "--- panics in $log ($(grep -c 'panicked' "$log") lines):"
+    grep -A1 'panicked' "$log" | head -n 20 || true
     failed+=("$backend: the server log has panics ($log)")
   fi
   if [ "${#failed[@]}" -gt "$before" ]; then
