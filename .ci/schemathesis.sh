@@ -54,6 +54,11 @@ step "release build"
 cargo build --release --quiet
 rm -rf "$OUT"
 mkdir -p "$OUT"
+# schemathesis keeps a cache of its runs; under target/, not in the work tree.
+cat >"$OUT/schemathesis.toml" <<'TOML'
+[cache]
+directory = "target/schemathesis-cache"
+TOML
 
 free_port() {
   "$VENV/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
@@ -120,7 +125,7 @@ fuzz() {
     if [ "$role" = admin ]; then token=$admin; seconds=$ADMIN_SECONDS; else token=$processor; seconds=$PROCESSOR_SECONDS; fi
     step "$backend: st run as $role for ${seconds}s"
     # shellcheck disable=SC2086
-    if ! "$VENV/bin/st" run "http://127.0.0.1:$port/openapi.yaml" \
+    if ! "$VENV/bin/st" --config-file "$OUT/schemathesis.toml" run "http://127.0.0.1:$port/openapi.yaml" \
       --url "http://127.0.0.1:$port" \
       -H "Authorization: Bearer $token" \
       --checks "$CHECKS" \
