@@ -6,6 +6,9 @@ pub mod clock;
 pub mod config;
 pub mod demo;
 pub mod domain;
+/// Property tests of every validator and parser a request reaches (no panic, field errors).
+#[cfg(test)]
+mod fuzz;
 pub mod http;
 pub mod logging;
 pub mod notify;

@@ -94,7 +94,12 @@ pub fn required_text(problems: &mut Problems, field: &str, value: Option<&str>) 
             );
             String::new()
         }
-        Some(text) => text.to_string(),
+        Some(text) => {
+            if let Err(error) = super::text::check_text(field, text) {
+                problems.push(error.field, error.message);
+            }
+            text.to_string()
+        }
     }
 }
 
@@ -109,7 +114,12 @@ pub fn optional_text(problems: &mut Problems, field: &str, value: Option<&str>) 
             );
             None
         }
-        Some(text) => Some(text.to_string()),
+        Some(text) => {
+            if let Err(error) = super::text::check_text(field, text) {
+                problems.push(error.field, error.message);
+            }
+            Some(text.to_string())
+        }
     }
 }
 

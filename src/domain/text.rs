@@ -4,7 +4,8 @@
 use super::FieldError;
 use chrono::{DateTime, Datelike, Utc};
 
-/// Fields whose text may span lines: tab and newline (and CR of CRLF) are allowed there.
+/// Fields whose text may span lines: tab and newline are allowed there (CR is not: a form
+/// that sends CRLF normalises it first).
 pub const MULTI_LINE_FIELDS: &[&str] = &[
     "address",
     "purpose",
@@ -21,7 +22,7 @@ pub const MULTI_LINE_FIELDS: &[&str] = &[
 /// (the Atom feeds) invalid and are never typed by a person.
 pub fn is_forbidden(c: char, multi_line: bool) -> bool {
     match c {
-        '\t' | '\n' | '\r' => !multi_line,
+        '\t' | '\n' => !multi_line,
         '\u{0}'..='\u{1f}' | '\u{7f}'..='\u{9f}' | '\u{fffe}' | '\u{ffff}' => true,
         _ => false,
     }
