@@ -21,6 +21,7 @@ ADMIN_SECONDS=${SUBREG_FUZZ_SECONDS:-150}
 PROCESSOR_SECONDS=$((ADMIN_SECONDS / 3 > 0 ? ADMIN_SECONDS / 3 : 1))
 BACKENDS=${SUBREG_FUZZ_BACKENDS:-sqlite postgres}
 PG=${SUBREG_FUZZ_PG:-postgres://postgres@127.0.0.1:5432}
+export PGOPTIONS="--client-min-messages=warning"
 OUT=target/schemathesis
 VENV=target/venv
 BIN=target/release/subreg
