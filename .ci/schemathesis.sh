@@ -75,9 +75,10 @@ stop_server() {
   fi
   SERVER_PID=
 }
+quiet_psql() { PGOPTIONS="--client-min-messages=warning" psql "$@"; }
 drop_pg_db() {
   if [ -n "$PG_DB" ]; then
-    psql "$PG/postgres" -qc "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" >/dev/null 2>&1 || true
+    quiet_psql "$PG/postgres" -qc "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" >/dev/null 2>&1 || true
   fi
   PG_DB=
 }
@@ -166,8 +167,8 @@ for backend in $BACKENDS; do
       ;;
     postgres)
       PG_DB="subreg_fuzz_$$"
-      psql "$PG/postgres" -qc "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" >/dev/null
-      psql "$PG/postgres" -qc "CREATE DATABASE $PG_DB" >/dev/null
+      quiet_psql "$PG/postgres" -qc "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" >/dev/null
+      quiet_psql "$PG/postgres" -qc "CREATE DATABASE $PG_DB" >/dev/null
       fuzz postgres "$PG/$PG_DB"
       drop_pg_db
       ;;
