@@ -377,10 +377,7 @@ pub(crate) fn validators(
 ) {
     response
         .insert_header((header::ETAG, rendered.etag.clone()))
-        .insert_header((
-            header::LAST_MODIFIED,
-            header::HttpDate::from(SystemTime::from(rendered.last_modified)).to_string(),
-        ))
+        .insert_header((header::LAST_MODIFIED, http_date(rendered.last_modified)))
         // Readers must revalidate (cheaply, with the validators); a tokened feed is private.
         .insert_header((
             header::CACHE_CONTROL,
@@ -608,10 +605,32 @@ pub fn cache() -> Arc<FeedCache> {
     Arc::new(FeedCache::default())
 }
 
+/// An HTTP date (`Last-Modified`). HTTP dates cover 1970 to 9999 and the formatter panics
+/// outside them, so an instant is clamped to that range first.
+fn http_date(at: DateTime<Utc>) -> String {
+    let earliest = DateTime::<Utc>::UNIX_EPOCH;
+    let latest = DateTime::parse_from_rfc3339("9999-12-31T23:59:59Z")
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or(earliest);
+    header::HttpDate::from(SystemTime::from(at.clamp(earliest, latest))).to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use actix_web::test::TestRequest;
+
+    #[test]
+    fn http_dates_outside_1970_to_9999_are_clamped_not_panicked_on() {
+        assert_eq!(
+            http_date(DateTime::<Utc>::MIN_UTC),
+            "Thu, 01 Jan 1970 00:00:00 GMT"
+        );
+        assert_eq!(
+            http_date(DateTime::<Utc>::MAX_UTC),
+            "Fri, 31 Dec 9999 23:59:59 GMT"
+        );
+    }
 
     fn rendered(version: &str) -> Rendered {
         Rendered {
@@ -656,7 +675,7 @@ mod tests {
         assert!(with("if-none-match", "*"));
         assert!(!with("if-none-match", "\"x\""));
         // Last-Modified is whole seconds: the same second is not modified, one earlier is.
-        let same = header::HttpDate::from(SystemTime::from(page.last_modified)).to_string();
+        let same = http_date(page.last_modified);
         assert!(with("if-modified-since", &same));
         assert!(!with("if-modified-since", "Mon, 01 Jan 2024 00:00:00 GMT"));
         assert!(!with("if-modified-since", "not a date"));
