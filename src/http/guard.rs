@@ -25,15 +25,9 @@ pub async fn guard(
         return Ok(req.error_response(refusal).map_into_right_body());
     }
     if carries_json(&req) {
-        let (http_req, payload) = req.parts_mut();
-        let body = match web::Bytes::from_request(http_req, payload).await {
+        let body = match read_body(&mut req).await {
             Ok(body) => body,
-            Err(_) => {
-                let refusal = ApiError::PayloadTooLarge(format!(
-                    "the body is larger than the limit of {MAX_BODY_BYTES} bytes"
-                ));
-                return Ok(req.error_response(refusal).map_into_right_body());
-            }
+            Err(refusal) => return Ok(req.error_response(refusal).map_into_right_body()),
         };
         // Malformed JSON is left to the JSON extractor, which says what is wrong with it.
         if let Ok(value) = serde_json::from_slice::<Value>(&body) {
@@ -50,6 +44,19 @@ pub async fn guard(
     next.call(req)
         .await
         .map(ServiceResponse::map_into_left_body)
+}
+
+/// Reads the whole body of a request (within the body limit) for a middleware that must look
+/// at it; put it back with `req.set_payload(Payload::from(body))` before the handler runs.
+pub(crate) async fn read_body(req: &mut ServiceRequest) -> Result<web::Bytes, ApiError> {
+    let (http_req, payload) = req.parts_mut();
+    web::Bytes::from_request(http_req, payload)
+        .await
+        .map_err(|_| {
+            ApiError::PayloadTooLarge(format!(
+                "the body is larger than the limit of {MAX_BODY_BYTES} bytes"
+            ))
+        })
 }
 
 fn carries_json(req: &ServiceRequest) -> bool {

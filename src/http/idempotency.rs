@@ -12,7 +12,7 @@
 
 use super::auth::{self, Actor, Role};
 use super::error::ApiError;
-use super::{AppState, MAX_BODY_BYTES};
+use super::AppState;
 use crate::store::idempotency::{self as store, Claim, StoredAnswer};
 pub use crate::store::idempotency::{LEASE, RETENTION};
 use actix_web::body::{BoxBody, MessageBody};
@@ -20,7 +20,7 @@ use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
-use actix_web::{web, FromRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 use std::sync::Mutex;
@@ -93,15 +93,9 @@ pub async fn idempotency(
             .await
             .map(ServiceResponse::map_into_boxed_body);
     };
-    let (http_req, payload) = req.parts_mut();
-    let body = match web::Bytes::from_request(http_req, payload).await {
+    let body = match super::guard::read_body(&mut req).await {
         Ok(body) => body,
-        Err(_) => {
-            let refusal = ApiError::PayloadTooLarge(format!(
-                "the body is larger than the limit of {MAX_BODY_BYTES} bytes"
-            ));
-            return Ok(req.error_response(refusal).map_into_boxed_body());
-        }
+        Err(refusal) => return Ok(req.error_response(refusal).map_into_boxed_body()),
     };
     let fingerprint = fingerprint(
         req.method(),

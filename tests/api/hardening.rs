@@ -323,29 +323,8 @@ on_both_backends!(
 fn the_access_log_redacts_feed_tokens() {
     let dir = tempfile::tempdir().expect("dir");
     let url = format!("sqlite://{}", dir.path().join("log.db").display());
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_subreg"))
-        .arg("serve")
-        .env("SUBREG_DATABASE_URL", &url)
-        .env("SUBREG_JWT_SECRET", SECRET)
-        .env("SUBREG_BIND", "127.0.0.1:0")
-        .env("SUBREG_LOG", "info")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("serve starts");
-    let stderr = child.stderr.take().expect("stderr");
-    let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
-    let sink = lines.clone();
-    std::thread::spawn(move || {
-        use std::io::BufRead;
-        for line in std::io::BufReader::new(stderr)
-            .lines()
-            .map_while(Result::ok)
-        {
-            sink.lock().expect("lines").push(line);
-        }
-    });
-    let port = wait_for_port(&lines);
+    let serve = LoggedServe::start(&url, &[]);
+    let port = serve.port;
     let secret = "feedtoken-0123456789abcdef-secret";
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
     use std::io::{Read, Write};
@@ -358,32 +337,9 @@ fn the_access_log_redacts_feed_tokens() {
     stream.read_to_string(&mut answer).expect("answer");
     assert!(answer.starts_with("HTTP/1.1 404"), "{answer}");
     std::thread::sleep(std::time::Duration::from_millis(300));
-    let _ = child.kill();
-    let _ = child.wait();
-    let log = lines.lock().expect("lines").join("\n");
+    let log = serve.stop().join("\n");
     assert!(log.contains("feed.atom?lang=da&token=***"), "{log}");
     assert!(!log.contains(secret), "{log}");
-}
-
-/// The port `serve` bound, from its start-up log line.
-pub(crate) fn wait_for_port(lines: &std::sync::Mutex<Vec<String>>) -> u16 {
-    for _ in 0..200 {
-        let found = lines.lock().expect("lines").iter().find_map(|line| {
-            line.split("127.0.0.1:")
-                .nth(1)
-                .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
-                .and_then(|port| port.parse::<u16>().ok())
-                .filter(|port| *port != 0)
-        });
-        if let Some(port) = found {
-            return port;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    panic!(
-        "serve did not log its address: {:?}",
-        lines.lock().expect("lines")
-    );
 }
 
 /// On SQLite, writers queue for the one write lock; readers must keep their connections.

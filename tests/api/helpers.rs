@@ -511,3 +511,83 @@ pub fn serve_process(database_url: &str, extra: &[(&str, &str)]) -> std::process
         .spawn()
         .expect("subreg serve starts")
 }
+
+/// The real `subreg serve` on a free loopback port with its log captured line by line;
+/// stopped when dropped, also when an assertion fails first.
+pub struct LoggedServe {
+    child: std::process::Child,
+    lines: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    pub port: u16,
+}
+
+impl LoggedServe {
+    pub fn start(database_url: &str, extra: &[(&str, &str)]) -> LoggedServe {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_subreg"))
+            .arg("serve")
+            .env("SUBREG_DATABASE_URL", database_url)
+            .env("SUBREG_JWT_SECRET", SECRET)
+            .env("SUBREG_BIND", "127.0.0.1:0")
+            .env("SUBREG_LOG", "info")
+            .envs(extra.iter().copied())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("serve starts");
+        let stderr = child.stderr.take().expect("stderr");
+        let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+        let sink = lines.clone();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                sink.lock().expect("lines").push(line);
+            }
+        });
+        let mut serve = LoggedServe {
+            child,
+            lines,
+            port: 0,
+        };
+        serve.port = serve.wait_for_port();
+        serve
+    }
+
+    /// Stops the process and returns every line it logged.
+    pub fn stop(mut self) -> Vec<String> {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        // The reader thread drains what is left once the pipe closes.
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        self.lines.lock().expect("lines").clone()
+    }
+
+    /// The port `serve` bound, from its start-up log line.
+    fn wait_for_port(&self) -> u16 {
+        for _ in 0..200 {
+            let found = self.lines.lock().expect("lines").iter().find_map(|line| {
+                line.split("127.0.0.1:")
+                    .nth(1)
+                    .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+                    .and_then(|port| port.parse::<u16>().ok())
+                    .filter(|port| *port != 0)
+            });
+            if let Some(port) = found {
+                return port;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!(
+            "serve did not log its address: {:?}",
+            self.lines.lock().expect("lines")
+        );
+    }
+}
+
+impl Drop for LoggedServe {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

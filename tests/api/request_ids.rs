@@ -120,16 +120,6 @@ async fn every_answer_names_its_request(app: TestApp) {
 
 on_both_backends!(every_answer_names_its_request);
 
-/// A `serve` child process, stopped when the test ends, also when an assertion fails first.
-struct Server(std::process::Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// `serve` with SUBREG_LOG_FORMAT=json: every stderr line is a JSON object, the access line
 /// of a request is found by its id, and no secret reaches any line.
 async fn json_logs(backend: Backend) {
@@ -140,35 +130,16 @@ async fn json_logs(backend: Backend) {
     // A password in the database URL (the test server trusts loopback and never asks for it).
     let db_password = "db-password-0123456789";
     let url = url.replacen("://postgres@", &format!("://postgres:{db_password}@"), 1);
-    let mut child = Server(
-        std::process::Command::new(env!("CARGO_BIN_EXE_subreg"))
-            .arg("serve")
-            .env("SUBREG_DATABASE_URL", &url)
-            .env("SUBREG_JWT_SECRET", SECRET)
-            .env("SUBREG_BIND", "127.0.0.1:0")
-            .env("SUBREG_LOG", "info")
-            .env("SUBREG_LOG_FORMAT", "json")
-            .env("SUBREG_WEBHOOK_DISPATCHER", "0")
-            .env("SUBREG_WEBHOOK_ALLOW_HTTP", "1")
-            .env("SUBREG_WEBHOOK_ALLOW_PRIVATE", "1")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("serve starts"),
+    let serve = LoggedServe::start(
+        &url,
+        &[
+            ("SUBREG_LOG_FORMAT", "json"),
+            ("SUBREG_WEBHOOK_DISPATCHER", "0"),
+            ("SUBREG_WEBHOOK_ALLOW_HTTP", "1"),
+            ("SUBREG_WEBHOOK_ALLOW_PRIVATE", "1"),
+        ],
     );
-    let stderr = child.0.stderr.take().expect("stderr");
-    let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
-    let sink = lines.clone();
-    std::thread::spawn(move || {
-        use std::io::BufRead;
-        for line in std::io::BufReader::new(stderr)
-            .lines()
-            .map_while(Result::ok)
-        {
-            sink.lock().expect("lines").push(line);
-        }
-    });
-    let port = crate::hardening::wait_for_port(&lines);
+    let port = serve.port;
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
     let admin = admin();
@@ -265,8 +236,7 @@ async fn json_logs(backend: Backend) {
     assert_eq!(problem["request_id"], "log-missing");
 
     std::thread::sleep(std::time::Duration::from_millis(300));
-    drop(child);
-    let lines = lines.lock().expect("lines").clone();
+    let lines = serve.stop();
     let entries: Vec<Value> = lines
         .iter()
         .map(|line| {
