@@ -348,6 +348,51 @@ async fn metrics_on_their_own_listener(backend: Backend) {
     );
 }
 
+/// Both settings: the listener serves /metrics, and asks for the token there too.
+async fn a_token_guards_the_listener_too(backend: Backend) {
+    let Some(app) = spawn_app_with(backend, |s| {
+        s.metrics_bind = Some(std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
+        s.metrics_token = Some(METRICS_TOKEN.into());
+    })
+    .await
+    else {
+        eprintln!("SUBREG_TEST_POSTGRES_URL not set: PostgreSQL run skipped");
+        return;
+    };
+    let listener = app.metrics_address.clone().expect("a metrics listener");
+    scrape(&app, &listener, None, None).await.problem(401);
+    scrape(
+        &app,
+        &listener,
+        Some("metrics-token-for-the-tests-9999"),
+        None,
+    )
+    .await
+    .problem(401);
+    scrape(&app, &app.address, Some(METRICS_TOKEN), None)
+        .await
+        .problem(404);
+    let metrics = parsed(&scrape(&app, &listener, Some(METRICS_TOKEN), None).await);
+    assert_eq!(
+        value(&metrics, "subreg_metrics_database_up", &[]),
+        Some(1.0)
+    );
+}
+
+mod both_settings_serve_metrics_on_the_listener_with_the_token {
+    use super::*;
+
+    #[actix_web::test]
+    async fn sqlite() {
+        a_token_guards_the_listener_too(Backend::Sqlite).await;
+    }
+
+    #[actix_web::test]
+    async fn postgres() {
+        a_token_guards_the_listener_too(Backend::Postgres).await;
+    }
+}
+
 /// Neither setting: /metrics is not served at all.
 async fn no_metrics_without_a_setting(app: TestApp) {
     assert!(app.metrics_address.is_none());
