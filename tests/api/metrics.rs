@@ -346,6 +346,36 @@ async fn metrics_on_their_own_listener(backend: Backend) {
         ),
         Some(in_db(&db, "succeeded"))
     );
+
+    // Windows: one opens with a 7-day notice; 12 hours before its deadline it closes within 24 hours.
+    app.controller("c1").await;
+    app.agreement("c1", "p1", general_terms(7)).await;
+    app.announce_addition("p1", &eea_entry("Logging ApS")).await;
+    let windows = |m: &Exposition| {
+        (
+            value(m, "subreg_windows_open", &[]),
+            value(m, "subreg_windows_closing_within_24h", &[]),
+        )
+    };
+    let opened = parsed(&scrape(&app, &listener, None, None).await);
+    assert_eq!(windows(&opened), (Some(1.0), Some(0.0)));
+    // To 12 hours before the deadline.
+    let closes_at = app.windows("c1").await[0]["closes_at"]
+        .as_str()
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .expect("closes_at");
+    let now = app.get("/v1/admin/clock", Some(&admin())).await.json()["now"]
+        .as_str()
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .expect("now");
+    let ahead = (closes_at - now).num_seconds() - 12 * 3600;
+    app.advance(&format!("PT{ahead}S")).await;
+    let week_later = parsed(&scrape(&app, &listener, None, None).await);
+    assert_eq!(windows(&week_later), (Some(1.0), Some(1.0)));
+    assert_eq!(
+        value(&week_later, "subreg_sweeper_lag_seconds", &[]),
+        Some(0.0)
+    );
 }
 
 /// Both settings: the listener serves /metrics, and asks for the token there too.
