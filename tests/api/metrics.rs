@@ -4,7 +4,7 @@
 use crate::helpers::*;
 use crate::on_both_backends;
 use crate::webhooks::Receiver;
-use diesel::RunQueryDsl;
+use diesel::{ExpressionMethods, RunQueryDsl};
 use openmetrics_parser::{MetricsExposition, PrometheusType, PrometheusValue};
 use serde_json::json;
 use std::time::Duration;
@@ -376,6 +376,81 @@ async fn metrics_on_their_own_listener(backend: Backend) {
         value(&week_later, "subreg_sweeper_lag_seconds", &[]),
         Some(0.0)
     );
+}
+
+/// Work waiting: deliveries no dispatcher sends, and a window whose deadline passed while the
+/// sweeper sleeps. The gauges say how long the oldest has waited.
+async fn waiting_work_shows_as_age_and_lag(backend: Backend) {
+    let Some(app) = spawn_app_with(backend, |s| {
+        s.metrics_token = Some(METRICS_TOKEN.into());
+        s.webhooks.dispatcher = false;
+        s.sweep_interval = Duration::from_secs(3600);
+    })
+    .await
+    else {
+        eprintln!("SUBREG_TEST_POSTGRES_URL not set: PostgreSQL run skipped");
+        return;
+    };
+    app.processor("p1").await;
+    let hook = app
+        .post(
+            "/v1/processors/p1/webhooks",
+            Some(&processor("p1")),
+            &json!({"url": "http://127.0.0.1:9/hook"}),
+        )
+        .await;
+    assert_eq!(hook.status, 201, "{}", hook.text);
+    app.controller("c1").await;
+    app.agreement("c1", "p1", general_terms(7)).await;
+    app.announce_addition("p1", &eea_entry("Logging ApS")).await;
+    // The deadline passed an hour ago; the oldest delivery has been due for two.
+    let now = chrono::Utc::now().naive_utc();
+    {
+        use subreg::store::schema::{objection_windows, webhook_deliveries};
+        let pool = subreg::store::connect(&app.database_url, 1).expect("pool");
+        let mut conn = pool.get().expect("conn");
+        diesel::update(objection_windows::table)
+            .set(objection_windows::closes_at.eq(now - chrono::Duration::hours(1)))
+            .execute(&mut conn)
+            .expect("deadline moved");
+        diesel::update(webhook_deliveries::table)
+            .set(webhook_deliveries::next_attempt_at.eq(now - chrono::Duration::hours(2)))
+            .execute(&mut conn)
+            .expect("due time moved");
+    }
+    let metrics = parsed(&scrape(&app, &app.address, Some(METRICS_TOKEN), None).await);
+    let db = outbox_in_db(&app);
+    assert!(in_db(&db, "pending") >= 1.0, "{db:?}");
+    let outbox = |state| {
+        value(
+            &metrics,
+            "subreg_webhook_outbox_deliveries",
+            &[("state", state)],
+        )
+    };
+    assert_eq!(outbox("pending"), Some(in_db(&db, "pending")));
+    assert_eq!(outbox("leased"), Some(0.0));
+    let within = |family: &str, seconds: f64| {
+        let v = value(&metrics, family, &[]).unwrap_or(-1.0);
+        assert!((seconds..seconds + 120.0).contains(&v), "{family} = {v}");
+    };
+    within("subreg_webhook_outbox_oldest_due_age_seconds", 7200.0);
+    within("subreg_sweeper_lag_seconds", 3600.0);
+    assert_eq!(value(&metrics, "subreg_windows_open", &[]), Some(1.0));
+}
+
+mod waiting_deliveries_and_unswept_windows_show_as_age_and_lag {
+    use super::*;
+
+    #[actix_web::test]
+    async fn sqlite() {
+        waiting_work_shows_as_age_and_lag(Backend::Sqlite).await;
+    }
+
+    #[actix_web::test]
+    async fn postgres() {
+        waiting_work_shows_as_age_and_lag(Backend::Postgres).await;
+    }
 }
 
 /// Both settings: the listener serves /metrics, and asks for the token there too.
