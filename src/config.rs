@@ -30,6 +30,11 @@ pub struct Settings {
     pub webhooks: WebhookSettings,
     /// `SUBREG_LOG_FORMAT`: `text` (default) or `json`, one object per line.
     pub log_format: LogFormat,
+    /// `SUBREG_METRICS_BIND`: serve /metrics on this address only (not on the public port).
+    pub metrics_bind: Option<SocketAddr>,
+    /// `SUBREG_METRICS_TOKEN`: /metrics needs `Authorization: Bearer <token>`; without
+    /// SUBREG_METRICS_BIND this also turns /metrics on on the public port.
+    pub metrics_token: Option<String>,
 }
 
 /// How log lines are written (`SUBREG_LOG_FORMAT`).
@@ -125,6 +130,11 @@ impl std::fmt::Debug for Settings {
             .field("sweep_batch", &self.sweep_batch)
             .field("webhooks", &self.webhooks)
             .field("log_format", &self.log_format)
+            .field("metrics_bind", &self.metrics_bind)
+            .field(
+                "metrics_token",
+                &self.metrics_token.as_ref().map(|_| "<set>"),
+            )
             .finish()
     }
 }
@@ -142,6 +152,9 @@ pub(crate) fn redact_url(url: &str) -> String {
 
 /// Minimum length of an HS256 secret: shorter ones can be brute-forced offline from one token.
 pub const MIN_SECRET_LEN: usize = 32;
+
+/// Minimum length of the metrics bearer token.
+pub const MIN_METRICS_TOKEN_LEN: usize = 16;
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://subreg.db";
 pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
@@ -198,6 +211,23 @@ impl Settings {
                 message: format!("`{text}` is neither `text` nor `json`"),
             })?,
         };
+        let metrics_bind = match get("SUBREG_METRICS_BIND") {
+            None => None,
+            Some(text) => Some(text.parse::<SocketAddr>().map_err(|_| ConfigError {
+                name: "SUBREG_METRICS_BIND",
+                message: format!("`{text}` is not host:port, e.g. 127.0.0.1:9464"),
+            })?),
+        };
+        let metrics_token = get("SUBREG_METRICS_TOKEN");
+        if metrics_token
+            .as_ref()
+            .is_some_and(|t| t.len() < MIN_METRICS_TOKEN_LEN)
+        {
+            return Err(ConfigError {
+                name: "SUBREG_METRICS_TOKEN",
+                message: format!("must be at least {MIN_METRICS_TOKEN_LEN} characters"),
+            });
+        }
         Ok(Settings {
             database_url: get("SUBREG_DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.into()),
             bind,
@@ -213,6 +243,8 @@ impl Settings {
             sweep_batch: sweep_batch.min(i64::MAX as u64) as i64,
             webhooks: webhook_settings(&get)?,
             log_format,
+            metrics_bind,
+            metrics_token,
         })
     }
 }
@@ -417,6 +449,8 @@ mod tests {
         assert!(settings(&[("SUBREG_JWT_MAX_LIFETIME_SECS", "0")]).is_err());
         assert!(settings(&[("SUBREG_JWT_MAX_LIFETIME_SECS", "1d")]).is_err());
         assert!(settings(&[("SUBREG_LOG_FORMAT", "xml")]).is_err());
+        assert!(settings(&[("SUBREG_METRICS_BIND", "9464")]).is_err());
+        assert!(settings(&[("SUBREG_METRICS_TOKEN", "short")]).is_err());
         assert_eq!(
             settings(&[("SUBREG_LOG_FORMAT", "json")])
                 .map(|s| s.log_format)
@@ -433,11 +467,14 @@ mod tests {
                 "a-very-long-secret-that-is-long-enough",
             ),
             ("SUBREG_DATABASE_URL", "postgres://user:pw@db/subreg"),
+            ("SUBREG_METRICS_TOKEN", "metrics-token-never-shown"),
         ])
         .expect("valid");
         let shown = format!("{s:?}");
         assert!(
-            !shown.contains("a-very-long-secret") && !shown.contains("pw@"),
+            !shown.contains("a-very-long-secret")
+                && !shown.contains("pw@")
+                && !shown.contains("never-shown"),
             "{shown}"
         );
     }

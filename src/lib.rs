@@ -11,6 +11,7 @@ pub mod domain;
 mod fuzz;
 pub mod http;
 pub mod logging;
+pub mod metrics;
 pub mod notify;
 pub mod store;
 
@@ -30,6 +31,9 @@ pub struct Application {
         notify::dispatcher::StopSender,
         actix_web::rt::task::JoinHandle<()>,
     )>,
+    /// The separate /metrics listener (SUBREG_METRICS_BIND), stopped after the server.
+    metrics_server: Option<Server>,
+    metrics_port: Option<u16>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -49,7 +53,12 @@ impl Application {
     pub fn build(settings: Settings) -> Result<Application, StartError> {
         let verifier =
             http::auth::TokenVerifier::from_settings(&settings).map_err(StartError::Config)?;
-        let pool = store::connect(&settings.database_url, settings.pool_size)?;
+        let metrics = std::sync::Arc::new(metrics::Metrics::new());
+        let pool = store::db::connect_observed(
+            &settings.database_url,
+            settings.pool_size,
+            Some(Box::new(metrics::PoolEvents(metrics.clone()))),
+        )?;
         let clock = if settings.test_clock {
             log::warn!("SUBREG_TEST_CLOCK is on: POST /v1/admin/clock moves time; never use this in production");
             let mut conn = pool.get().map_err(store::StoreError::from)?;
@@ -91,7 +100,8 @@ impl Application {
                 settings.webhooks.clone(),
                 settings.sweep_interval,
             )
-            .map_err(StartError::Config)?;
+            .map_err(StartError::Config)?
+            .with_metrics(metrics.clone());
             let (stop, stopped) = notify::dispatcher::stop_signal();
             Some((
                 stop,
@@ -115,7 +125,30 @@ impl Application {
             write_gate: store::db::DatabaseTarget::parse(&settings.database_url)?
                 .is_sqlite()
                 .then(http::gate::sqlite_writers),
+            metrics,
         });
+        let (metrics_server, metrics_port) = match settings.metrics_bind {
+            Some(bind) => {
+                let bound = |source| StartError::Bind {
+                    bind: bind.to_string(),
+                    source,
+                };
+                let listener = TcpListener::bind(bind).map_err(bound)?;
+                let port = listener.local_addr().map_err(bound)?.port();
+                let server = http::metrics::listener_server(
+                    listener,
+                    state.clone(),
+                    settings.metrics_token.clone(),
+                )
+                .map_err(bound)?;
+                (Some(server), Some(port))
+            }
+            None => (None, None),
+        };
+        let metrics_exposure = web::Data::new(http::metrics::Exposure::public_port(
+            settings.metrics_bind.is_some(),
+            settings.metrics_token.clone(),
+        ));
         if let Some(jwks) = verifier.jwks() {
             actix_web::rt::spawn(jwks.run_until_stopped());
         }
@@ -143,6 +176,7 @@ impl Application {
                 .app_data(idempotency.clone())
                 .app_data(webhook_policy.clone())
                 .app_data(webhook_settings.clone())
+                .app_data(metrics_exposure.clone())
                 .configure(|cfg| {
                     http::register(cfg, test_clock);
                 })
@@ -158,6 +192,8 @@ impl Application {
             port,
             server,
             dispatcher,
+            metrics_server,
+            metrics_port,
         })
     }
 
@@ -170,10 +206,23 @@ impl Application {
         self.port
     }
 
+    /// The port of the separate /metrics listener, when SUBREG_METRICS_BIND set one.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics_port
+    }
+
     /// Serves until the server stops (SIGTERM, SIGINT or `handle().stop`), then stops the
     /// webhook dispatcher: no new claims, sends in flight finished or handed back.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let metrics = self.metrics_server.map(|server| {
+            let handle = server.handle();
+            (handle, actix_web::rt::spawn(server))
+        });
         let served = self.server.await;
+        if let Some((handle, task)) = metrics {
+            handle.stop(true).await;
+            let _ = task.await;
+        }
         if let Some((stop, task)) = self.dispatcher {
             let _ = stop.send(true);
             let _ = task.await;

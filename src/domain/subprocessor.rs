@@ -80,8 +80,17 @@ pub struct SubprocessorSpec {
 
 pub const MAX_TEXT: usize = 1_000;
 
+/// Control characters are refused wherever they stand, also where trimming would drop them:
+/// the request guard judges the raw text the same way.
+fn refuse_controls(problems: &mut Problems, field: &str, value: Option<&str>) {
+    if let Some(Err(error)) = value.map(|text| super::text::check_text(field, text)) {
+        problems.push(error.field, error.message);
+    }
+}
+
 /// A required, trimmed, bounded text field.
 pub fn required_text(problems: &mut Problems, field: &str, value: Option<&str>) -> String {
+    refuse_controls(problems, field, value);
     match value.map(str::trim) {
         None | Some("") => {
             problems.push(field, format!("`{field}` is required"));
@@ -94,17 +103,13 @@ pub fn required_text(problems: &mut Problems, field: &str, value: Option<&str>) 
             );
             String::new()
         }
-        Some(text) => {
-            if let Err(error) = super::text::check_text(field, text) {
-                problems.push(error.field, error.message);
-            }
-            text.to_string()
-        }
+        Some(text) => text.to_string(),
     }
 }
 
 /// An optional, trimmed, bounded text field; blank counts as absent.
 pub fn optional_text(problems: &mut Problems, field: &str, value: Option<&str>) -> Option<String> {
+    refuse_controls(problems, field, value);
     match value.map(str::trim) {
         None | Some("") => None,
         Some(text) if text.chars().count() > MAX_TEXT => {
@@ -114,12 +119,7 @@ pub fn optional_text(problems: &mut Problems, field: &str, value: Option<&str>) 
             );
             None
         }
-        Some(text) => {
-            if let Err(error) = super::text::check_text(field, text) {
-                problems.push(error.field, error.message);
-            }
-            Some(text.to_string())
-        }
+        Some(text) => Some(text.to_string()),
     }
 }
 

@@ -17,6 +17,7 @@ pub mod health;
 pub mod i18n;
 pub mod idempotency;
 pub mod jwks;
+pub mod metrics;
 pub mod observe;
 pub mod pages;
 pub mod processors;
@@ -48,6 +49,8 @@ pub struct AppState {
     pub feed_cache: std::sync::Arc<feeds::FeedCache>,
     /// On SQLite, writing requests take turns here before they take a connection.
     pub write_gate: Option<std::sync::Arc<tokio::sync::Semaphore>>,
+    /// What /metrics reports; the observe middleware counts every request here.
+    pub metrics: std::sync::Arc<crate::metrics::Metrics>,
 }
 
 impl AppState {
@@ -118,6 +121,8 @@ pub fn register(cfg: &mut web::ServiceConfig, test_clock: bool) -> Vec<(Method, 
     webhooks::routes(&mut routes);
     pages::routes(&mut routes);
     annex::routes(&mut routes);
+    // Answers 404 unless SUBREG_METRICS_TOKEN puts it on the public port (http/metrics.rs).
+    metrics::routes(&mut routes);
     if test_clock {
         clock::routes(&mut routes);
     }

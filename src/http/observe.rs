@@ -42,6 +42,15 @@ pub async fn observe(
     // The request line with secret query values redacted; headers are never logged.
     let line = super::log_line(&req);
     let method = req.method().to_string();
+    // For the request metrics: where to count, and how to name the route of a request that an
+    // inner layer refused before routing (as the router would have matched it).
+    let metrics = req
+        .app_data::<actix_web::web::Data<super::AppState>>()
+        .map(|state| state.metrics.clone());
+    let table = req
+        .app_data::<actix_web::web::Data<super::MethodTable>>()
+        .cloned();
+    let (http_method, path) = (req.method().clone(), req.path().to_string());
     let outcome = logging::in_request(id.clone(), async move {
         next.call(req).await.map_err(|error| {
             // Rendered here, inside the scope, so the problem names the request too.
@@ -52,7 +61,11 @@ pub async fn observe(
     .await;
     let echo = HeaderValue::from_str(&id).ok();
     let log = |status: u16, bytes: BodySize, route: Option<String>| {
-        let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+        let elapsed = started.elapsed();
+        if let Some(metrics) = &metrics {
+            metrics.request(&method, route.as_deref(), status, elapsed);
+        }
+        let latency_ms = elapsed.as_secs_f64() * 1000.0;
         let bytes = match bytes {
             BodySize::Sized(n) => n.to_string(),
             BodySize::None => "0".into(),
@@ -86,7 +99,11 @@ pub async fn observe(
             if let Some(echo) = echo {
                 response.headers_mut().insert(X_REQUEST_ID, echo);
             }
-            log(response.status().as_u16(), response.body().size(), None);
+            let route = table
+                .as_ref()
+                .and_then(|table| table.route(&http_method, &path))
+                .map(str::to_string);
+            log(response.status().as_u16(), response.body().size(), route);
             Err(InternalError::from_response(cause, response).into())
         }
     }

@@ -18,6 +18,7 @@ use crate::config::WebhookSettings;
 use crate::domain::webhook::{
     classify, parse_retry_after, retry_delay, storable_text, Outcome, STORED_TEXT_MAX,
 };
+use crate::metrics::DeliveryOutcome;
 use crate::store::webhooks::{self, AttemptRecord, ClaimRequest, Claimed};
 use crate::store::{Pool, StoreError};
 use std::collections::HashMap;
@@ -63,6 +64,8 @@ pub struct Dispatcher {
     in_flight: Mutex<InFlight>,
     /// Raised when a send ends for an endpoint that was at its cap: its rows may be claimed.
     freed: Notify,
+    /// Counts each attempt by outcome (`with_metrics`; a private set otherwise).
+    metrics: Arc<crate::metrics::Metrics>,
 }
 
 fn client_builder(timeout: Duration) -> reqwest::ClientBuilder {
@@ -97,7 +100,14 @@ impl Dispatcher {
             pinned: Mutex::new(HashMap::new()),
             in_flight: Mutex::new(InFlight::default()),
             freed: Notify::new(),
+            metrics: Arc::default(),
         })
+    }
+
+    /// Counts attempts in `metrics` (the application's, served at /metrics).
+    pub fn with_metrics(mut self, metrics: Arc<crate::metrics::Metrics>) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// Runs until `stop` turns true (or its sender is dropped): claim, send, record; sleep
@@ -388,6 +398,12 @@ impl Dispatcher {
             }
             _ => None,
         };
+        let counted = match (outcome, retry_at) {
+            (Outcome::Success, _) => DeliveryOutcome::Sent,
+            (Outcome::Failure, Some(_)) => DeliveryOutcome::Retried,
+            (Outcome::Failure, None) | (Outcome::Gone, _) => DeliveryOutcome::Failed,
+        };
+        self.metrics.delivery(counted, started.elapsed());
         AttemptRecord {
             delivery_id: delivery.delivery_id,
             endpoint_id: delivery.endpoint_id,

@@ -98,6 +98,16 @@ impl ManageConnection for Connector {
 
 /// Opens a pool and brings the schema up to date.
 pub fn connect(url: &str, max_size: u32) -> Result<Pool, StoreError> {
+    connect_observed(url, max_size, None)
+}
+
+/// `connect`, with `events` told of every checkout (and its wait) and every timeout: the
+/// pool's wait metrics cover every place a connection is taken.
+pub fn connect_observed(
+    url: &str,
+    max_size: u32,
+    events: Option<Box<dyn r2d2::HandleEvent>>,
+) -> Result<Pool, StoreError> {
     let target = DatabaseTarget::parse(url)?;
     if let DatabaseTarget::Sqlite(path) = &target {
         // WAL (readers beside the writer) is a property of the file. Switching needs an
@@ -107,9 +117,13 @@ pub fn connect(url: &str, max_size: u32) -> Result<Pool, StoreError> {
         })?;
         conn.batch_execute("PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL;")?;
     }
-    let pool = r2d2::Pool::builder()
+    let mut builder = r2d2::Pool::builder()
         .max_size(max_size)
-        .connection_timeout(Duration::from_secs(10))
+        .connection_timeout(Duration::from_secs(10));
+    if let Some(events) = events {
+        builder = builder.event_handler(events);
+    }
+    let pool = builder
         .build(Connector { target })
         .map_err(|e| StoreError::Config(format!("cannot open the database: {e}")))?;
     let mut conn = pool.get()?;

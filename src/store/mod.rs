@@ -10,6 +10,7 @@ pub mod events;
 pub mod feeds;
 pub mod idempotency;
 pub mod lifecycle;
+pub mod metrics;
 pub mod organisations;
 pub mod page;
 pub mod pages;

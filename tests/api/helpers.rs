@@ -93,6 +93,8 @@ pub fn settings(database_url: &str) -> Settings {
 
 pub struct TestApp {
     pub address: String,
+    /// The separate /metrics listener, when the settings asked for one.
+    pub metrics_address: Option<String>,
     server: actix_web::dev::ServerHandle,
     pub database_url: String,
     pub client: reqwest::Client,
@@ -169,10 +171,14 @@ pub async fn spawn_app_with(
     adjust(&mut settings);
     let app = Application::build(settings).expect("app builds");
     let address = format!("http://127.0.0.1:{}", app.port());
+    let metrics_address = app
+        .metrics_port()
+        .map(|port| format!("http://127.0.0.1:{port}"));
     let server = app.handle();
     actix_web::rt::spawn(app.run_until_stopped());
     Some(TestApp {
         address,
+        metrics_address,
         server,
         database_url,
         client: reqwest::Client::builder()

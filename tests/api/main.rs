@@ -20,6 +20,7 @@ mod helpers;
 mod idempotency;
 mod jwks;
 mod lifecycle;
+mod metrics;
 mod notify_e2e;
 mod openapi;
 mod page;
