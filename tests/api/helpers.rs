@@ -371,6 +371,29 @@ macro_rules! on_both_backends {
     };
 }
 
+/// Generates one test per backend for a scenario `fn(Backend)` that starts its own app
+/// (it skips PostgreSQL itself when SUBREG_TEST_POSTGRES_URL is not set).
+#[macro_export]
+macro_rules! for_both_backends {
+    ($($scenario:ident),* $(,)?) => {
+        $(
+            mod $scenario {
+                use super::*;
+
+                #[actix_web::test]
+                async fn sqlite() {
+                    super::$scenario(Backend::Sqlite).await;
+                }
+
+                #[actix_web::test]
+                async fn postgres() {
+                    super::$scenario(Backend::Postgres).await;
+                }
+            }
+        )*
+    };
+}
+
 impl TestApp {
     /// Announces an addition at once and returns the change (with its windows).
     pub async fn announce_addition(&self, pid: &str, entry: &Value) -> Value {

@@ -1,6 +1,7 @@
 //! /metrics as an operator's scraper sees it: where it is served, who may read it, and what
 //! it says, parsed with a real Prometheus/OpenMetrics text parser.
 
+use crate::for_both_backends;
 use crate::helpers::*;
 use crate::on_both_backends;
 use crate::webhooks::Receiver;
@@ -439,19 +440,7 @@ async fn waiting_work_shows_as_age_and_lag(backend: Backend) {
     assert_eq!(value(&metrics, "subreg_windows_open", &[]), Some(1.0));
 }
 
-mod waiting_deliveries_and_unswept_windows_show_as_age_and_lag {
-    use super::*;
-
-    #[actix_web::test]
-    async fn sqlite() {
-        waiting_work_shows_as_age_and_lag(Backend::Sqlite).await;
-    }
-
-    #[actix_web::test]
-    async fn postgres() {
-        waiting_work_shows_as_age_and_lag(Backend::Postgres).await;
-    }
-}
+for_both_backends!(waiting_work_shows_as_age_and_lag);
 
 /// Both settings: the listener serves /metrics, and asks for the token there too.
 async fn a_token_guards_the_listener_too(backend: Backend) {
@@ -484,19 +473,7 @@ async fn a_token_guards_the_listener_too(backend: Backend) {
     );
 }
 
-mod both_settings_serve_metrics_on_the_listener_with_the_token {
-    use super::*;
-
-    #[actix_web::test]
-    async fn sqlite() {
-        a_token_guards_the_listener_too(Backend::Sqlite).await;
-    }
-
-    #[actix_web::test]
-    async fn postgres() {
-        a_token_guards_the_listener_too(Backend::Postgres).await;
-    }
-}
+for_both_backends!(a_token_guards_the_listener_too);
 
 /// Neither setting: /metrics is not served at all.
 async fn no_metrics_without_a_setting(app: TestApp) {
@@ -506,30 +483,6 @@ async fn no_metrics_without_a_setting(app: TestApp) {
 
 on_both_backends!(no_metrics_without_a_setting);
 
-mod a_token_opens_metrics_on_the_public_port {
-    use super::*;
+for_both_backends!(metrics_with_a_token_on_the_public_port);
 
-    #[actix_web::test]
-    async fn sqlite() {
-        metrics_with_a_token_on_the_public_port(Backend::Sqlite).await;
-    }
-
-    #[actix_web::test]
-    async fn postgres() {
-        metrics_with_a_token_on_the_public_port(Backend::Postgres).await;
-    }
-}
-
-mod a_metrics_listener_serves_metrics_off_the_public_port {
-    use super::*;
-
-    #[actix_web::test]
-    async fn sqlite() {
-        metrics_on_their_own_listener(Backend::Sqlite).await;
-    }
-
-    #[actix_web::test]
-    async fn postgres() {
-        metrics_on_their_own_listener(Backend::Postgres).await;
-    }
-}
+for_both_backends!(metrics_on_their_own_listener);

@@ -1,6 +1,7 @@
 //! Webhooks end to end: a real receiver on 127.0.0.1 inside the test records what arrives.
 //! No request ever leaves loopback.
 
+use crate::for_both_backends;
 use crate::helpers::*;
 use crate::on_both_backends;
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
@@ -651,19 +652,7 @@ async fn disabling_an_endpoint_fails_its_waiting_deliveries(backend: Backend) {
     }
 }
 
-mod disabling_an_endpoint_fails_its_waiting_deliveries {
-    use super::*;
-
-    #[actix_web::test]
-    async fn sqlite() {
-        disabling_an_endpoint_fails_its_waiting_deliveries(Backend::Sqlite).await;
-    }
-
-    #[actix_web::test]
-    async fn postgres() {
-        disabling_an_endpoint_fails_its_waiting_deliveries(Backend::Postgres).await;
-    }
-}
+for_both_backends!(disabling_an_endpoint_fails_its_waiting_deliveries);
 
 fn strict(settings: &mut Settings) {
     settings.webhooks.allow_private = false;
@@ -705,19 +694,7 @@ async fn ssrf_refusal(backend: Backend) {
     assert_eq!(listed["items"], json!([]));
 }
 
-mod ssrf_guard_refuses_loopback_without_allow_private {
-    use super::*;
-
-    #[actix_web::test]
-    async fn sqlite() {
-        ssrf_refusal(Backend::Sqlite).await;
-    }
-
-    #[actix_web::test]
-    async fn postgres() {
-        ssrf_refusal(Backend::Postgres).await;
-    }
-}
+for_both_backends!(ssrf_refusal);
 
 /// An endpoint's delivery log as its owner reads it (`owner` like "processors/p1").
 async fn deliveries(app: &TestApp, owner: &str, token: &str, whid: &str) -> Vec<Value> {
@@ -966,19 +943,7 @@ async fn a_hanging_receiver_does_not_hold_up_another_endpoint(backend: Backend) 
     );
 }
 
-mod a_hanging_receiver_does_not_hold_up_another_endpoint {
-    use super::*;
-
-    #[actix_web::test]
-    async fn sqlite() {
-        a_hanging_receiver_does_not_hold_up_another_endpoint(Backend::Sqlite).await;
-    }
-
-    #[actix_web::test]
-    async fn postgres() {
-        a_hanging_receiver_does_not_hold_up_another_endpoint(Backend::Postgres).await;
-    }
-}
+for_both_backends!(a_hanging_receiver_does_not_hold_up_another_endpoint);
 
 /// Deliveries in flight when their endpoint is disabled end `failed`, leased or not, and an
 /// attempt recorded after the disabling does not make one `pending` again. The dispatcher is
@@ -1063,19 +1028,7 @@ async fn disabling_an_endpoint_fails_its_leased_deliveries_too(backend: Backend)
     assert!(log.iter().all(|d| d["state"] != "pending"), "{log:?}");
 }
 
-mod disabling_an_endpoint_fails_its_leased_deliveries_too {
-    use super::*;
-
-    #[actix_web::test]
-    async fn sqlite() {
-        disabling_an_endpoint_fails_its_leased_deliveries_too(Backend::Sqlite).await;
-    }
-
-    #[actix_web::test]
-    async fn postgres() {
-        disabling_an_endpoint_fails_its_leased_deliveries_too(Backend::Postgres).await;
-    }
-}
+for_both_backends!(disabling_an_endpoint_fails_its_leased_deliveries_too);
 
 /// A claim takes endpoints round-robin, never more than the per-endpoint cap counting the sends
 /// already in flight, and nothing of an endpoint at its cap. The dispatcher is off.
@@ -1155,16 +1108,4 @@ async fn claims_take_endpoints_round_robin_up_to_their_cap(backend: Backend) {
         .all(|r| claimed.iter().all(|c| c.delivery_id != r.delivery_id)));
 }
 
-mod claims_take_endpoints_round_robin_up_to_their_cap {
-    use super::*;
-
-    #[actix_web::test]
-    async fn sqlite() {
-        claims_take_endpoints_round_robin_up_to_their_cap(Backend::Sqlite).await;
-    }
-
-    #[actix_web::test]
-    async fn postgres() {
-        claims_take_endpoints_round_robin_up_to_their_cap(Backend::Postgres).await;
-    }
-}
+for_both_backends!(claims_take_endpoints_round_robin_up_to_their_cap);
