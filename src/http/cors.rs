@@ -18,6 +18,7 @@ pub const PUBLIC_ROUTES: &[&str] = &[
     "/healthz",
     "/readyz",
     "/openapi.yaml",
+    "/openapi.json",
     "/v1/processors",
     "/v1/processors/{pid}",
     "/v1/processors/{pid}/subprocessors",

@@ -4,12 +4,15 @@ use actix_web::http::Method;
 use actix_web::{web, HttpResponse};
 
 pub const OPENAPI_YAML: &str = include_str!("../../openapi.yaml");
+/// The same document as JSON, for tools that read only JSON; a test keeps it equal to the YAML.
+pub const OPENAPI_JSON: &str = include_str!("../../openapi.json");
 
 pub fn routes(routes: &mut Routes) {
     routes
         .add(Method::GET, "/healthz", healthz)
         .add(Method::GET, "/readyz", readyz)
-        .add(Method::GET, "/openapi.yaml", openapi);
+        .add(Method::GET, "/openapi.yaml", openapi)
+        .add(Method::GET, "/openapi.json", openapi_json);
 }
 
 async fn healthz() -> HttpResponse {
@@ -28,4 +31,10 @@ async fn openapi() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/yaml")
         .body(OPENAPI_YAML)
+}
+
+async fn openapi_json() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(OPENAPI_JSON)
 }

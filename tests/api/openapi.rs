@@ -115,6 +115,7 @@ async fn every_operation_documents_its_refusals(app: TestApp) {
                 "/healthz",
                 "/metrics",
                 "/openapi.yaml",
+                "/openapi.json",
                 "/static/subreg.css",
             ]
             .contains(&path);
@@ -260,3 +261,34 @@ async fn documented_country_codes_are_the_accepted_ones(app: TestApp) {
 }
 
 on_both_backends!(documented_country_codes_are_the_accepted_ones);
+
+/// openapi.json is openapi.yaml as JSON (served at /openapi.json for tools that read only JSON).
+/// After editing the YAML: `SUBREG_UPDATE_OPENAPI_JSON=1 cargo test --test api openapi_json`.
+#[test]
+fn openapi_json_is_the_yaml_as_json() {
+    let yaml: serde_yaml::Value =
+        serde_yaml::from_str(subreg::http::health::OPENAPI_YAML).expect("openapi.yaml parses");
+    let expected = serde_json::to_value(&yaml).expect("the YAML is JSON-compatible");
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/openapi.json");
+    if std::env::var_os("SUBREG_UPDATE_OPENAPI_JSON").is_some() {
+        let text = serde_json::to_string_pretty(&expected).expect("JSON");
+        std::fs::write(path, format!("{text}\n")).expect("write openapi.json");
+    }
+    let committed: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("openapi.json"))
+            .expect("openapi.json parses");
+    assert!(
+        committed == expected,
+        "openapi.json differs from openapi.yaml: run SUBREG_UPDATE_OPENAPI_JSON=1 cargo test --test api openapi_json"
+    );
+}
+
+async fn openapi_json_is_served(app: TestApp) {
+    let reply = app.get("/openapi.json", None).await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.content_type(), "application/json");
+    assert_eq!(reply.json()["openapi"], "3.1.0");
+    assert_eq!(reply.text, subreg::http::health::OPENAPI_JSON);
+}
+
+on_both_backends!(openapi_json_is_served);
