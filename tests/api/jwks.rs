@@ -2,6 +2,7 @@
 //! a JWKS served by a test IdP on 127.0.0.1, with Keycloak's claim layout, key rotation,
 //! unknown key ids, the audience and algorithm confusion.
 
+use crate::for_both_backends;
 use crate::helpers::*;
 use actix_web::{web, App, HttpResponse, HttpServer};
 use jsonwebtoken::jwk::{Jwk, PublicKeyUse};
@@ -359,28 +360,7 @@ async fn an_unreachable_idp_is_503_not_401(backend: Backend) {
     );
 }
 
-/// One test per backend for a scenario that starts its own app.
-macro_rules! with_both_backends {
-    ($($scenario:ident),* $(,)?) => {
-        $(
-            mod $scenario {
-                use super::*;
-
-                #[actix_web::test]
-                async fn sqlite() {
-                    super::$scenario(Backend::Sqlite).await;
-                }
-
-                #[actix_web::test]
-                async fn postgres() {
-                    super::$scenario(Backend::Postgres).await;
-                }
-            }
-        )*
-    };
-}
-
-with_both_backends!(
+for_both_backends!(
     tokens_from_the_idp_sign_in_and_keys_rotate,
     wrong_audience_and_algorithm_confusion_are_refused,
     unknown_kids_do_not_hammer_the_idp,

@@ -580,12 +580,14 @@ on_both_backends!(
     endpoints_belong_to_their_org,
 );
 
-/// Deliveries still waiting when an endpoint is disabled fail at once, with the reason in the
-/// log, instead of staying pending for ever. The dispatcher is off: the 410 is recorded here.
-async fn disabling_an_endpoint_fails_its_waiting_deliveries(backend: Backend) {
+/// A processor `p1` with one endpoint and three deliveries waiting for it (three seeded
+/// entries), the dispatcher off, and a pool onto the app's database.
+async fn three_deliveries_without_dispatcher(
+    backend: Backend,
+) -> Option<(TestApp, String, subreg::store::Pool)> {
     let Some(app) = spawn_app_with(backend, |s| s.webhooks.dispatcher = false).await else {
         eprintln!("SUBREG_TEST_POSTGRES_URL not set: PostgreSQL run skipped");
-        return;
+        return None;
     };
     app.processor("p1").await;
     let hook = create_webhook(
@@ -600,6 +602,15 @@ async fn disabling_an_endpoint_fails_its_waiting_deliveries(backend: Backend) {
     }
     let whid = hook["id"].as_str().expect("id").to_string();
     let pool = subreg::store::connect(&app.database_url, 1).expect("pool");
+    Some((app, whid, pool))
+}
+
+/// Deliveries still waiting when an endpoint is disabled fail at once, with the reason in the
+/// log, instead of staying pending for ever. The dispatcher is off: the 410 is recorded here.
+async fn disabling_an_endpoint_fails_its_waiting_deliveries(backend: Backend) {
+    let Some((app, whid, pool)) = three_deliveries_without_dispatcher(backend).await else {
+        return;
+    };
     let mut conn = pool.get().expect("conn");
     let owner = subreg::store::webhooks::Owner {
         kind: subreg::domain::webhook::OwnerKind::Processor,
@@ -951,23 +962,9 @@ for_both_backends!(a_hanging_receiver_does_not_hold_up_another_endpoint);
 async fn disabling_an_endpoint_fails_its_leased_deliveries_too(backend: Backend) {
     use subreg::domain::webhook::Outcome;
     use subreg::store::webhooks::{claim, record, AttemptRecord, ClaimRequest};
-    let Some(app) = spawn_app_with(backend, |s| s.webhooks.dispatcher = false).await else {
-        eprintln!("SUBREG_TEST_POSTGRES_URL not set: PostgreSQL run skipped");
+    let Some((app, whid, pool)) = three_deliveries_without_dispatcher(backend).await else {
         return;
     };
-    app.processor("p1").await;
-    let hook = create_webhook(
-        &app,
-        "processors/p1",
-        &processor("p1"),
-        json!({"url": "http://127.0.0.1:9/hook"}),
-    )
-    .await;
-    for name in ["A", "B", "C"] {
-        app.seed("p1", &entry(name)).await;
-    }
-    let whid = hook["id"].as_str().expect("id").to_string();
-    let pool = subreg::store::connect(&app.database_url, 1).expect("pool");
     let mut conn = pool.get().expect("conn");
     let now = chrono::Utc::now() + chrono::Duration::seconds(1);
     let in_flight = std::collections::HashMap::new();
