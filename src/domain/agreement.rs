@@ -3,7 +3,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// How the controller authorises sub-processors (Datatilsynet's standard clauses, clause 7).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Authorisation {
     /// Announce, open a window; silence is tacit consent.
@@ -29,7 +29,7 @@ impl Authorisation {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ThirdCountryTransfers {
     AllowedWithBasis,
@@ -65,7 +65,7 @@ pub struct AgreementTerms {
 /// Notice periods longer than a year are almost certainly a typo (e.g. 300 for 30).
 pub const MAX_NOTICE_DAYS: i64 = 365;
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 pub struct AgreementInput {
     pub controller_id: Option<String>,
     pub processor_id: Option<String>,
@@ -197,7 +197,7 @@ mod tests {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Agreement {
     pub id: String,
     pub controller_id: String,

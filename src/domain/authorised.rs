@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::collections::HashMap;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AuthorisedBy {
     /// On the list when the agreement was signed (Bilag B / Annex IV).
@@ -17,7 +17,7 @@ pub enum AuthorisedBy {
     TacitConsent,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum NotAuthorisedReason {
     Objected,
@@ -25,7 +25,7 @@ pub enum NotAuthorisedReason {
     InUseBeforeWindowClosed,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct AuthorisedEntry {
     #[serde(flatten)]
     pub entry: Subprocessor,
@@ -34,7 +34,7 @@ pub struct AuthorisedEntry {
     pub window_id: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct NotAuthorisedEntry {
     #[serde(flatten)]
     pub entry: Subprocessor,
@@ -43,7 +43,7 @@ pub struct NotAuthorisedEntry {
     pub window_id: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct AuthorisedList {
     pub as_of: DateTime<Utc>,
     pub items: Vec<AuthorisedEntry>,

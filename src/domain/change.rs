@@ -6,7 +6,7 @@ use super::geography::Location;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ChangeKind {
     Addition,
@@ -40,7 +40,7 @@ impl ChangeKind {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ChangeState {
     Draft,
@@ -139,7 +139,7 @@ pub fn plan(
 }
 
 /// Conflicts shown on a window from the moment it opens.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Conflict {
     /// The entry processes data outside the EEA and the agreement forbids that.
@@ -256,7 +256,7 @@ mod tests {
 }
 
 /// A change as the API shows it; `windows` only for the processor and admins.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Change {
     pub id: String,
     pub processor_id: String,
@@ -278,7 +278,7 @@ pub struct Change {
 }
 
 /// A change as a processor submits it.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 pub struct ChangeInput {
     pub kind: Option<ChangeKind>,
     pub subprocessor: Option<super::subprocessor::SubprocessorInput>,

@@ -1,9 +1,13 @@
 use serde::Serialize;
 
 /// One thing wrong with one field of a request, in words the caller can act on.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct FieldError {
+    /// The field's path in the request, e.g. `registration.number`, `processing_locations[1]`,
+    /// `[0].name`, or a query parameter such as `limit`.
+    #[schema(examples("registration.number"))]
     pub field: String,
+    /// What is wrong and how to fix it.
     pub message: String,
 }
 

@@ -3,7 +3,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 /// The kinds of event in the evidence log; the strings are the contract of feeds and webhooks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub enum EventType {
     #[serde(rename = "change.announced")]
     ChangeAnnounced,
@@ -62,7 +62,7 @@ impl EventType {
 }
 
 /// An event as it is stored, served and signed: this JSON is the evidence.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct EventBody<'a> {
     pub id: &'a str,
     #[serde(rename = "type")]

@@ -30,7 +30,7 @@ pub fn is_eea(code: &str) -> bool {
 }
 
 /// Where an entry processes data, derived from its processing locations.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Location {
     Eea,

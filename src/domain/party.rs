@@ -5,7 +5,7 @@ use super::registration::Registration;
 use super::subprocessor::{check_country_field, check_email, check_registration, required_text};
 use serde::Deserialize;
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 pub struct OrganisationInput {
     pub id: Option<String>,
     pub name: Option<String>,
@@ -135,7 +135,7 @@ mod tests {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct Processor {
     pub id: String,
     pub name: String,
@@ -145,7 +145,7 @@ pub struct Processor {
     pub contact_email: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct Controller {
     pub id: String,
     pub name: String,

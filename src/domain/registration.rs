@@ -1,7 +1,7 @@
 use super::error::FieldError;
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RegistrationScheme {
     Cvr,
@@ -29,7 +29,7 @@ impl RegistrationScheme {
 }
 
 /// A company registration: a Danish CVR number, an EU VAT number or another register's number.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Registration {
     pub scheme: RegistrationScheme,
     pub number: String,

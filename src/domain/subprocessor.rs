@@ -4,7 +4,7 @@ use super::registration::Registration;
 use serde::{Deserialize, Serialize};
 
 /// The legal ground on which personal data may leave the EEA (GDPR chapter V).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TransferBasis {
     AdequacyDecision,
@@ -42,7 +42,7 @@ impl TransferBasis {
 }
 
 /// A contact person at the sub-processor (Annex IV of decision 2021/915).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Contact {
     pub name: Option<String>,
     pub position: Option<String>,
@@ -50,7 +50,7 @@ pub struct Contact {
 }
 
 /// A sub-processor entry as a processor submits it; every field is checked by [`validate`].
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 pub struct SubprocessorInput {
     pub name: Option<String>,
     pub registration: Option<Registration>,
@@ -374,7 +374,7 @@ mod tests {
 }
 
 /// Where an entry stands on its processor's list.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum EntryStatus {
     /// Part of a change that is not effective yet.
@@ -409,7 +409,7 @@ impl EntryStatus {
 }
 
 /// A sub-processor entry on one processor's list, as the API shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Subprocessor {
     pub id: String,
     pub processor_id: String,

@@ -56,3 +56,7 @@ async fn get(
         Err(other) => Err(other),
     }
 }
+
+/// The paths of this module in the OpenAPI document (http/openapi.rs).
+#[derive(utoipa::OpenApi)]
+pub struct Api;

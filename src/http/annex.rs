@@ -60,13 +60,13 @@ async fn load(
 }
 
 /// How and when an entry was authorised, with the window dates for tacit consent.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct AuthorisationFacts {
     authorised_at: Option<DateTime<Utc>>,
     window: Option<WindowDates>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct WindowDates {
     opened_at: DateTime<Utc>,
     closes_at: DateTime<Utc>,
@@ -107,7 +107,7 @@ fn authorisation_of(facts: &AnnexFacts, item: &AuthorisedEntry) -> Authorisation
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct AnnexItem<'a> {
     #[serde(flatten)]
     entry: &'a AuthorisedEntry,
@@ -117,7 +117,7 @@ struct AnnexItem<'a> {
     authorisation: AuthorisationFacts,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct AnnexDocument<'a> {
     controller: &'a Controller,
     processor: &'a Processor,
@@ -347,3 +347,7 @@ async fn annex_html(
     );
     Ok(response)
 }
+
+/// The paths of this module in the OpenAPI document (http/openapi.rs).
+#[derive(utoipa::OpenApi)]
+pub struct Api;

@@ -799,3 +799,7 @@ mod tests {
         assert_eq!(revocations.cached("b"), Some(None));
     }
 }
+
+/// The paths of this module in the OpenAPI document (http/openapi.rs).
+#[derive(utoipa::OpenApi)]
+pub struct Api;

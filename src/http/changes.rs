@@ -131,3 +131,7 @@ async fn withdraw(
 ) -> Result<HttpResponse, ApiError> {
     change_step(state, actor, path, lifecycle::withdraw).await
 }
+
+/// The paths of this module in the OpenAPI document (http/openapi.rs).
+#[derive(utoipa::OpenApi)]
+pub struct Api;

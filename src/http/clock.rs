@@ -68,3 +68,7 @@ async fn advance(
     state.wake_sweeper();
     Ok(HttpResponse::Ok().json(now_body(&state)))
 }
+
+/// The paths of this module in the OpenAPI document (http/openapi.rs).
+#[derive(utoipa::OpenApi)]
+pub struct Api;

@@ -77,3 +77,7 @@ async fn list_agreements(
         .await?;
     Ok(HttpResponse::Ok().json(list))
 }
+
+/// The paths of this module in the OpenAPI document (http/openapi.rs).
+#[derive(utoipa::OpenApi)]
+pub struct Api;

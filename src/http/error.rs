@@ -6,7 +6,39 @@ use crate::domain::{DomainError, FieldError};
 use crate::store::StoreError;
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
 use serde_json::{json, Map, Value};
+
+/// An RFC 9457 problem. `type` is `urn:subreg:problem:<slug>` with the slugs `bad-request`
+/// (400), `unauthorized` (401), `forbidden` (403), `not-found` (404), `method-not-allowed`
+/// (405), `conflict` (409), `validation` and `rule-violation` (422), `too-large` (413),
+/// `unsupported-media-type` (415), `unavailable` (503) and `internal` (500). Refusals by a rule
+/// may carry further members that say how to fix the request.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    #[schema(format = "uri", examples("urn:subreg:problem:validation"))]
+    pub kind: String,
+    /// A short summary of the kind of problem; the same for every problem of one type.
+    pub title: &'static str,
+    #[schema(minimum = 400, maximum = 599)]
+    pub status: u16,
+    /// What went wrong in this case, in words the caller can act on.
+    pub detail: String,
+    /// Every field to fix: on `urn:subreg:problem:validation` (422), and on the
+    /// `rule-violation` (422) for `planned_from`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false, nullable = false)]
+    pub errors: Option<Vec<FieldError>>,
+    /// The request's id, as in the `X-Request-Id` response header and the logs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(required = false, nullable = false)]
+    pub request_id: Option<String>,
+    /// Members a refusal by a rule adds (e.g. `earliest_allowed`, `state`, `window`).
+    #[serde(flatten)]
+    #[schema(ignore)]
+    pub extra: Map<String, Value>,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -124,27 +156,23 @@ impl ResponseError for ApiError {
         if let ApiError::Internal(cause) = self {
             log::error!("internal error: {cause}");
         }
-        let mut body = json!({
-            "type": format!("urn:subreg:problem:{slug}"),
-            "title": title,
-            "status": status.as_u16(),
-            "detail": self.detail(),
-        });
-        if let Some(object) = body.as_object_mut() {
-            match self {
-                ApiError::Invalid(errors) => {
-                    object.insert("errors".into(), json!(errors));
-                }
-                ApiError::Unprocessable { extra, .. } | ApiError::ConflictWith { extra, .. } => {
-                    object.extend(extra.clone());
-                }
-                _ => {}
+        let (errors, extra) = match self {
+            ApiError::Invalid(errors) => (Some(errors.clone()), Map::new()),
+            ApiError::Unprocessable { extra, .. } | ApiError::ConflictWith { extra, .. } => {
+                (None, extra.clone())
             }
+            _ => (None, Map::new()),
+        };
+        let body = Problem {
+            kind: format!("urn:subreg:problem:{slug}"),
+            title,
+            status: status.as_u16(),
+            detail: self.detail(),
+            errors,
             // The id of the request (http/observe.rs), so a user's report finds the log line.
-            if let Some(id) = crate::logging::request_id() {
-                object.insert("request_id".into(), json!(id));
-            }
-        }
+            request_id: crate::logging::request_id(),
+            extra,
+        };
         let mut response = HttpResponse::build(status);
         response.insert_header((header::CONTENT_TYPE, "application/problem+json"));
         match self {
@@ -159,7 +187,7 @@ impl ResponseError for ApiError {
             }
             _ => {}
         }
-        response.body(body.to_string())
+        response.body(serde_json::to_string(&body).unwrap_or_default())
     }
 }
 

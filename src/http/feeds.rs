@@ -696,3 +696,7 @@ mod tests {
         assert!(!constant_time_eq(b"abc", b"ab"));
     }
 }
+
+/// The paths of this module in the OpenAPI document (http/openapi.rs).
+#[derive(utoipa::OpenApi)]
+pub struct Api;

@@ -10,7 +10,7 @@ use chrono::{DateTime, Datelike, Utc};
 use chrono_tz::Europe::Copenhagen;
 
 /// `?lang=` takes exactly these; anything else is refused with 400 by the query extractor.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Lang {
     Da,

@@ -202,3 +202,7 @@ mod tests {
         assert!(!Exposure::public_port(true, None).public);
     }
 }
+
+/// The paths of this module in the OpenAPI document (http/openapi.rs).
+#[derive(utoipa::OpenApi)]
+pub struct Api;

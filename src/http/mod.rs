@@ -19,6 +19,7 @@ pub mod idempotency;
 pub mod jwks;
 pub mod metrics;
 pub mod observe;
+pub mod openapi;
 pub mod pages;
 pub mod processors;
 pub mod webhooks;
@@ -338,3 +339,7 @@ pub fn parse_instant(field: &str, text: &str) -> Result<chrono::DateTime<chrono:
     crate::domain::text::check_instant(field, at).map_err(|e| ApiError::Invalid(vec![e]))?;
     Ok(at)
 }
+
+/// The paths of this module in the OpenAPI document (http/openapi.rs).
+#[derive(utoipa::OpenApi)]
+pub struct Api;

@@ -426,3 +426,7 @@ mod tests {
         assert_eq!(encode("æ"), "%C3%A6");
     }
 }
+
+/// The paths of this module in the OpenAPI document (http/openapi.rs).
+#[derive(utoipa::OpenApi)]
+pub struct Api;

@@ -1,6 +1,9 @@
 use super::auth::{Actor, Role};
 use super::error::ApiError;
+use super::openapi::{Paging, ValidationFailed};
 use super::{parse_instant, AppState, PageQuery, Routes};
+use crate::domain::party::Processor;
+type ProcessorPage = crate::store::Page<Processor>;
 use crate::domain::party::{validate_processor, OrganisationInput};
 use crate::domain::subprocessor::{self, Subprocessor, SubprocessorInput};
 use crate::domain::{DomainError, FieldError};
@@ -54,13 +57,34 @@ async fn create(
         .json(processor))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    #[param(ignore)]
     limit: Option<i64>,
+    #[param(ignore)]
     cursor: Option<String>,
+    /// Search term matched against the name (case-insensitively) or the registration number.
+    #[param(example = "timengo")]
     q: Option<String>,
 }
 
+/// List processors
+///
+/// Public. Processors ordered by id, paginated. `q` filters by name (case-insensitive
+/// substring) or by registration number (substring).
+#[utoipa::path(
+    get,
+    path = "/v1/processors",
+    tag = "processors",
+    operation_id = "listProcessors",
+    security(()),
+    params(ListQuery, Paging),
+    responses(
+        (status = 200, description = "One page of processors.", body = ProcessorPage),
+        (status = 422, response = ValidationFailed),
+    )
+)]
 async fn list(
     state: web::Data<AppState>,
     query: web::Query<ListQuery>,
@@ -356,3 +380,8 @@ async fn verify_events(
         .await?;
     Ok(HttpResponse::Ok().json(verification))
 }
+
+/// The paths of this module in the OpenAPI document (http/openapi.rs).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(list))]
+pub struct Api;

@@ -251,3 +251,12 @@ async fn retry_delivery<S: Scope>(
         .await?;
     Ok(HttpResponse::Accepted().json(delivery))
 }
+
+/// The paths of this module in the OpenAPI document (http/openapi.rs).
+#[derive(utoipa::OpenApi)]
+pub struct Api;
+
+/// The `webhooks` section of the OpenAPI document: the request each endpoint receives.
+pub fn receiver_paths() -> utoipa::openapi::Paths {
+    utoipa::openapi::Paths::new()
+}

@@ -179,3 +179,7 @@ async fn authorised(
         .await?;
     Ok(HttpResponse::Ok().json(list))
 }
+
+/// The paths of this module in the OpenAPI document (http/openapi.rs).
+#[derive(utoipa::OpenApi)]
+pub struct Api;

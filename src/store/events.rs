@@ -292,7 +292,7 @@ pub fn get_visible(
         .ok_or_else(|| StoreError::not_found("event", event_id))
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ChainVerification {
     pub valid: bool,
     /// Every event of the log, whoever asks.

@@ -73,10 +73,59 @@ fn invalid(field: &str, message: impl Into<String>) -> StoreError {
     StoreError::Domain(DomainError::Invalid(vec![FieldError::new(field, message)]))
 }
 
+/// One page of a list. Its schema is named after the item (`ProcessorPage` for
+/// `Page<Processor>`) and refers to the item's schema, which utoipa's generic derive would
+/// inline under a name like `Page_Processor`.
 #[derive(Debug, Clone, Serialize)]
 pub struct Page<T> {
     pub items: Vec<T>,
     pub next_cursor: Option<String>,
+}
+
+// utoipa's own derives implement `PartialSchema` through `ComposeSchema` (generic arguments
+// arrive as schemas); the page's item is always referred to by name, so they are not needed.
+impl<T: utoipa::ToSchema> utoipa::__dev::ComposeSchema for Page<T> {
+    fn compose(
+        _: Vec<utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>>,
+    ) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+        use utoipa::openapi::Ref;
+        ObjectBuilder::new()
+            .property(
+                "items",
+                ArrayBuilder::new().items(Ref::from_schema_name(T::name())),
+            )
+            .required("items")
+            .property(
+                "next_cursor",
+                ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::SchemaType::from_iter([
+                        Type::String,
+                        Type::Null,
+                    ]))
+                    .description(Some(
+                        "Pass it as `cursor` to get the next page; null on the last page.",
+                    )),
+            )
+            .required("next_cursor")
+            .into()
+    }
+}
+
+impl<T: utoipa::ToSchema> utoipa::ToSchema for Page<T> {
+    fn name() -> std::borrow::Cow<'static, str> {
+        format!("{}Page", T::name()).into()
+    }
+
+    fn schemas(
+        schemas: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
+        schemas.push((T::name().into(), T::schema()));
+        T::schemas(schemas);
+    }
 }
 
 impl<T> Page<T> {

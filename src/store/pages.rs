@@ -173,7 +173,7 @@ pub fn processor_page(
 
 /// The event an annex reflects: the processor's newest event at `as_of` that the controller
 /// may see (public, or naming it). Its hash commits to the whole log before it.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct EventRef {
     pub id: String,
     pub hash: String,

@@ -25,7 +25,7 @@ pub use outbox::{
 pub(crate) use outbox::{enqueue_batch, transaction_finished, OutboxEvent};
 
 /// An endpoint as the API shows it; the secret only appears in the creation and rotation answers.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Endpoint {
     pub id: String,
     pub owner_kind: OwnerKind,
@@ -79,7 +79,7 @@ impl TryFrom<EndpointRow> for Endpoint {
 }
 
 /// One delivery of one event to one endpoint, as the delivery log shows it.
-#[derive(Debug, Clone, Serialize, Queryable, Selectable)]
+#[derive(Debug, Clone, Serialize, Queryable, Selectable, utoipa::ToSchema)]
 #[diesel(table_name = webhook_deliveries)]
 pub struct DeliveryRow {
     pub id: String,
