@@ -511,3 +511,64 @@ pub struct Paging {
     /// not return is refused with 422 (field `cursor`). Empty means the first page.
     pub cursor: Option<String>,
 }
+
+/// `{aid}` in a path.
+#[derive(utoipa::IntoParams)]
+#[into_params(names("aid"), parameter_in = Path)]
+pub struct AgreementId(
+    /// The agreement's id (a UUID).
+    #[param(example = "3f0b6a52-9c4e-4f3a-8a59-2a3a1d2f5b10")]
+    pub String,
+);
+
+/// `{chid}` in a path.
+#[derive(utoipa::IntoParams)]
+#[into_params(names("chid"), parameter_in = Path)]
+pub struct ChangeId(
+    /// The change's id (a UUID).
+    #[param(example = "5b7e2f0a-3c1d-4e8f-9a6b-1c2d3e4f5a60")]
+    pub String,
+);
+
+/// `{wid}` in a path.
+#[derive(utoipa::IntoParams)]
+#[into_params(names("wid"), parameter_in = Path)]
+pub struct WindowId(
+    /// The objection window's id (a UUID); a window of another controller is 404.
+    #[param(example = "9c4d1e2f-7a8b-4c5d-8e9f-0a1b2c3d4e5f")]
+    pub String,
+);
+
+/// `{eid}` in a path.
+#[derive(utoipa::IntoParams)]
+#[into_params(names("eid"), parameter_in = Path)]
+pub struct EventId(
+    /// The event's id (a UUID).
+    #[param(example = "019ab3c4-5d6e-7f80-9a1b-2c3d4e5f6a7b")]
+    pub String,
+);
+
+/// `{whid}` in a path.
+#[derive(utoipa::IntoParams)]
+#[into_params(names("whid"), parameter_in = Path)]
+pub struct WebhookId(
+    /// The webhook endpoint's id (a UUID).
+    pub String,
+);
+
+/// `{did}` in a path.
+#[derive(utoipa::IntoParams)]
+#[into_params(names("did"), parameter_in = Path)]
+pub struct DeliveryId(
+    /// The delivery's id (a UUID).
+    pub String,
+);
+
+/// `{org}` in a path.
+#[derive(utoipa::IntoParams)]
+#[into_params(names("org"), parameter_in = Path)]
+pub struct OrgId(
+    /// The processor's or controller's id whose tokens are revoked.
+    #[param(value_type = Slug, example = "timengo-dpg")]
+    pub String,
+);
