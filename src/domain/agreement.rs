@@ -3,6 +3,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// How the controller authorises sub-processors (Datatilsynet's standard clauses, clause 7).
+/// `general`: a change is announced, a window opens and silence is tacit consent.
+/// `specific`: explicit prior written approval is needed; silence is not approval.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Authorisation {
@@ -29,6 +31,8 @@ impl Authorisation {
     }
 }
 
+/// Whether the agreement allows the processor's sub-processors to process outside the EEA:
+/// `allowed_with_basis` (with a transfer basis) or `forbidden`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ThirdCountryTransfers {
@@ -65,15 +69,28 @@ pub struct AgreementTerms {
 /// Notice periods longer than a year are almost certainly a typo (e.g. 300 for 30).
 pub const MAX_NOTICE_DAYS: i64 = 365;
 
+/// A signed data-processing agreement as the caller records it.
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 pub struct AgreementInput {
+    /// An existing controller's id.
+    #[schema(value_type = String, required = true, min_length = 1)]
     pub controller_id: Option<String>,
+    /// An existing processor's id.
+    #[schema(value_type = String, required = true, min_length = 1)]
     pub processor_id: Option<String>,
+    #[schema(value_type = Authorisation, required = true)]
     pub authorisation: Option<Authorisation>,
+    /// Calendar days between announcement and the end of the objection window.
+    #[schema(value_type = i64, required = true, minimum = 1, maximum = 365)]
     pub notice_days: Option<i64>,
+    /// An objection without a reason is refused; null or left out means false.
+    #[schema(default = false)]
     pub objection_requires_reason: Option<bool>,
+    #[schema(value_type = ThirdCountryTransfers, required = true)]
     pub third_country_transfers: Option<ThirdCountryTransfers>,
+    /// When it was signed; defaults to now and must not lie in the future.
     pub signed_at: Option<DateTime<Utc>>,
+    #[schema(max_length = 1000)]
     pub reference: Option<String>,
 }
 
@@ -197,16 +214,35 @@ mod tests {
     }
 }
 
+/// A data-processing agreement between one controller and one processor.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({
+    "id": "3f0b6a52-9c4e-4f3a-8a59-2a3a1d2f5b10",
+    "controller_id": "roskilde-kommune",
+    "processor_id": "timengo-dpg",
+    "authorisation": "specific",
+    "notice_days": 30,
+    "objection_requires_reason": false,
+    "third_country_transfers": "forbidden",
+    "signed_at": "2026-11-23T12:00:00Z",
+    "reference": "DPA 2024-03"
+}))]
 pub struct Agreement {
+    #[schema(format = "uuid")]
     pub id: String,
+    #[schema(value_type = crate::http::openapi::Slug)]
     pub controller_id: String,
+    #[schema(value_type = crate::http::openapi::Slug)]
     pub processor_id: String,
     pub authorisation: Authorisation,
+    /// Calendar days between announcement and the end of the objection window.
+    #[schema(minimum = 1, maximum = 365)]
     pub notice_days: u16,
+    /// An objection without a reason is refused.
     pub objection_requires_reason: bool,
     pub third_country_transfers: ThirdCountryTransfers,
     pub signed_at: DateTime<Utc>,
+    #[schema(required = true)]
     pub reference: Option<String>,
 }
 

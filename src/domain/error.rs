@@ -3,8 +3,9 @@ use serde::Serialize;
 /// One thing wrong with one field of a request, in words the caller can act on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct FieldError {
-    /// The field's path in the request, e.g. `registration.number`, `processing_locations[1]`,
-    /// `[0].name`, or a query parameter such as `limit`.
+    /// The path of the field: a name, `.` for nested members and `[i]` for array elements,
+    /// e.g. `registration.number`, `processing_locations[0]`, `[2].contact.email`, `body` for
+    /// the body as a whole, or a query parameter such as `limit`.
     #[schema(examples("registration.number"))]
     pub field: String,
     /// What is wrong and how to fix it.

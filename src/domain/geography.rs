@@ -18,6 +18,32 @@ pub fn check_country(code: &str) -> Result<(), String> {
         .map_err(|_| format!("`{code}` is not an assigned ISO 3166-1 alpha-2 country code"))
 }
 
+/// The schema of a country code: exactly the codes [`check_country`] accepts, as an enum.
+pub struct CountryCode;
+
+impl utoipa::PartialSchema for CountryCode {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        let letters = || 'A'..='Z';
+        let codes: Vec<String> = letters()
+            .flat_map(|a| letters().map(move |b| format!("{a}{b}")))
+            .filter(|code| check_country(code).is_ok())
+            .collect();
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .description(Some(format!(
+                "ISO 3166-1 alpha-2, in capitals: one of the {} assigned codes (another two \
+                 capitals, e.g. `XX`, is a field error, 422).",
+                codes.len()
+            )))
+            .pattern(Some("^[A-Z]{2}$"))
+            .enum_values(Some(codes))
+            .examples(["DK"])
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for CountryCode {}
+
 /// The English short name of a country code, or the code itself if unknown.
 pub fn country_name(code: &str) -> &str {
     isocountry::CountryCode::for_alpha2(code)
@@ -29,7 +55,8 @@ pub fn is_eea(code: &str) -> bool {
     EEA.contains(&code)
 }
 
-/// Where an entry processes data, derived from its processing locations.
+/// Derived: `eea` when every processing location is in the EEA (EU 27 + IS, LI, NO), else
+/// `third_country`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Location {

@@ -1,18 +1,66 @@
 //! Processors and controllers: the two kinds of organisation subreg knows.
 
 use super::error::{DomainError, Problems};
+use super::geography::CountryCode;
 use super::registration::Registration;
-use super::subprocessor::{check_country_field, check_email, check_registration, required_text};
+use super::subprocessor::{
+    check_country_field, check_email, check_registration, required_text, Email,
+};
+use crate::http::openapi::Slug;
 use serde::Deserialize;
+use utoipa::openapi::{schema::Schema, RefOr};
 
+// The body of both creations; its schema is the processor's, and `ControllerInput` leaves out
+// what a controller does not keep.
+/// A processor as the caller creates it. Text fields are trimmed; blank counts as absent.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[schema(as = ProcessorInput)]
 pub struct OrganisationInput {
+    #[schema(value_type = Slug, required = true)]
     pub id: Option<String>,
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 1000)]
     pub name: Option<String>,
+    /// Leave out (or null) for an organisation without a registration.
     pub registration: Option<Registration>,
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 1000)]
     pub address: Option<String>,
+    #[schema(value_type = CountryCode, required = true)]
     pub country: Option<String>,
+    #[schema(value_type = Option<Email>)]
     pub contact_email: Option<String>,
+}
+
+/// The schema of a controller as the caller creates it: the body is read as an
+/// [`OrganisationInput`], whose `address` and `country` a controller does not keep.
+pub struct ControllerInput;
+
+/// The members of [`OrganisationInput`] only a processor has.
+const PROCESSOR_ONLY: [&str; 2] = ["address", "country"];
+
+impl utoipa::PartialSchema for ControllerInput {
+    fn schema() -> RefOr<Schema> {
+        let mut schema = <OrganisationInput as utoipa::PartialSchema>::schema();
+        if let RefOr::T(Schema::Object(object)) = &mut schema {
+            object
+                .properties
+                .retain(|name, _| !PROCESSOR_ONLY.contains(&name.as_str()));
+            object
+                .required
+                .retain(|name| !PROCESSOR_ONLY.contains(&name.as_str()));
+            object.description = Some(
+                "A controller as the caller creates it. Text fields are trimmed; blank counts as \
+                 absent. An `address` or `country` sent along is not kept."
+                    .into(),
+            );
+        }
+        schema
+    }
+}
+
+impl utoipa::ToSchema for ControllerInput {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        <OrganisationInput as utoipa::ToSchema>::schemas(schemas);
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -135,20 +183,43 @@ mod tests {
     }
 }
 
+/// A data processor: it keeps a public list of its sub-processors.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[schema(example = json!({
+    "id": "timengo-dpg",
+    "name": "Timengo DPG A/S",
+    "registration": {"scheme": "cvr", "number": "35833684"},
+    "address": "Lautrupvang 1, 2750 Ballerup",
+    "country": "DK",
+    "contact_email": "dpo@example.com"
+}))]
 pub struct Processor {
+    #[schema(value_type = Slug)]
     pub id: String,
     pub name: String,
+    #[schema(required = true)]
     pub registration: Option<Registration>,
     pub address: String,
+    #[schema(value_type = CountryCode)]
     pub country: String,
+    #[schema(required = true, format = Email)]
     pub contact_email: Option<String>,
 }
 
+/// A controller: a customer of processors, bound to them by agreements.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[schema(example = json!({
+    "id": "roskilde-kommune",
+    "name": "Roskilde Kommune",
+    "registration": {"scheme": "cvr", "number": "29188386"},
+    "contact_email": "dpo@example.dk"
+}))]
 pub struct Controller {
+    #[schema(value_type = Slug)]
     pub id: String,
     pub name: String,
+    #[schema(required = true)]
     pub registration: Option<Registration>,
+    #[schema(required = true, format = Email)]
     pub contact_email: Option<String>,
 }

@@ -28,10 +28,13 @@ impl RegistrationScheme {
     }
 }
 
-/// A company registration: a Danish CVR number, an EU VAT number or another register's number.
+/// A company registration. `cvr`: a Danish CVR number, 8 digits, no leading 0, passing the
+/// modulus-11 check (weights 2,7,6,5,4,3,2,1). `vat`: an EU VAT number with its country
+/// prefix in capitals (e.g. `DK13612870`). `other`: any non-blank number of another register.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Registration {
     pub scheme: RegistrationScheme,
+    #[schema(examples("35833684"))]
     pub number: String,
 }
 

@@ -1,9 +1,12 @@
 use super::error::{DomainError, Problems};
-use super::geography::{adequacy_decision, check_country, is_eea, Location};
+use super::geography::{adequacy_decision, check_country, is_eea, CountryCode, Location};
 use super::registration::Registration;
 use serde::{Deserialize, Serialize};
 
-/// The legal ground on which personal data may leave the EEA (GDPR chapter V).
+/// The legal ground on which personal data leaves the EEA (GDPR chapter V).
+/// `adequacy_decision` is valid only if every non-EEA processing location has an EU adequacy
+/// decision; for the scoped decisions (CA, JP, KR, US) `transfer_basis_note` must state the
+/// scope (e.g. "DPF certified").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TransferBasis {
@@ -41,24 +44,59 @@ impl TransferBasis {
     }
 }
 
-/// A contact person at the sub-processor (Annex IV of decision 2021/915).
+/// A contact person at the sub-processor (Annex IV of decision 2021/915). An answer has all
+/// three members (null when unknown); in a request every member is optional, at most 1000
+/// characters, and blank counts as absent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Contact {
+    #[schema(max_length = 1000)]
     pub name: Option<String>,
+    #[schema(max_length = 1000)]
     pub position: Option<String>,
+    #[schema(format = Email, max_length = 1000)]
     pub email: Option<String>,
 }
 
-/// A sub-processor entry as a processor submits it; every field is checked by [`validate`].
+/// The schema of an e-mail address in a request, as [`check_email`] accepts it (blank counts
+/// as absent).
+pub struct Email;
+
+impl utoipa::PartialSchema for Email {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
+                utoipa::openapi::KnownFormat::Email,
+            )))
+            .max_length(Some(MAX_TEXT))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Email {}
+
+/// An entry as a processor submits it. `location` is derived from `processing_locations`;
+/// `transfer_basis` is required when a location is outside the EEA and refused when all are
+/// inside. Text fields are trimmed and at most 1000 characters.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 pub struct SubprocessorInput {
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 1000)]
     pub name: Option<String>,
+    /// Leave out (or null) for a company without a registration.
     pub registration: Option<Registration>,
+    /// The legal address.
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 1000)]
     pub address: Option<String>,
+    #[schema(value_type = CountryCode, required = true)]
     pub country: Option<String>,
+    /// The countries where the data is processed: at least one, each once.
+    #[schema(value_type = std::collections::BTreeSet<CountryCode>, required = true, min_items = 1)]
     pub processing_locations: Option<Vec<String>>,
     pub transfer_basis: Option<TransferBasis>,
+    #[schema(max_length = 1000)]
     pub transfer_basis_note: Option<String>,
+    /// The processing the sub-processor does.
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 1000)]
     pub purpose: Option<String>,
     pub contact: Option<Contact>,
 }
@@ -373,7 +411,9 @@ mod tests {
     }
 }
 
-/// Where an entry stands on its processor's list.
+/// Where an entry stands on its processor's list: `proposed` (part of a change not yet
+/// effective), `active`, `inactive` (removed or replaced), `withdrawn` (its change was
+/// withdrawn before it became effective).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum EntryStatus {
@@ -408,22 +448,59 @@ impl EntryStatus {
     }
 }
 
-/// A sub-processor entry on one processor's list, as the API shows it.
+/// An entry on one processor's list (the fields of Annex IV of decision 2021/915).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({
+    "id": "8d0e6c1c-1f4b-4a3e-9f39-0a4f1c2b7d11",
+    "processor_id": "timengo-dpg",
+    "name": "Microsoft Azure",
+    "registration": {"scheme": "cvr", "number": "13612870"},
+    "address": "Kanalvej 7, 2800 Kgs. Lyngby",
+    "country": "DK",
+    "processing_locations": ["IE", "NL"],
+    "location": "eea",
+    "transfer_basis": null,
+    "transfer_basis_note": null,
+    "purpose": "Cloud platform hosting the DPG service",
+    "contact": null,
+    "status": "active",
+    "active_from": "2026-11-23T12:00:00Z",
+    "active_until": null
+}))]
 pub struct Subprocessor {
+    #[schema(format = "uuid")]
     pub id: String,
+    #[schema(value_type = crate::http::openapi::Slug)]
     pub processor_id: String,
     pub name: String,
+    /// Null for a company without a registration.
+    #[schema(required = true)]
     pub registration: Option<Registration>,
+    /// The legal address.
     pub address: String,
+    #[schema(value_type = CountryCode)]
     pub country: String,
+    #[schema(value_type = Vec<CountryCode>, min_items = 1)]
     pub processing_locations: Vec<String>,
     pub location: Location,
+    /// Set exactly when `location` is `third_country`.
+    #[schema(required = true)]
     pub transfer_basis: Option<TransferBasis>,
+    #[schema(required = true, examples("EU-US Data Privacy Framework"))]
     pub transfer_basis_note: Option<String>,
+    /// The processing the sub-processor does.
     pub purpose: String,
+    #[schema(required = true)]
     pub contact: Option<Contact>,
     pub status: EntryStatus,
+    #[schema(required = true)]
     pub active_from: Option<chrono::DateTime<chrono::Utc>>,
+    #[schema(required = true)]
     pub active_until: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// The entries created by one seeding request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct SubprocessorItems {
+    pub items: Vec<Subprocessor>,
 }

@@ -1,7 +1,11 @@
 use super::auth::{Actor, Role};
 use super::error::ApiError;
+use super::openapi::{
+    AgreementId, Conflict, Forbidden, NotFound, PayloadTooLarge, UnsupportedMediaType,
+};
+use super::processors::{announce_addition, PartialBodyLinks};
 use super::{AppState, Routes};
-use crate::domain::agreement::{self, AgreementInput};
+use crate::domain::agreement::{self, Agreement, AgreementInput};
 use crate::store::agreements;
 use actix_web::http::Method;
 use actix_web::{web, HttpResponse};
@@ -14,6 +18,58 @@ pub fn routes(routes: &mut Routes) {
     );
 }
 
+/// Record a signed agreement
+///
+/// Requires an `admin` token, or a `processor` token whose `org` is the agreement's
+/// `processor_id`. Entries on the processor's list when the agreement is signed are
+/// authorised by it. An unknown `controller_id` or `processor_id` is a field error (422).
+#[utoipa::path(
+    post,
+    path = "/v1/agreements",
+    tag = "agreements",
+    operation_id = "createAgreement",
+    request_body(
+        content = AgreementInput,
+        example = json!({
+            "controller_id": "roskilde-kommune",
+            "processor_id": "timengo-dpg",
+            "authorisation": "specific",
+            "notice_days": 30,
+            "objection_requires_reason": false,
+            "third_country_transfers": "forbidden",
+            "reference": "DPA 2024-03"
+        })
+    ),
+    responses(
+        (
+            status = 201,
+            description = "The agreement was recorded.",
+            body = Agreement,
+            headers(("Location" = String, description = "The path of the created resource.")),
+            links(
+                ("GetAgreement" = (operation_id = "getAgreement", parameters(("aid" = "$response.body#/id")))),
+                ("CreateChange" = (
+                    operation_id = "createChange",
+                    description = "A change of the agreement's processor: announced, it opens a window for the controller.",
+                    parameters(("pid" = "$response.body#/processor_id"))
+                )),
+                ("ListWindows" = (operation_id = "listWindows", parameters(("cid" = "$response.body#/controller_id")))),
+                ("ListControllerAgreements" = (operation_id = "listControllerAgreements", parameters(("cid" = "$response.body#/controller_id")))),
+                ("ListProcessorAgreements" = (operation_id = "listProcessorAgreements", parameters(("pid" = "$response.body#/processor_id")))),
+                ("AnnounceAddition" = (
+                    operation_id = "createChange",
+                    description = "Announce a valid addition on the agreement's processor: it opens a window for this agreement's controller.",
+                    parameters(("pid" = "$response.body#/processor_id")),
+                    request_body = announce_addition
+                )),
+            )
+        ),
+        (status = 403, response = Forbidden),
+        (status = 409, response = Conflict),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+    )
+)]
 async fn create(
     state: web::Data<AppState>,
     actor: Actor,
@@ -35,6 +91,21 @@ async fn create(
         .json(created))
 }
 
+/// Get an agreement
+///
+/// Requires an `admin` token, or a `processor` or `controller` token whose `org` is one of
+/// the agreement's two parties. Anyone else gets 404, as if the agreement did not exist.
+#[utoipa::path(
+    get,
+    path = "/v1/agreements/{aid}",
+    tag = "agreements",
+    operation_id = "getAgreement",
+    params(AgreementId),
+    responses(
+        (status = 200, description = "The agreement.", body = Agreement),
+        (status = 404, response = NotFound),
+    )
+)]
 async fn get(
     state: web::Data<AppState>,
     actor: Actor,
@@ -59,4 +130,5 @@ async fn get(
 
 /// The paths of this module in the OpenAPI document (http/openapi.rs).
 #[derive(utoipa::OpenApi)]
+#[openapi(paths(create, get), modifiers(&PartialBodyLinks))]
 pub struct Api;

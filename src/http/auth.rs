@@ -2,6 +2,7 @@
 
 use super::error::ApiError;
 use super::jwks::{self, Jwks};
+use super::openapi::{Conflict, Forbidden, OrgId};
 use super::{AppState, Routes};
 use crate::config::Settings;
 use crate::store::revocations;
@@ -569,8 +570,43 @@ impl FromRequest for MaybeActor {
     }
 }
 
-/// `POST /v1/admin/orgs/{org}/revoke-tokens`: every token of `org` issued before now is
-/// refused from now on (at once in this process, within [`REVOCATION_REFRESH`] in others).
+/// What a revocation answers.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct TokenRevocation {
+    org: String,
+    /// Tokens of `org` with an `iat` before this instant are refused.
+    #[schema(format = DateTime)]
+    tokens_valid_after: String,
+}
+
+/// Revoke every token of an org issued before now
+///
+/// Requires an `admin` token. Records `tokens_valid_after` = now (the real clock, never the
+/// test clock) for `{org}`: from then on every token whose `org` claim is `{org}` and whose
+/// `iat` is before that instant is refused with 401 ("the token was revoked"). `iat` has
+/// whole seconds, so tokens issued in the same second are refused too: mint new tokens
+/// afterwards. Takes effect at once on the instance that answers, and on other instances
+/// on the same database within 5 seconds. Revoking again moves the instant to the new now.
+#[utoipa::path(
+    post,
+    path = "/v1/admin/orgs/{org}/revoke-tokens",
+    tag = "admin",
+    operation_id = "revokeTokens",
+    params(OrgId),
+    responses(
+        (
+            status = 200,
+            description = "The org's new `tokens_valid_after`.",
+            body = TokenRevocation,
+            example = json!({
+                "org": "roskilde-kommune",
+                "tokens_valid_after": "2026-11-24T09:30:00.123456Z"
+            })
+        ),
+        (status = 403, response = Forbidden),
+        (status = 409, response = Conflict),
+    )
+)]
 async fn revoke_tokens(
     state: web::Data<AppState>,
     verifier: web::Data<TokenVerifier>,
@@ -596,10 +632,10 @@ async fn revoke_tokens(
         "tokens of `{org}` issued before {after} revoked by {}",
         actor.sub
     );
-    Ok(HttpResponse::Ok().json(serde_json::json!({
-        "org": org,
-        "tokens_valid_after": after.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-    })))
+    Ok(HttpResponse::Ok().json(TokenRevocation {
+        org,
+        tokens_valid_after: after.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+    }))
 }
 
 impl Actor {
@@ -802,4 +838,5 @@ mod tests {
 
 /// The paths of this module in the OpenAPI document (http/openapi.rs).
 #[derive(utoipa::OpenApi)]
+#[openapi(paths(revoke_tokens))]
 pub struct Api;

@@ -53,6 +53,33 @@ fn not_here() -> ApiError {
     ApiError::NotFound(format!("no route GET {PATH}; see /openapi.yaml"))
 }
 
+/// Prometheus metrics
+///
+/// For the operator's scraper. Served here only when `SUBREG_METRICS_TOKEN` is set and
+/// `SUBREG_METRICS_BIND` is not, and then only with `Authorization: Bearer <that token>`
+/// (not a JWT); otherwise 404 (with `SUBREG_METRICS_BIND` it is served on that listener).
+/// OpenMetrics when `Accept` asks for `application/openmetrics-text`. Never 503: without the
+/// database the answer still carries the in-process metrics and `database_up 0`.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "health",
+    operation_id = "metrics",
+    security(()),
+    responses(
+        (
+            status = 200,
+            description = "The metrics in the Prometheus text format, or OpenMetrics when asked.",
+            headers(("Cache-Control" = String, description = "`no-store`")),
+            content(
+                (String = "text/plain; version=0.0.4"),
+                (String = "application/openmetrics-text; version=1.0.0"),
+            )
+        ),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 404, response = super::openapi::NotFound),
+    )
+)]
 async fn public_metrics(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -205,4 +232,5 @@ mod tests {
 
 /// The paths of this module in the OpenAPI document (http/openapi.rs).
 #[derive(utoipa::OpenApi)]
+#[openapi(paths(public_metrics))]
 pub struct Api;

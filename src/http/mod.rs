@@ -135,7 +135,21 @@ pub fn register(cfg: &mut web::ServiceConfig, test_clock: bool) -> Vec<(Method, 
     registered
 }
 
-/// A person who opens the bare host wants the processor index.
+/// Redirects a person who opens the bare host to the processor index
+///
+/// Public. `302 Found` to `/processors`, the searchable index of processors.
+#[utoipa::path(
+    get,
+    path = "/",
+    tag = "pages",
+    operation_id = "root",
+    security(()),
+    responses((
+        status = 302,
+        description = "Found; `Location` is `/processors`.",
+        headers(("Location" = String, description = "`/processors`"))
+    ))
+)]
 async fn root() -> HttpResponse {
     HttpResponse::Found()
         .insert_header((actix_web::http::header::LOCATION, "/processors"))
@@ -342,4 +356,5 @@ pub fn parse_instant(field: &str, text: &str) -> Result<chrono::DateTime<chrono:
 
 /// The paths of this module in the OpenAPI document (http/openapi.rs).
 #[derive(utoipa::OpenApi)]
+#[openapi(paths(root))]
 pub struct Api;

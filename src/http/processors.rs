@@ -1,16 +1,26 @@
 use super::auth::{Actor, Role};
-use super::error::ApiError;
-use super::openapi::{Paging, ValidationFailed};
+use super::error::{ApiError, Problem};
+use super::openapi::{
+    Conflict, Forbidden, NotFound, Paging, PayloadTooLarge, ProcessorId, UnsupportedMediaType,
+    ValidationFailed,
+};
 use super::{parse_instant, AppState, PageQuery, Routes};
-use crate::domain::party::Processor;
-type ProcessorPage = crate::store::Page<Processor>;
-use crate::domain::party::{validate_processor, OrganisationInput};
-use crate::domain::subprocessor::{self, Subprocessor, SubprocessorInput};
+use crate::domain::agreement::Agreement;
+use crate::domain::party::{validate_processor, OrganisationInput, Processor};
+use crate::domain::subprocessor::{self, Subprocessor, SubprocessorInput, SubprocessorItems};
 use crate::domain::{DomainError, FieldError};
+use crate::store::events::ChainVerification;
 use crate::store::{agreements, events, organisations, subprocessors};
 use actix_web::http::Method;
 use actix_web::{web, HttpResponse};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use utoipa::openapi::schema::{ArrayBuilder, OneOfBuilder, Schema};
+use utoipa::openapi::{Ref, RefOr};
+use utoipa::{PartialSchema, ToSchema};
+
+type ProcessorPage = crate::store::Page<Processor>;
+type SubprocessorPage = crate::store::Page<Subprocessor>;
+type AgreementPage = crate::store::Page<Agreement>;
 
 pub fn routes(routes: &mut Routes) {
     routes
@@ -41,6 +51,149 @@ pub fn routes(routes: &mut Routes) {
         );
 }
 
+/// A valid entry, for the links that add one (seeding, a change announcing an addition).
+pub(super) fn qbox_entry() -> serde_json::Value {
+    serde_json::json!({
+        "name": "Qbox ApS",
+        "registration": {"scheme": "cvr", "number": "27720102"},
+        "address": "Vesterbrogade 1, 1620 København V",
+        "country": "DK",
+        "processing_locations": ["DK"],
+        "transfer_basis": null,
+        "transfer_basis_note": null,
+        "purpose": "Customer logging",
+        "contact": null
+    })
+}
+
+/// The body of a change that announces [`qbox_entry`] as an addition.
+pub(super) fn announce_addition() -> serde_json::Value {
+    serde_json::json!({
+        "kind": "addition",
+        "subprocessor": qbox_entry(),
+        "replaces": null,
+        "summary": "Adding Qbox for customer logging",
+        "planned_from": null,
+        "announce": true
+    })
+}
+
+/// The body of a change that removes the entry the response names.
+fn remove_entry() -> serde_json::Value {
+    serde_json::json!({
+        "kind": "removal",
+        "replaces": "$response.body#/id",
+        "subprocessor": null,
+        "summary": "We no longer use this sub-processor",
+        "planned_from": null,
+        "announce": true
+    })
+}
+
+/// The body of a change that replaces the entry the response names by [`qbox_entry`].
+fn replace_entry() -> serde_json::Value {
+    serde_json::json!({
+        "kind": "replacement",
+        "replaces": "$response.body#/id",
+        "subprocessor": qbox_entry(),
+        "summary": "Replacing the entry with Qbox",
+        "planned_from": null,
+        "announce": true
+    })
+}
+
+/// The name of the links that give only one party of a new agreement.
+const PARTIAL_BODY_LINK: &str = "CreateAgreement";
+
+/// A link that gives only part of a request body (`CreateAgreement`: one party's id) asks
+/// schemathesis to generate the rest (`merge_body: true`); the conventions in openapi.rs send
+/// every other link's body as it is.
+pub(super) struct PartialBodyLinks;
+
+impl utoipa::Modify for PartialBodyLinks {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        let operations = doc.paths.paths.values_mut().flat_map(|item| {
+            [item.get.as_mut(), item.post.as_mut()]
+                .into_iter()
+                .flatten()
+        });
+        for operation in operations {
+            for response in operation.responses.responses.values_mut() {
+                let RefOr::T(response) = response else {
+                    continue;
+                };
+                if let Some(RefOr::T(link)) = response.links.get_mut(PARTIAL_BODY_LINK) {
+                    link.extensions = Some(
+                        utoipa::openapi::extensions::ExtensionsBuilder::new()
+                            .add("x-schemathesis", serde_json::json!({"merge_body": true}))
+                            .build(),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Create a processor
+///
+/// Requires an `admin` token. The `id` is a slug chosen by the caller.
+#[utoipa::path(
+    post,
+    path = "/v1/processors",
+    tag = "processors",
+    operation_id = "createProcessor",
+    request_body(
+        content = OrganisationInput,
+        example = json!({
+            "id": "timengo-dpg",
+            "name": "Timengo DPG A/S",
+            "registration": {"scheme": "cvr", "number": "35833684"},
+            "address": "Lautrupvang 1, 2750 Ballerup",
+            "country": "DK",
+            "contact_email": "dpo@example.com"
+        })
+    ),
+    responses(
+        (
+            status = 201,
+            description = "The processor was created.",
+            body = Processor,
+            headers(("Location" = String, description = "The path of the created resource.")),
+            links(
+                ("GetProcessor" = (operation_id = "getProcessor", parameters(("pid" = "$response.body#/id")))),
+                ("SeedSubprocessors" = (operation_id = "seedSubprocessors", parameters(("pid" = "$response.body#/id")))),
+                ("ListSubprocessors" = (operation_id = "listSubprocessors", parameters(("pid" = "$response.body#/id")))),
+                ("CreateChange" = (operation_id = "createChange", parameters(("pid" = "$response.body#/id")))),
+                ("ListChanges" = (operation_id = "listChanges", parameters(("pid" = "$response.body#/id")))),
+                ("ListEvents" = (operation_id = "listEvents", parameters(("pid" = "$response.body#/id")))),
+                ("VerifyEvents" = (operation_id = "verifyEvents", parameters(("pid" = "$response.body#/id")))),
+                ("ProcessorFeed" = (operation_id = "processorFeed", parameters(("pid" = "$response.body#/id")))),
+                ("ProcessorPage" = (operation_id = "processorPage", parameters(("pid" = "$response.body#/id")))),
+                ("CreateAgreement" = (
+                    operation_id = "createAgreement",
+                    description = "An agreement of this processor with a controller.",
+                    request_body = json!({"processor_id": "$response.body#/id"})
+                )),
+                ("SeedEntry" = (
+                    operation_id = "seedSubprocessors",
+                    description = "Seed one valid entry (allowed while the processor has no agreement).",
+                    parameters(("pid" = "$response.body#/id")),
+                    request_body = qbox_entry
+                )),
+                ("AnnounceAddition" = (
+                    operation_id = "createChange",
+                    description = "Announce a valid addition (no agreement yet: no window).",
+                    parameters(("pid" = "$response.body#/id")),
+                    request_body = announce_addition
+                )),
+            )
+        ),
+        (status = 403, response = Forbidden),
+        (status = 409, response = Conflict),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+    )
+)]
 async fn create(
     state: web::Data<AppState>,
     actor: Actor,
@@ -101,6 +254,21 @@ async fn list(
     Ok(HttpResponse::Ok().json(processors))
 }
 
+/// Get a processor
+///
+/// Public.
+#[utoipa::path(
+    get,
+    path = "/v1/processors/{pid}",
+    tag = "processors",
+    operation_id = "getProcessor",
+    security(()),
+    params(ProcessorId),
+    responses(
+        (status = 200, description = "The processor.", body = Processor),
+        (status = 404, response = NotFound),
+    )
+)]
 async fn get(
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -112,10 +280,17 @@ async fn get(
     Ok(HttpResponse::Ok().json(processor))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListEntriesQuery {
+    #[param(ignore)]
     limit: Option<i64>,
+    #[param(ignore)]
     cursor: Option<String>,
+    /// An RFC 3339 instant, e.g. `2026-11-23T12:00:00Z`: list the entries that were active then
+    /// instead of now. Not an RFC 3339 instant, or outside the years 1 to 9999: 422 (field
+    /// `as_of`).
+    #[param(format = DateTime, example = "2026-11-23T12:00:00Z")]
     as_of: Option<String>,
 }
 
@@ -128,6 +303,24 @@ impl ListEntriesQuery {
     }
 }
 
+/// A processor's list of sub-processors
+///
+/// Public. Without `as_of`: the entries that are active now. With `as_of`: the entries
+/// that were active at that instant (`active_from <= as_of < active_until`), for history.
+/// Ordered by entry id, paginated.
+#[utoipa::path(
+    get,
+    path = "/v1/processors/{pid}/subprocessors",
+    tag = "processors",
+    operation_id = "listSubprocessors",
+    security(()),
+    params(ProcessorId, Paging, ListEntriesQuery),
+    responses(
+        (status = 200, description = "One page of entries.", body = SubprocessorPage),
+        (status = 404, response = NotFound),
+        (status = 422, response = ValidationFailed),
+    )
+)]
 async fn list_entries(
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -209,6 +402,38 @@ fn defuse(cell: String) -> String {
     }
 }
 
+/// The list as CSV
+///
+/// Public. The whole list (active now, or at `as_of`) as one CSV file, sorted by name,
+/// with a header row: `id, name, registration_scheme, registration_number, address,
+/// country, processing_locations` (space-separated codes), `location, transfer_basis,
+/// transfer_basis_note, purpose, contact_email, active_from, active_until`. Every cell is
+/// quoted; empty cells stand for absent values. A cell that starts with `=`, `+`, `-`, `@`,
+/// tab or carriage return, or holds one at the start of a piece after a `,`, `;` or tab, is
+/// prefixed with `'` so that spreadsheets do not run it as a formula.
+#[utoipa::path(
+    get,
+    path = "/v1/processors/{pid}/subprocessors.csv",
+    tag = "processors",
+    operation_id = "exportSubprocessorsCsv",
+    security(()),
+    params(ProcessorId, ListEntriesQuery),
+    responses(
+        (
+            status = 200,
+            description = "The list as CSV (`text/csv; charset=utf-8`), served as an attachment.",
+            body = String,
+            content_type = "text/csv",
+            headers((
+                "Content-Disposition" = String,
+                description = "`attachment; filename=\"{pid}-subprocessors.csv\"`"
+            )),
+            example = json!("\"id\",\"name\",\"registration_scheme\",\"registration_number\",\"address\",\"country\",\"processing_locations\",\"location\",\"transfer_basis\",\"transfer_basis_note\",\"purpose\",\"contact_email\",\"active_from\",\"active_until\"\n\"8d0e6c1c-1f4b-4a3e-9f39-0a4f1c2b7d11\",\"Microsoft Azure\",\"cvr\",\"13612870\",\"Kanalvej 7, 2800 Kgs. Lyngby\",\"DK\",\"IE NL\",\"eea\",\"\",\"\",\"Cloud platform hosting the DPG service\",\"\",\"2026-11-23T12:00:00+00:00\",\"\"\n")
+        ),
+        (status = 404, response = NotFound),
+        (status = 422, response = ValidationFailed),
+    )
+)]
 async fn export_csv(
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -245,6 +470,130 @@ async fn export_csv(
         .body(bytes))
 }
 
+/// The body of a seeding request: one entry, or a non-empty array of entries.
+pub struct SeedRequest;
+
+impl PartialSchema for SeedRequest {
+    fn schema() -> RefOr<Schema> {
+        let entry = || Ref::from_schema_name(SubprocessorInput::name());
+        OneOfBuilder::new()
+            .item(entry())
+            .item(ArrayBuilder::new().min_items(Some(1)).items(entry()))
+            .into()
+    }
+}
+
+impl ToSchema for SeedRequest {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        schemas.push((
+            SubprocessorInput::name().into(),
+            SubprocessorInput::schema(),
+        ));
+        SubprocessorInput::schemas(schemas);
+    }
+}
+
+/// What a seeding request answers: the entry when one was sent, the entries when an array was.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum Seeded {
+    One(Box<Subprocessor>),
+    Many(SubprocessorItems),
+}
+
+/// Seed the list directly
+///
+/// Requires a `processor` token whose `org` is `{pid}`, or an `admin` token.
+///
+/// Adds active entries to the list without a change, which is allowed only while the
+/// processor has no agreement: afterwards every addition goes through a change so that
+/// controllers can object, and seeding is refused with 409.
+///
+/// The body is either one entry (answered with the created entry) or a non-empty array of
+/// entries (answered with `{"items": [...]}`); an array is seeded all or nothing. Field
+/// errors of an array name the element, e.g. `[2].processing_locations[0]`. Each added
+/// entry appends a `subprocessor.added` event to the evidence log.
+#[utoipa::path(
+    post,
+    path = "/v1/processors/{pid}/subprocessors",
+    tag = "processors",
+    operation_id = "seedSubprocessors",
+    params(ProcessorId),
+    request_body(
+        content = inline(SeedRequest),
+        examples(
+            ("one" = (summary = "One entry", value = json!({
+                "name": "Microsoft Azure",
+                "registration": {"scheme": "cvr", "number": "13612870"},
+                "address": "Kanalvej 7, 2800 Kgs. Lyngby",
+                "country": "DK",
+                "processing_locations": ["IE", "NL"],
+                "purpose": "Cloud platform hosting the DPG service"
+            }))),
+            ("many" = (summary = "Several entries at once", value = json!([
+                {
+                    "name": "Microsoft Azure",
+                    "registration": {"scheme": "cvr", "number": "13612870"},
+                    "address": "Kanalvej 7, 2800 Kgs. Lyngby",
+                    "country": "DK",
+                    "processing_locations": ["IE", "NL"],
+                    "purpose": "Cloud platform hosting the DPG service"
+                },
+                {
+                    "name": "Example Support Inc.",
+                    "registration": {"scheme": "other", "number": "EIN 12-3456789"},
+                    "address": "1 Main Street, Springfield",
+                    "country": "US",
+                    "processing_locations": ["US"],
+                    "transfer_basis": "standard_contractual_clauses",
+                    "purpose": "Second-line support",
+                    "contact": {"name": "Jane Doe", "position": "DPO", "email": "dpo@example.com"}
+                }
+            ]))),
+        )
+    ),
+    responses(
+        (
+            status = 201,
+            description = "The entries were added. One entry in the body: the created entry. An \
+                array in the body: `{\"items\": [...]}` with the created entries in the order sent.",
+            body = inline(Seeded),
+            links(
+                ("RemoveEntry" = (
+                    operation_id = "createChange",
+                    description = "A removal of the seeded entry (one entry sent).",
+                    parameters(("pid" = "$request.path.pid")),
+                    request_body = remove_entry
+                )),
+                ("ReplaceEntry" = (
+                    operation_id = "createChange",
+                    description = "A replacement of the seeded entry (one entry sent).",
+                    parameters(("pid" = "$request.path.pid")),
+                    request_body = replace_entry
+                )),
+            )
+        ),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (
+            status = 409,
+            description = "The processor already has an agreement: add entries through a change \
+                instead (`urn:subreg:problem:conflict`). Also a request with the same \
+                `Idempotency-Key` still in flight (retry after `Retry-After`).",
+            body = Problem,
+            content_type = "application/problem+json",
+            example = json!({
+                "type": "urn:subreg:problem:conflict",
+                "title": "Conflict",
+                "status": 409,
+                "detail": "`timengo-dpg` already has 1 agreement(s): add sub-processors through POST /v1/processors/timengo-dpg/changes so controllers can object",
+                "request_id": "019ab3c4-5d6e-7f80-9a1b-2c3d4e5f6a7b"
+            })
+        ),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+    )
+)]
 async fn seed(
     state: web::Data<AppState>,
     actor: Actor,
@@ -299,14 +648,30 @@ async fn seed(
     let mut added = state
         .db(move |conn| subprocessors::seed(conn, &pid, &specs, now))
         .await?;
-    if many {
-        Ok(HttpResponse::Created().json(serde_json::json!({ "items": added })))
+    let seeded = if many {
+        Seeded::Many(SubprocessorItems { items: added })
     } else {
-        let entry = added.remove(0);
-        Ok(HttpResponse::Created().json(entry))
-    }
+        Seeded::One(Box::new(added.remove(0)))
+    };
+    Ok(HttpResponse::Created().json(seeded))
 }
 
+/// A processor's agreements
+///
+/// Requires a `processor` token whose `org` is `{pid}`, or an `admin` token. Ordered by
+/// agreement id, paginated. An unknown processor has an empty list.
+#[utoipa::path(
+    get,
+    path = "/v1/processors/{pid}/agreements",
+    tag = "agreements",
+    operation_id = "listProcessorAgreements",
+    params(ProcessorId, Paging),
+    responses(
+        (status = 200, description = "One page of agreements.", body = AgreementPage),
+        (status = 403, response = Forbidden),
+        (status = 422, response = ValidationFailed),
+    )
+)]
 async fn list_agreements(
     state: web::Data<AppState>,
     actor: Actor,
@@ -350,6 +715,41 @@ pub(crate) async fn require_evidence_reader(
     )))
 }
 
+/// The evidence log
+///
+/// Requires a `processor` token whose `org` is `{pid}`, a `controller` token whose `org`
+/// has an agreement with `{pid}`, or an `admin` token.
+///
+/// The processor and admins see every event. A controller sees the public events (those
+/// naming no controller, except `endpoint.disabled` of the processor's own endpoints) and
+/// the events that name it (`controller_id` = its org), nothing of other controllers; the
+/// cursor pages through that filtered list.
+///
+/// The processor's events, oldest first, paginated, each with its place in the hash chain:
+/// `hash = sha256(prev_hash || the event's stored JSON bytes)` in lowercase hex, the first
+/// `prev_hash` being 64 zeros. The event JSON without `prev_hash` and `hash` is the stored
+/// evidence.
+#[utoipa::path(
+    get,
+    path = "/v1/processors/{pid}/events",
+    tag = "evidence",
+    operation_id = "listEvents",
+    params(ProcessorId, Paging),
+    responses(
+        (
+            status = 200,
+            description = "One page of events.",
+            body = ref("#/components/schemas/EventPage"),
+            links(("GetEvent" = (
+                operation_id = "getEvent",
+                parameters(("pid" = "$request.path.pid"), ("eid" = "$response.body#/items/0/id"))
+            )))
+        ),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 422, response = ValidationFailed),
+    )
+)]
 async fn list_events(
     state: web::Data<AppState>,
     actor: Actor,
@@ -368,6 +768,38 @@ async fn list_events(
     Ok(HttpResponse::Ok().json(list.map(|e| e.to_json())))
 }
 
+/// Verify the evidence log
+///
+/// Requires a `processor` token whose `org` is `{pid}`, a `controller` token whose `org`
+/// has an agreement with `{pid}`, or an `admin` token.
+///
+/// Recomputes the processor's hash chain from the stored bytes and reports the first event
+/// that does not follow from its predecessor. Events cut off the end are detected through
+/// the chain head and the event count kept on the processor. The whole log is checked
+/// whoever asks; a controller gets the result (`valid`, `events`, `head`) but
+/// `first_broken` only when it may see that event (else null).
+#[utoipa::path(
+    get,
+    path = "/v1/processors/{pid}/events/verify",
+    tag = "evidence",
+    operation_id = "verifyEvents",
+    params(ProcessorId),
+    responses(
+        (
+            status = 200,
+            description = "The result of the check.",
+            body = ChainVerification,
+            example = json!({
+                "valid": true,
+                "events": 42,
+                "head": "5d41402abc4b2a76b9719d911017c5925d41402abc4b2a76b9719d911017c592",
+                "first_broken": null
+            })
+        ),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    )
+)]
 async fn verify_events(
     state: web::Data<AppState>,
     actor: Actor,
@@ -383,5 +815,18 @@ async fn verify_events(
 
 /// The paths of this module in the OpenAPI document (http/openapi.rs).
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(list))]
+#[openapi(
+    paths(
+        create,
+        list,
+        get,
+        list_entries,
+        export_csv,
+        seed,
+        list_agreements,
+        list_events,
+        verify_events
+    ),
+    modifiers(&PartialBodyLinks)
+)]
 pub struct Api;

@@ -88,7 +88,7 @@ impl<T: utoipa::ToSchema> utoipa::__dev::ComposeSchema for Page<T> {
     fn compose(
         _: Vec<utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>>,
     ) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+        use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder};
         use utoipa::openapi::Ref;
         ObjectBuilder::new()
             .property(
@@ -98,19 +98,30 @@ impl<T: utoipa::ToSchema> utoipa::__dev::ComposeSchema for Page<T> {
             .required("items")
             .property(
                 "next_cursor",
-                ObjectBuilder::new()
-                    .schema_type(utoipa::openapi::schema::SchemaType::from_iter([
-                        Type::String,
-                        Type::Null,
-                    ]))
-                    .description(Some(
-                        "Pass it as `cursor` to get the next page; null on the last page.",
-                    )),
+                Ref::from_schema_name(<PageCursor as utoipa::ToSchema>::name()),
             )
             .required("next_cursor")
             .into()
     }
 }
+
+/// The schema of a page's `next_cursor`.
+pub struct PageCursor;
+
+impl utoipa::PartialSchema for PageCursor {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
+        ObjectBuilder::new()
+            .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+            .description(Some(
+                "The cursor for the next page: pass it unchanged as `cursor`; null on the last \
+                 page.",
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for PageCursor {}
 
 impl<T: utoipa::ToSchema> utoipa::ToSchema for Page<T> {
     fn name() -> std::borrow::Cow<'static, str> {
@@ -125,6 +136,10 @@ impl<T: utoipa::ToSchema> utoipa::ToSchema for Page<T> {
     ) {
         schemas.push((T::name().into(), T::schema()));
         T::schemas(schemas);
+        schemas.push((
+            <PageCursor as utoipa::ToSchema>::name().into(),
+            <PageCursor as utoipa::PartialSchema>::schema(),
+        ));
     }
 }
 
