@@ -1,7 +1,10 @@
 //! A processor's changes: create (draft or announced at once), announce, withdraw, read.
 
 use super::auth::{Actor, MaybeActor, Role};
-use super::error::{ApiError, ChangeConflictOrProblem, ChangeRefused, PlannedTooEarlyOrProblem};
+use super::error::{
+    ApiError, ChangeConflictOrProblem, ChangeConflictProblem, ChangeRefused,
+    PlannedTooEarlyOrProblem, PlannedTooEarlyProblem,
+};
 use super::openapi::{
     ChangeId, Conflict, Forbidden, NotFound, Paging, PayloadTooLarge, ProcessorId, Unauthorized,
     UnsupportedMediaType, ValidationFailed,
@@ -432,6 +435,9 @@ async fn withdraw(
 #[derive(utoipa::OpenApi)]
 #[openapi(
     paths(create, list, get, announce, withdraw),
-    components(responses(ChangeRefused))
+    components(
+        schemas(ChangeConflictProblem, PlannedTooEarlyProblem),
+        responses(ChangeRefused)
+    )
 )]
 pub struct Api;
