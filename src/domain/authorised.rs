@@ -8,15 +8,19 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::collections::HashMap;
 
+/// `agreement`: on the list when the agreement was signed (Bilag B / Annex IV). `approved` /
+/// `tacit_consent`: the outcome of the entry's window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AuthorisedBy {
-    /// On the list when the agreement was signed (Bilag B / Annex IV).
     Agreement,
     Approved,
     TacitConsent,
 }
 
+/// `objected` / `not_approved`: the outcome of the entry's window.
+/// `in_use_before_window_closed`: the entry is in use while its window is still open (or has no
+/// window for this agreement).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum NotAuthorisedReason {
@@ -25,24 +29,34 @@ pub enum NotAuthorisedReason {
     InUseBeforeWindowClosed,
 }
 
+/// An entry the controller has authorised, with how.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct AuthorisedEntry {
     #[serde(flatten)]
     pub entry: Subprocessor,
     pub authorised_by: AuthorisedBy,
+    #[schema(format = "uuid")]
     pub agreement_id: String,
+    /// The window that authorised it; null for `agreement`.
+    #[schema(required = true)]
     pub window_id: Option<String>,
 }
 
+/// An entry in use that the controller has not authorised: its compliance alarm.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct NotAuthorisedEntry {
     #[serde(flatten)]
     pub entry: Subprocessor,
     pub reason: NotAuthorisedReason,
+    #[schema(format = "uuid")]
     pub agreement_id: String,
+    /// The entry's window under this agreement, or null if it has none.
+    #[schema(required = true)]
     pub window_id: Option<String>,
 }
 
+/// A controller's authorised list at `as_of`: what it has authorised (`items`) and what is in
+/// use without its authorisation (`not_authorised`), over all its agreements.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct AuthorisedList {
     pub as_of: DateTime<Utc>,

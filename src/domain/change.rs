@@ -6,6 +6,9 @@ use super::geography::Location;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
+/// `addition`: a new entry. `replacement`: a new entry that replaces an existing one.
+/// `removal`: an existing entry leaves the list. Additions and replacements open an objection
+/// window per agreement when announced; a removal is announced but opens none.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ChangeKind {
@@ -40,6 +43,7 @@ impl ChangeKind {
     }
 }
 
+/// `draft` → `announced` → `effective`, or `withdrawn` before it is effective.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ChangeState {
@@ -138,7 +142,11 @@ pub fn plan(
     }
 }
 
-/// Conflicts shown on a window from the moment it opens.
+/// Conflicts shown on a window from the moment it opens, computed when it opens.
+/// `third_country_forbidden`: the entry processes data outside the EEA and the agreement
+/// forbids third-country transfers. `planned_before_window_closes`: the processor plans to use
+/// the entry before this controller's window closes (e.g. an agreement signed while the change
+/// was announced).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Conflict {
@@ -255,37 +263,102 @@ mod tests {
     }
 }
 
-/// A change as the API shows it; `windows` only for the processor and admins.
+/// A processor's proposal to change its list. `windows` is present only for the processor
+/// itself and admins (in events and embedded in a window it is left out).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({
+    "id": "5b7e2f0a-3c1d-4e8f-9a6b-1c2d3e4f5a60",
+    "processor_id": "timengo-dpg",
+    "kind": "addition",
+    "subprocessor": {
+        "id": "1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d",
+        "processor_id": "timengo-dpg",
+        "name": "Qbox ApS",
+        "registration": {"scheme": "cvr", "number": "27720102"},
+        "address": "Vesterbrogade 1, 1620 København V",
+        "country": "DK",
+        "processing_locations": ["DK"],
+        "location": "eea",
+        "transfer_basis": null,
+        "transfer_basis_note": null,
+        "purpose": "Customer logging",
+        "contact": null,
+        "status": "proposed",
+        "active_from": null,
+        "active_until": null
+    },
+    "replaces": null,
+    "summary": "Adding Qbox for customer logging",
+    "planned_from": "2027-01-15T00:00:00Z",
+    "state": "announced",
+    "announced_at": "2026-11-23T12:00:00Z",
+    "earliest_use": "2026-12-23T12:00:00Z",
+    "effective_at": null,
+    "withdrawn_at": null
+}))]
 pub struct Change {
+    #[schema(format = "uuid")]
     pub id: String,
+    #[schema(value_type = crate::http::openapi::Slug)]
     pub processor_id: String,
     pub kind: ChangeKind,
-    /// The new entry (addition, replacement) or the entry removed (removal).
+    /// The new entry (addition, replacement; status `proposed` until the change is effective,
+    /// `withdrawn` if the change is withdrawn) or the entry removed (removal).
+    #[schema(required = true)]
     pub subprocessor: Option<super::subprocessor::Subprocessor>,
-    /// The entry replaced (replacement) or removed (removal).
+    /// The id of the entry replaced (replacement) or removed (removal); null for an addition.
+    #[schema(required = true)]
     pub replaces: Option<String>,
+    /// What changes and why, for controllers.
     pub summary: String,
-    /// When the processor intends to start; a draft may leave it open until announcement.
+    /// When the processor intends to start (the new entry's `active_from`). Null only for a
+    /// draft created without one; set at announcement.
+    #[schema(required = true)]
     pub planned_from: Option<DateTime<Utc>>,
     pub state: ChangeState,
+    /// When the change was announced; null for a draft.
+    #[schema(required = true)]
     pub announced_at: Option<DateTime<Utc>>,
+    /// Set at announcement: when the last of the processor's windows closes (additions and
+    /// replacements), or the announcement itself (removals).
+    #[schema(required = true)]
     pub earliest_use: Option<DateTime<Utc>>,
+    /// When the change took effect; null until then.
+    #[schema(required = true)]
     pub effective_at: Option<DateTime<Utc>>,
+    /// When the change was withdrawn; null unless it was.
+    #[schema(required = true)]
     pub withdrawn_at: Option<DateTime<Utc>>,
+    /// The change's objection windows (without `change`); processor and admins only.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub windows: Option<Vec<super::window::ObjectionWindow>>,
 }
 
-/// A change as a processor submits it.
+/// A change as a processor submits it. `subprocessor` is required for an addition or
+/// replacement and refused for a removal; `replaces` (the id of an active entry on the list)
+/// is required for a replacement or removal and refused for an addition.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 pub struct ChangeInput {
+    /// Missing: 422 (field `kind`).
+    #[schema(required = true, nullable = false)]
     pub kind: Option<ChangeKind>,
+    /// The new entry (addition, replacement); its field errors are prefixed `subprocessor.`.
     pub subprocessor: Option<super::subprocessor::SubprocessorInput>,
+    /// The id of the entry replaced (replacement) or removed (removal); trimmed, blank counts
+    /// as absent. It must name an active entry on the processor's list (else 422, field
+    /// `replaces`).
     pub replaces: Option<String>,
+    /// What changes and why, for controllers; trimmed, then 1 to 1000 characters (else 422,
+    /// field `summary`).
+    #[schema(required = true, nullable = false, min_length = 1, max_length = 1000)]
     pub summary: Option<String>,
+    /// When the processor intends to start (years 1 to 9999). Checked at announcement against
+    /// the latest window close; left out (or null), it becomes the earliest allowed instant.
     pub planned_from: Option<DateTime<Utc>>,
+    /// Announce at once instead of creating a draft.
     #[serde(default)]
+    #[schema(default = false)]
     pub announce: bool,
 }
 

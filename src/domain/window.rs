@@ -9,6 +9,11 @@ use super::agreement::Authorisation;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+/// `open`, or `objected` while live (an objection can be withdrawn, back to `open`); then
+/// exactly one terminal state: `approved` (explicit approval, closes at once), `objected`
+/// (objection stood at the deadline), `tacit_consent` (general authorisation, no objection by
+/// the deadline), `not_approved` (specific authorisation, no approval by the deadline),
+/// `withdrawn` (the change was withdrawn).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum WindowState {
@@ -330,35 +335,76 @@ mod tests {
     }
 }
 
+/// The controller's objection, as recorded.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Objection {
+    /// The reason given (trimmed); null if none was given.
+    #[schema(required = true)]
     pub reason: Option<String>,
     pub at: DateTime<Utc>,
 }
 
+/// The controller's explicit approval, as recorded.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Approval {
+    /// The note given (trimmed); null if none was given.
+    #[schema(required = true)]
     pub note: Option<String>,
     pub at: DateTime<Utc>,
 }
 
-/// An objection window as the API shows it; `change` is embedded for controllers and events.
+/// One controller's objection window for one announced change under one agreement. Opens at
+/// announcement (or when an agreement is signed while the change is announced) and closes at
+/// `closes_at` = opened + `notice_days`, or earlier by approval or withdrawal of the change.
+/// `change` is embedded for controllers and in events, not inside a change's `windows`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({
+    "id": "9c4d1e2f-7a8b-4c5d-8e9f-0a1b2c3d4e5f",
+    "change_id": "5b7e2f0a-3c1d-4e8f-9a6b-1c2d3e4f5a60",
+    "agreement_id": "3f0b6a52-9c4e-4f3a-8a59-2a3a1d2f5b10",
+    "controller_id": "roskilde-kommune",
+    "processor_id": "timengo-dpg",
+    "opened_at": "2026-11-23T12:00:00Z",
+    "closes_at": "2026-12-23T12:00:00Z",
+    "state": "objected",
+    "conflicts": ["third_country_forbidden"],
+    "decided_at": "2026-11-25T09:30:00Z",
+    "closed_at": null,
+    "objection": {"reason": "Data leaves the EEA", "at": "2026-11-25T09:30:00Z"},
+    "approval": null
+}))]
 pub struct ObjectionWindow {
+    #[schema(format = "uuid")]
     pub id: String,
+    #[schema(format = "uuid")]
     pub change_id: String,
+    #[schema(format = "uuid")]
     pub agreement_id: String,
+    #[schema(value_type = crate::http::openapi::Slug)]
     pub controller_id: String,
+    #[schema(value_type = crate::http::openapi::Slug)]
     pub processor_id: String,
     pub opened_at: DateTime<Utc>,
+    /// The deadline for a decision.
     pub closes_at: DateTime<Utc>,
     pub state: WindowState,
     pub conflicts: Vec<super::change::Conflict>,
+    /// When the controller decided (objection, approval) or, failing that, when the window
+    /// closed.
+    #[schema(required = true)]
     pub decided_at: Option<DateTime<Utc>>,
+    /// When the window closed; null while it is live.
+    #[schema(required = true)]
     pub closed_at: Option<DateTime<Utc>>,
+    /// The standing objection, if any.
+    #[schema(required = true)]
     pub objection: Option<Objection>,
+    /// The approval that closed the window, if any.
+    #[schema(required = true)]
     pub approval: Option<Approval>,
+    /// The change, for controllers and in events; left out inside a change's `windows`.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, no_recursion)]
     pub change: Option<Box<super::change::Change>>,
 }
 

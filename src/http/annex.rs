@@ -5,6 +5,7 @@
 use super::auth::Actor;
 use super::error::ApiError;
 use super::i18n::{Labels, Lang};
+use super::openapi::{ControllerId, Forbidden, NotFound, ValidationFailed};
 use super::pages::{html, render};
 use super::{parse_instant, AppState, Routes};
 use crate::domain::agreement::{Agreement, Authorisation};
@@ -25,10 +26,18 @@ pub fn routes(routes: &mut Routes) {
         .add(Method::GET, "/v1/controllers/{cid}/annex.json", annex_json);
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct AnnexQuery {
+    /// The processor the annex is for; missing is a field error (422). No agreement between
+    /// the controller and this processor: 404.
+    #[param(required = true, value_type = crate::http::openapi::Slug, example = "timengo-dpg")]
     processor: Option<String>,
+    /// An RFC 3339 instant (years 1 to 9999), e.g. `2026-11-23T12:00:00Z`; default now. Not
+    /// such an instant: 422 (field `as_of`).
+    #[param(format = DateTime, example = "2026-11-23T12:00:00Z")]
     as_of: Option<String>,
+    /// The language of the HTML annex, overriding `Accept-Language`; the JSON ignores it.
     lang: Option<Lang>,
 }
 
@@ -62,15 +71,24 @@ async fn load(
 /// How and when an entry was authorised, with the window dates for tacit consent.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 struct AuthorisationFacts {
+    /// When: the agreement's `signed_at`, the approval's time, or the end of the window for
+    /// tacit consent.
+    #[schema(required = true)]
     authorised_at: Option<DateTime<Utc>>,
+    /// The window that authorised the entry; null for `agreement`.
+    #[schema(required = true)]
     window: Option<WindowDates>,
 }
 
+/// The objection window that authorised an entry.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = AnnexWindow)]
 struct WindowDates {
     opened_at: DateTime<Utc>,
     closes_at: DateTime<Utc>,
+    #[schema(required = true)]
     closed_at: Option<DateTime<Utc>>,
+    #[schema(required = true)]
     decided_at: Option<DateTime<Utc>>,
 }
 
@@ -107,25 +125,35 @@ fn authorisation_of(facts: &AnnexFacts, item: &AuthorisedEntry) -> Authorisation
     }
 }
 
+/// An authorised entry with the Annex IV fields and how and when it was authorised.
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = AnnexEntry)]
 struct AnnexItem<'a> {
     #[serde(flatten)]
     entry: &'a AuthorisedEntry,
-    /// Annex IV's name for the purpose.
+    /// Annex IV's name for the entry's `purpose`.
     description_of_processing: &'a str,
     #[serde(flatten)]
+    #[schema(inline)]
     authorisation: AuthorisationFacts,
 }
 
+/// A controller's annex for one processor (Annex IV of decision 2021/915).
 #[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Annex)]
 struct AnnexDocument<'a> {
     controller: &'a Controller,
     processor: &'a Processor,
     as_of: DateTime<Utc>,
+    /// The agreements between the controller and the processor signed by `as_of`.
     agreements: &'a [Agreement],
     items: Vec<AnnexItem<'a>>,
     not_authorised: &'a [crate::domain::authorised::NotAuthorisedEntry],
+    /// The processor's last event at `as_of` that the controller may see; null if there is
+    /// none.
+    #[schema(required = true)]
     last_event: Option<&'a EventRef>,
+    /// Where to check the evidence chain the `last_event` belongs to.
     verify_url: String,
 }
 
@@ -133,6 +161,22 @@ fn verify_url(state: &AppState, pid: &str) -> String {
     format!("{}/v1/processors/{pid}/events/verify", state.public_url)
 }
 
+/// The controller's annex for one processor, as JSON
+///
+/// The same facts as `GET /v1/controllers/{cid}/annex`, as JSON. Same access rules.
+#[utoipa::path(
+    get,
+    path = "/v1/controllers/{cid}/annex.json",
+    tag = "windows",
+    operation_id = "getAnnex",
+    params(ControllerId, AnnexQuery),
+    responses(
+        (status = 200, description = "The annex.", body = AnnexDocument),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 422, response = ValidationFailed),
+    )
+)]
 async fn annex_json(
     state: web::Data<AppState>,
     actor: Actor,
@@ -243,6 +287,33 @@ fn how_text(lang: Lang, facts: &AnnexFacts, item: &AuthorisedEntry) -> String {
     }
 }
 
+/// The controller's annex for one processor, as printable HTML
+///
+/// Requires a `controller` token whose `org` is `{cid}`, or an `admin` token.
+///
+/// The annex of the agreement(s) between the controller and `processor` (Bilag B /
+/// Annex IV of the Commission's clauses, decision 2021/915) at `as_of` (default now): for
+/// every authorised entry its name, registration, address, contact, description of
+/// processing (purpose), processing locations and transfer basis, and how and when it was
+/// authorised (the agreement and when it was signed; an approval and when it was given;
+/// tacit consent with the window's dates); the entries in use but not authorised as an
+/// alarm section; and the id and hash of the processor's last event at `as_of`, to be
+/// checked against `GET /v1/processors/{pid}/events/verify`. Labels as on the processor
+/// page (`lang`, `Accept-Language`). No agreement between them: 404. Refusals are
+/// problem+json, like every API route.
+#[utoipa::path(
+    get,
+    path = "/v1/controllers/{cid}/annex",
+    tag = "windows",
+    operation_id = "getAnnexHtml",
+    params(ControllerId, AnnexQuery),
+    responses(
+        (status = 200, description = "The annex.", body = String, content_type = "text/html"),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 422, response = ValidationFailed),
+    )
+)]
 async fn annex_html(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -350,4 +421,5 @@ async fn annex_html(
 
 /// The paths of this module in the OpenAPI document (http/openapi.rs).
 #[derive(utoipa::OpenApi)]
+#[openapi(paths(annex_html, annex_json))]
 pub struct Api;

@@ -1,13 +1,17 @@
 //! The one place where errors become RFC 9457 problem+json responses.
 
-use crate::domain::change::ChangeError;
-use crate::domain::window::{ObjectionWindow, WindowError};
+use crate::domain::change::{ChangeError, ChangeState};
+use crate::domain::window::{ObjectionWindow, WindowError, WindowState};
 use crate::domain::{DomainError, FieldError};
 use crate::store::StoreError;
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
+use utoipa::openapi::schema::{AllOfBuilder, AnyOfBuilder, Schema};
+use utoipa::openapi::{example::ExampleBuilder, ContentBuilder, Ref, RefOr, Response};
+use utoipa::{PartialSchema, ToResponse, ToSchema};
 
 /// An RFC 9457 problem. `type` is `urn:subreg:problem:<slug>` with the slugs `bad-request`
 /// (400), `unauthorized` (401), `forbidden` (403), `not-found` (404), `method-not-allowed`
@@ -248,20 +252,50 @@ fn extra(pairs: Value) -> Map<String, Value> {
     }
 }
 
+/// The members a refusal adds to its problem, as a JSON object.
+fn members(members: impl Serialize) -> Map<String, Value> {
+    extra(serde_json::to_value(members).unwrap_or_default())
+}
+
+/// What a change refused in its state adds to the problem.
+#[derive(Serialize, ToSchema)]
+struct ChangeConflictMembers {
+    /// The change's current state.
+    state: ChangeState,
+}
+
+/// What a `planned_from` before the windows close adds to the problem.
+#[derive(Serialize, ToSchema)]
+struct PlannedTooEarlyMembers {
+    /// The earliest `planned_from` accepted.
+    earliest_allowed: DateTime<Utc>,
+    /// One error on field `planned_from`.
+    errors: Vec<FieldError>,
+}
+
+/// What a decision the window does not allow now adds to the problem.
+#[derive(Serialize, ToSchema)]
+struct WindowConflictMembers<'a> {
+    /// The window's state.
+    state: WindowState,
+    /// The window as it now stands.
+    window: &'a ObjectionWindow,
+}
+
 fn change_refusal(refusal: ChangeError) -> ApiError {
     let detail = refusal.to_string();
     match refusal {
         ChangeError::PlannedTooEarly { earliest, .. } => ApiError::Unprocessable {
             detail: detail.clone(),
-            extra: extra(json!({
-                "earliest_allowed": earliest,
-                "errors": [{"field": "planned_from", "message": detail}],
-            })),
+            extra: members(PlannedTooEarlyMembers {
+                earliest_allowed: earliest,
+                errors: vec![FieldError::new("planned_from", detail)],
+            }),
         },
         ChangeError::NotDraft(state) | ChangeError::NotWithdrawable(state) => {
             ApiError::ConflictWith {
                 detail,
-                extra: extra(json!({ "state": state })),
+                extra: members(ChangeConflictMembers { state }),
             }
         }
     }
@@ -272,7 +306,195 @@ fn window_refusal(error: WindowError, window: &ObjectionWindow) -> ApiError {
         WindowError::ReasonRequired => invalid("reason", error.to_string()),
         other => ApiError::ConflictWith {
             detail: other.to_string(),
-            extra: extra(json!({ "state": window.state, "window": window })),
+            extra: members(WindowConflictMembers {
+                state: window.state,
+                window,
+            }),
         },
+    }
+}
+
+/// A problem that carries members besides the common ones: its schema is `allOf` the
+/// `Problem` and those members, so it says what `change_refusal`/`window_refusal` send.
+macro_rules! problem_with {
+    ($name:ident, $members:ty, $description:expr) => {
+        pub struct $name;
+
+        impl PartialSchema for $name {
+            fn schema() -> RefOr<Schema> {
+                AllOfBuilder::new()
+                    .item(Ref::from_schema_name(Problem::name()))
+                    .item(<$members as PartialSchema>::schema())
+                    .description(Some($description))
+                    .into()
+            }
+        }
+
+        impl ToSchema for $name {
+            fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+                schemas.push((Problem::name().into(), Problem::schema()));
+                <$members as ToSchema>::schemas(schemas);
+            }
+        }
+    };
+}
+
+problem_with!(
+    ChangeConflictProblem,
+    ChangeConflictMembers,
+    "A change that cannot take this step in its state (409)."
+);
+problem_with!(
+    PlannedTooEarlyProblem,
+    PlannedTooEarlyMembers,
+    "`planned_from` is earlier than the latest window close over the processor's agreements \
+     (422, `urn:subreg:problem:rule-violation`)."
+);
+problem_with!(
+    WindowConflictProblem,
+    WindowConflictMembers<'static>,
+    "A decision the window does not allow now (409)."
+);
+
+/// A refusal that is either the specialised problem or a plain one (e.g. a conflict between
+/// concurrent requests, which carries no `state`): `anyOf` both.
+macro_rules! or_problem {
+    ($name:ident, $specialised:ty) => {
+        pub struct $name;
+
+        impl PartialSchema for $name {
+            fn schema() -> RefOr<Schema> {
+                AnyOfBuilder::new()
+                    .item(Ref::from_schema_name(<$specialised>::name()))
+                    .item(Ref::from_schema_name(Problem::name()))
+                    .into()
+            }
+        }
+
+        impl ToSchema for $name {
+            fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+                schemas.push((<$specialised>::name().into(), <$specialised>::schema()));
+                <$specialised>::schemas(schemas);
+            }
+        }
+    };
+}
+
+or_problem!(ChangeConflictOrProblem, ChangeConflictProblem);
+or_problem!(PlannedTooEarlyOrProblem, PlannedTooEarlyProblem);
+
+/// A problem+json response with `schema` and the named examples.
+fn problem_response<const N: usize>(
+    description: &str,
+    schema: RefOr<Schema>,
+    examples: [(&str, &str, Value); N],
+) -> RefOr<Response> {
+    let examples = examples.map(|(name, summary, value)| {
+        (
+            name,
+            ExampleBuilder::new().summary(summary).value(Some(value)),
+        )
+    });
+    utoipa::openapi::ResponseBuilder::new()
+        .description(description)
+        .content(
+            "application/problem+json",
+            ContentBuilder::new()
+                .schema(Some(schema))
+                .examples_from_iter(examples)
+                .build(),
+        )
+        .into()
+}
+
+/// 422 of creating a change: its fields, or, announced at once, a `planned_from` too early.
+pub struct ChangeRefused;
+
+impl<'r> ToResponse<'r> for ChangeRefused {
+    fn response() -> (&'r str, RefOr<Response>) {
+        let too_early = "planned_from 2026-12-01 00:00:00 UTC is before the objection windows \
+                         close; the earliest allowed is 2026-12-23 12:00:00 UTC";
+        let response = problem_response(
+            "Fields are missing or invalid (`urn:subreg:problem:validation`, with `errors`), e.g. \
+             `kind`, `summary`, `subprocessor.processing_locations[0]`, `replaces`; or, when the \
+             change is announced at once, `planned_from` is earlier than the latest window close \
+             (`urn:subreg:problem:rule-violation`, with `earliest_allowed` and an error on field \
+             `planned_from`).",
+            PlannedTooEarlyOrProblem::schema(),
+            [
+                (
+                    "validation",
+                    "Invalid fields",
+                    json!({
+                        "type": "urn:subreg:problem:validation",
+                        "title": "Invalid request",
+                        "status": 422,
+                        "detail": "fix these fields and send again: replaces",
+                        "errors": [{
+                            "field": "replaces",
+                            "message": "a replacement needs `replaces`: the id of the entry on your list"
+                        }],
+                        "request_id": "019ab3c4-5d6e-7f80-9a1b-2c3d4e5f6a7b"
+                    }),
+                ),
+                (
+                    "too-early",
+                    "planned_from before the windows close",
+                    json!({
+                        "type": "urn:subreg:problem:rule-violation",
+                        "title": "Refused by a rule",
+                        "status": 422,
+                        "detail": too_early,
+                        "request_id": "019ab3c4-5d6e-7f80-9a1b-2c3d4e5f6a7b",
+                        "earliest_allowed": "2026-12-23T12:00:00Z",
+                        "errors": [{"field": "planned_from", "message": too_early}]
+                    }),
+                ),
+            ],
+        );
+        ("ChangeRefused", response)
+    }
+}
+
+/// 409 of a decision on a window.
+pub struct WindowConflict;
+
+impl<'r> ToResponse<'r> for WindowConflict {
+    fn response() -> (&'r str, RefOr<Response>) {
+        let response = problem_response(
+            "The window does not allow this decision now (`urn:subreg:problem:conflict`): it is \
+             closed (a deadline that has passed closes it first), an objection is already \
+             recorded, there is no objection to withdraw, or an objection blocks approval. \
+             `state` is the window's state and `window` the window as it now stands.",
+            Ref::from_schema_name(WindowConflictProblem::name()).into(),
+            [(
+                "closed",
+                "The deadline passed: the window ended in tacit consent",
+                json!({
+                    "type": "urn:subreg:problem:conflict",
+                    "title": "Conflict",
+                    "status": 409,
+                    "detail": "the window is closed: it ended tacit_consent",
+                    "request_id": "019ab3c4-5d6e-7f80-9a1b-2c3d4e5f6a7b",
+                    "state": "tacit_consent",
+                    "window": {
+                        "id": "9c4d1e2f-7a8b-4c5d-8e9f-0a1b2c3d4e5f",
+                        "change_id": "5b7e2f0a-3c1d-4e8f-9a6b-1c2d3e4f5a60",
+                        "agreement_id": "3f0b6a52-9c4e-4f3a-8a59-2a3a1d2f5b10",
+                        "controller_id": "roskilde-kommune",
+                        "processor_id": "timengo-dpg",
+                        "opened_at": "2026-11-23T12:00:00Z",
+                        "closes_at": "2026-12-23T12:00:00Z",
+                        "state": "tacit_consent",
+                        "conflicts": [],
+                        "decided_at": "2026-12-23T12:00:00Z",
+                        "closed_at": "2026-12-23T12:00:00Z",
+                        "objection": null,
+                        "approval": null
+                    }
+                }),
+            )],
+        );
+        ("WindowConflict", response)
     }
 }

@@ -9,7 +9,8 @@ use actix_web::HttpRequest;
 use chrono::{DateTime, Datelike, Utc};
 use chrono_tz::Europe::Copenhagen;
 
-/// `?lang=` takes exactly these; anything else is refused with 400 by the query extractor.
+/// The language of a page: `da` (Danish) or `en` (English). `?lang=` takes exactly these;
+/// anything else is refused with 400 (by the query extractor).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Lang {

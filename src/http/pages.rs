@@ -5,6 +5,7 @@
 use super::error::ApiError;
 use super::feeds::{not_modified, validators, Rendered};
 use super::i18n::{Labels, Lang};
+use super::openapi::{ProcessorId, ValidationFailed};
 use super::{AppState, Routes};
 use crate::domain::change::{Change, ChangeKind};
 use crate::store::pages::{self, ProcessorPage};
@@ -76,6 +77,18 @@ fn not_found(lang: Lang, req: &HttpRequest) -> Result<HttpResponse, ApiError> {
     Ok(html(StatusCode::NOT_FOUND, body))
 }
 
+/// The pages' stylesheet
+///
+/// Public. The one stylesheet of the HTML pages, served from the same origin so the
+/// Content-Security-Policy needs no inline styles.
+#[utoipa::path(
+    get,
+    path = "/static/subreg.css",
+    tag = "pages",
+    operation_id = "stylesheet",
+    security(()),
+    responses((status = 200, description = "The stylesheet.", body = String, content_type = "text/css"))
+)]
 async fn stylesheet() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/css; charset=utf-8")
@@ -84,10 +97,14 @@ async fn stylesheet() -> HttpResponse {
         .body(STYLESHEET)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct PageParams {
+    /// The page's language, overriding `Accept-Language`.
     lang: Option<Lang>,
-    /// 1-based; 0, negative and non-numbers are refused with 400 by the query extractor.
+    /// The page of the change history, from 1 (the newest changes); past the last page: 404.
+    /// 0, negative numbers and non-numbers are refused with 400 (by the query extractor).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 4294967295_u64)]
     page: Option<std::num::NonZeroU32>,
 }
 
@@ -166,6 +183,77 @@ fn change_name(change: &Change) -> String {
         .unwrap_or_default()
 }
 
+/// The processor's public sub-processor page (HTML)
+///
+/// Public. Server-rendered HTML (no JavaScript) that a processor links to from its DPA and
+/// website: the current list as a table (name, registration as "CVR 13612870", address,
+/// processing locations by country name, EEA / outside the EEA, transfer basis in words
+/// with its note, purpose); announced changes with when they are planned and until when
+/// controllers may object; the history of effective changes, newest first, 20 a page
+/// (`page`); and how to follow changes: the Atom feed (also announced in the head as
+/// `<link rel="alternate" type="application/atom+xml">` so feed readers find it from this
+/// URL), JSON, CSV and webhooks.
+///
+/// Labels follow `Accept-Language` (Danish for `da`, English otherwise; `Vary:
+/// Accept-Language`) unless `lang` overrides it; dates are in the reader's language in
+/// Europe/Copenhagen time with the zone shown. Every value is HTML-escaped by the
+/// template engine. Strict headers as on `/processors`. The `ETag` changes with the
+/// processor's newest event and the language; `If-None-Match` (or, without it,
+/// `If-Modified-Since`) gives 304. An unknown processor, or a history page past the last
+/// one, is an HTML 404.
+#[utoipa::path(
+    get,
+    path = "/processors/{pid}",
+    tag = "pages",
+    operation_id = "processorPage",
+    security(()),
+    params(
+        ProcessorId,
+        PageParams,
+        (
+            "If-None-Match" = Option<String>,
+            Header,
+            nullable = false,
+            description = "An `ETag` from an earlier answer; 304 when the page is unchanged."
+        ),
+        (
+            "If-Modified-Since" = Option<String>,
+            Header,
+            nullable = false,
+            description = "A `Last-Modified` from an earlier answer; used only without `If-None-Match`."
+        ),
+    ),
+    responses(
+        (
+            status = 200,
+            description = "The page.",
+            body = String,
+            content_type = "text/html",
+            headers(
+                ("ETag" = String, description = "Strong validator of the page (processor, newest \
+                    event, language, history page); a compressed answer's tag has the content \
+                    coding appended (`\"…-gzip\"`, `\"…-br\"`)."),
+                ("Last-Modified" = String, description = "When the processor's newest event \
+                    occurred (or the processor was created, if it has none)."),
+            )
+        ),
+        (
+            status = 304,
+            description = "Not modified since the validator the client sent; no body.",
+            headers(
+                ("ETag" = String, description = "The page's current validator."),
+                ("Last-Modified" = String, description = "When the page last changed."),
+            )
+        ),
+        (
+            status = 404,
+            description = "No such processor, or a history page past the last one; an HTML page \
+                saying so.",
+            body = String,
+            content_type = "text/html"
+        ),
+    )
+)]
 async fn processor_page(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -324,10 +412,16 @@ fn processor_view(
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct IndexParams {
+    /// The page's language, overriding `Accept-Language`.
     lang: Option<Lang>,
+    /// Part of a name or a registration number, e.g. `timengo` or `35833684`.
+    #[param(example = "timengo")]
     q: Option<String>,
+    /// Opaque: taken from the page's link to the next page, passed unchanged. A cursor this
+    /// site did not give is refused with 422 (field `cursor`). Empty means the first page.
     cursor: Option<String>,
 }
 
@@ -364,6 +458,25 @@ fn encode(value: &str) -> String {
         .collect()
 }
 
+/// HTML index of processors, searchable by name or CVR
+///
+/// Public. Server-rendered HTML (no JavaScript) listing processors, 100 a page, each linking
+/// to its sub-processor page. `q` matches the name (case-insensitively) or the registration
+/// number. Labels in Danish or English (see `lang`). Sent with a strict
+/// Content-Security-Policy (`default-src 'none'; style-src 'self'; ...`),
+/// `X-Content-Type-Options: nosniff` and `Referrer-Policy: no-referrer`.
+#[utoipa::path(
+    get,
+    path = "/processors",
+    tag = "pages",
+    operation_id = "processorIndexPage",
+    security(()),
+    params(IndexParams),
+    responses(
+        (status = 200, description = "The index page.", body = String, content_type = "text/html"),
+        (status = 422, response = ValidationFailed),
+    )
+)]
 async fn index(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -429,4 +542,5 @@ mod tests {
 
 /// The paths of this module in the OpenAPI document (http/openapi.rs).
 #[derive(utoipa::OpenApi)]
+#[openapi(paths(index, processor_page, stylesheet), components(schemas(Lang)))]
 pub struct Api;

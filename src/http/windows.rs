@@ -1,10 +1,15 @@
 //! A controller's objection windows, its decisions, and its authorised list.
 
 use super::auth::Actor;
-use super::error::{invalid, ApiError};
+use super::error::{invalid, ApiError, WindowConflict, WindowConflictProblem};
+use super::openapi::{
+    ControllerId, Forbidden, NotFound, Paging, PayloadTooLarge, ValidationFailed, WindowId,
+};
 use super::{parse_instant, AppState, Routes};
+use crate::domain::authorised::AuthorisedList;
 use crate::domain::subprocessor::MAX_TEXT;
-use crate::domain::window::{Decision, WindowState};
+use crate::domain::window::{Decision, ObjectionWindow, WindowState};
+type WindowPage = crate::store::Page<ObjectionWindow>;
 use crate::store::{lifecycle, organisations};
 use actix_web::http::Method;
 use actix_web::{web, HttpResponse};
@@ -36,6 +41,51 @@ pub fn routes(routes: &mut Routes) {
         );
 }
 
+/// A controller's objection windows
+///
+/// Requires a `controller` token whose `org` is `{cid}`, or an `admin` token. The
+/// controller's windows over all its agreements, each with its change embedded, its
+/// deadline (`closes_at`) and its conflicts. Ordered by window id, paginated; `state`
+/// filters (e.g. `?state=open` for what still needs a decision).
+#[utoipa::path(
+    get,
+    path = "/v1/controllers/{cid}/windows",
+    tag = "windows",
+    operation_id = "listWindows",
+    params(
+        ControllerId,
+        (
+            "state" = Option<WindowState>,
+            Query,
+            description = "Only windows in this state. Another value is refused with 422 (field `state`)."
+        ),
+        Paging,
+    ),
+    responses(
+        (
+            status = 200,
+            description = "One page of windows.",
+            body = WindowPage,
+            links(
+                ("GetWindow" = (
+                    operation_id = "getWindow",
+                    parameters(("cid" = "$request.path.cid"), ("wid" = "$response.body#/items/0/id"))
+                )),
+                ("RaiseObjection" = (
+                    operation_id = "raiseObjection",
+                    parameters(("cid" = "$request.path.cid"), ("wid" = "$response.body#/items/0/id"))
+                )),
+                ("GiveApproval" = (
+                    operation_id = "giveApproval",
+                    parameters(("cid" = "$request.path.cid"), ("wid" = "$response.body#/items/0/id"))
+                )),
+            )
+        ),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 422, response = ValidationFailed),
+    )
+)]
 async fn list(
     state: web::Data<AppState>,
     actor: Actor,
@@ -55,6 +105,22 @@ async fn list(
     Ok(HttpResponse::Ok().json(found))
 }
 
+/// Get an objection window
+///
+/// Requires a `controller` token whose `org` is `{cid}`, or an `admin` token. The window
+/// with its change embedded. A window of another controller is 404.
+#[utoipa::path(
+    get,
+    path = "/v1/controllers/{cid}/windows/{wid}",
+    tag = "windows",
+    operation_id = "getWindow",
+    params(ControllerId, WindowId),
+    responses(
+        (status = 200, description = "The window.", body = ObjectionWindow),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    )
+)]
 async fn get(
     state: web::Data<AppState>,
     actor: Actor,
@@ -107,11 +173,65 @@ async fn decide(
     Ok(HttpResponse::Ok().json(window))
 }
 
-#[derive(Deserialize)]
-struct ObjectionBody {
+/// The optional body of an objection.
+#[derive(Deserialize, utoipa::ToSchema)]
+struct ObjectionInput {
+    /// Required when the agreement has `objection_requires_reason` (else 422, field `reason`);
+    /// trimmed, blank counts as absent; at most 1000 characters.
+    #[schema(max_length = 1000)]
     reason: Option<String>,
 }
 
+/// Object
+///
+/// Requires a `controller` token whose `org` is `{cid}`, or an `admin` token. A window of
+/// another controller is 404.
+///
+/// Objects to the change while the window is `open`: the window becomes `objected`
+/// (still live until `closes_at`) and `objection.raised` is appended. The body is
+/// optional; `reason` (at most 1000 characters, trimmed) is required when the agreement
+/// has `objection_requires_reason` (else 422, field `reason`). A decision at or after
+/// `closes_at` loses to the deadline: the window is closed first and the answer is 409
+/// with its final state.
+#[utoipa::path(
+    post,
+    path = "/v1/controllers/{cid}/windows/{wid}/objection",
+    tag = "windows",
+    operation_id = "raiseObjection",
+    params(ControllerId, WindowId),
+    request_body(
+        content = ref("#/components/schemas/ObjectionInput"),
+        example = json!({
+            "reason": "The sub-processor transfers data to the US; our DPA forbids third-country transfers"
+        })
+    ),
+    responses(
+        (
+            status = 200,
+            description = "The window, now `objected`.",
+            body = ObjectionWindow,
+            links(
+                ("WithdrawObjection" = (
+                    operation_id = "withdrawObjection",
+                    parameters(("cid" = "$request.path.cid"), ("wid" = "$request.path.wid"))
+                )),
+                ("GetWindow" = (
+                    operation_id = "getWindow",
+                    parameters(("cid" = "$request.path.cid"), ("wid" = "$request.path.wid"))
+                )),
+                ("GiveApproval" = (
+                    operation_id = "giveApproval",
+                    description = "Refused with 409 while the objection stands.",
+                    parameters(("cid" = "$request.path.cid"), ("wid" = "$request.path.wid"))
+                )),
+            )
+        ),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = WindowConflict),
+        (status = 413, response = PayloadTooLarge),
+    )
+)]
 async fn object(
     state: web::Data<AppState>,
     actor: Actor,
@@ -121,11 +241,46 @@ async fn object(
     let (cid, wid) = path.into_inner();
     let reason = bounded(
         "reason",
-        optional_json::<ObjectionBody>(&body)?.and_then(|b| b.reason),
+        optional_json::<ObjectionInput>(&body)?.and_then(|b| b.reason),
     )?;
     decide(&state, &actor, cid, wid, Decision::Object { reason }).await
 }
 
+/// Withdraw own objection
+///
+/// Requires a `controller` token whose `org` is `{cid}`, or an `admin` token. A window of
+/// another controller is 404.
+///
+/// While the window is live and `objected`, withdraws the objection: the window is `open`
+/// again and `objection.withdrawn` is appended. No objection, a closed window or a passed
+/// deadline: 409.
+#[utoipa::path(
+    delete,
+    path = "/v1/controllers/{cid}/windows/{wid}/objection",
+    tag = "windows",
+    operation_id = "withdrawObjection",
+    params(ControllerId, WindowId),
+    responses(
+        (
+            status = 200,
+            description = "The window, `open` again.",
+            body = ObjectionWindow,
+            links(
+                ("GiveApproval" = (
+                    operation_id = "giveApproval",
+                    parameters(("cid" = "$request.path.cid"), ("wid" = "$request.path.wid"))
+                )),
+                ("RaiseObjection" = (
+                    operation_id = "raiseObjection",
+                    parameters(("cid" = "$request.path.cid"), ("wid" = "$request.path.wid"))
+                )),
+            )
+        ),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = WindowConflict),
+    )
+)]
 async fn withdraw_objection(
     state: web::Data<AppState>,
     actor: Actor,
@@ -135,11 +290,38 @@ async fn withdraw_objection(
     decide(&state, &actor, cid, wid, Decision::WithdrawObjection).await
 }
 
-#[derive(Deserialize)]
-struct ApprovalBody {
+/// The optional body of an approval.
+#[derive(Deserialize, utoipa::ToSchema)]
+struct ApprovalInput {
+    /// Trimmed, blank counts as absent; at most 1000 characters (else 422, field `note`).
+    #[schema(max_length = 1000)]
     note: Option<String>,
 }
 
+/// Approve explicitly
+///
+/// Requires a `controller` token whose `org` is `{cid}`, or an `admin` token. A window of
+/// another controller is 404.
+///
+/// Approves the change while the window is `open`: `approval.given` is appended and the
+/// window closes at once as `approved` (`window.closed`). The body is optional; `note` is
+/// at most 1000 characters. An objection must be withdrawn first (409); a closed window or
+/// a passed deadline: 409 with the final state.
+#[utoipa::path(
+    post,
+    path = "/v1/controllers/{cid}/windows/{wid}/approval",
+    tag = "windows",
+    operation_id = "giveApproval",
+    params(ControllerId, WindowId),
+    request_body(content = ref("#/components/schemas/ApprovalInput"), example = json!({"note": "Approved by the DPO"})),
+    responses(
+        (status = 200, description = "The window, closed as `approved`.", body = ObjectionWindow),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = WindowConflict),
+        (status = 413, response = PayloadTooLarge),
+    )
+)]
 async fn approve(
     state: web::Data<AppState>,
     actor: Actor,
@@ -149,16 +331,43 @@ async fn approve(
     let (cid, wid) = path.into_inner();
     let note = bounded(
         "note",
-        optional_json::<ApprovalBody>(&body)?.and_then(|b| b.note),
+        optional_json::<ApprovalInput>(&body)?.and_then(|b| b.note),
     )?;
     decide(&state, &actor, cid, wid, Decision::Approve { note }).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct AsOfQuery {
+    /// An RFC 3339 instant (years 1 to 9999), e.g. `2026-11-23T12:00:00Z`; default now. Not
+    /// such an instant: 422 (field `as_of`).
+    #[param(format = DateTime, example = "2026-11-23T12:00:00Z")]
     as_of: Option<String>,
 }
 
+/// A controller's authorised list
+///
+/// Requires a `controller` token whose `org` is `{cid}`, or an `admin` token.
+///
+/// For each of the controller's agreements signed by `as_of` (default now): the entries
+/// of that processor in use at `as_of` that the controller has authorised — by the
+/// agreement itself (on the list when it was signed), or through a window that ended
+/// `approved` or `tacit_consent` — in `items`; and the entries in use without its
+/// authorisation in `not_authorised` (its window ended `objected` or `not_approved`, or
+/// the entry is in use before the window closed). Not paginated.
+#[utoipa::path(
+    get,
+    path = "/v1/controllers/{cid}/subprocessors",
+    tag = "windows",
+    operation_id = "getAuthorisedList",
+    params(ControllerId, AsOfQuery),
+    responses(
+        (status = 200, description = "The authorised list.", body = AuthorisedList),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 422, response = ValidationFailed),
+    )
+)]
 async fn authorised(
     state: web::Data<AppState>,
     actor: Actor,
@@ -182,4 +391,11 @@ async fn authorised(
 
 /// The paths of this module in the OpenAPI document (http/openapi.rs).
 #[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(list, get, object, withdraw_objection, approve, authorised),
+    components(
+        schemas(ObjectionInput, ApprovalInput, WindowConflictProblem),
+        responses(WindowConflict)
+    )
+)]
 pub struct Api;

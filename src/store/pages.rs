@@ -175,7 +175,10 @@ pub fn processor_page(
 /// may see (public, or naming it). Its hash commits to the whole log before it.
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct EventRef {
+    #[schema(format = "uuid")]
     pub id: String,
+    /// The event's chain hash (hex SHA-256).
+    #[schema(pattern = "^[0-9a-f]{64}$")]
     pub hash: String,
     pub occurred_at: DateTime<Utc>,
 }
