@@ -325,8 +325,8 @@ impl<'r> ToResponse<'r> for FeedNotModified {
     params(
         ProcessorId,
         FeedQuery,
-        ("If-None-Match" = Option<String>, Header, description = "An `ETag` from an earlier answer; 304 when the feed page is unchanged (`*` and weak tags match too)."),
-        ("If-Modified-Since" = Option<String>, Header, description = "A `Last-Modified` from an earlier answer (an HTTP date); 304 when the feed page is not newer. Used only without `If-None-Match`."),
+        ("If-None-Match" = Option<String>, Header, nullable = false, description = "An `ETag` from an earlier answer; 304 when the feed page is unchanged (`*` and weak tags match too)."),
+        ("If-Modified-Since" = Option<String>, Header, nullable = false, description = "A `Last-Modified` from an earlier answer (an HTTP date); 304 when the feed page is not newer. Used only without `If-None-Match`."),
     ),
     responses(
         (status = 200, response = FeedPage),
@@ -393,8 +393,8 @@ async fn processor_feed(
         ControllerId,
         ("token" = String, Query, description = "The feed token from `POST /v1/controllers/{cid}/feed-token`."),
         FeedQuery,
-        ("If-None-Match" = Option<String>, Header, description = "An `ETag` from an earlier answer; 304 when the feed page is unchanged (`*` and weak tags match too)."),
-        ("If-Modified-Since" = Option<String>, Header, description = "A `Last-Modified` from an earlier answer (an HTTP date); 304 when the feed page is not newer. Used only without `If-None-Match`."),
+        ("If-None-Match" = Option<String>, Header, nullable = false, description = "An `ETag` from an earlier answer; 304 when the feed page is unchanged (`*` and weak tags match too)."),
+        ("If-Modified-Since" = Option<String>, Header, nullable = false, description = "A `Last-Modified` from an earlier answer (an HTTP date); 304 when the feed page is not newer. Used only without `If-None-Match`."),
     ),
     responses(
         (status = 200, response = FeedPage),
@@ -884,5 +884,8 @@ mod tests {
 
 /// The paths of this module in the OpenAPI document (http/openapi.rs).
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(processor_feed, controller_feed, rotate_token, get_event))]
+#[openapi(
+    paths(processor_feed, controller_feed, rotate_token, get_event),
+    components(responses(FeedPage, FeedNotModified))
+)]
 pub struct Api;

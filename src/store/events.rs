@@ -48,7 +48,8 @@ impl StoredEvent {
 
 /// One event of a processor's evidence log as the API shows it: the stored event JSON (see
 /// EventBody) plus its place in the hash chain. `hash = sha256(prev_hash || stored JSON bytes)`;
-/// the first `prev_hash` is 64 zeros. (Served as [`StoredEvent::to_json`] builds it.)
+/// the first `prev_hash` is 64 zeros.
+// What `StoredEvent::to_json` serves for every event this server wrote (a test checks it).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Event {
