@@ -1,5 +1,7 @@
 //! Webhook endpoints of processors and controllers, their delivery logs, manual redelivery and
-//! secret rotation. The same handlers serve both owners; the owner kind comes from the route.
+//! secret rotation. The same generic handlers serve both owners (the owner kind comes from the
+//! `Scope`); each route is a thin per-owner function that carries its OpenAPI operation, since
+//! the document has one operation per owner (`createProcessorWebhook`, `createControllerWebhook`).
 
 use super::auth::Actor;
 use super::error::{invalid, ApiError, Problem};
