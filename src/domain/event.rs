@@ -1,9 +1,9 @@
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 /// The kinds of event in the evidence log; the strings are the contract of feeds and webhooks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum EventType {
     #[serde(rename = "change.announced")]
     ChangeAnnounced,
@@ -61,15 +61,36 @@ impl EventType {
     }
 }
 
-/// An event as it is stored, served and signed: this JSON is the evidence.
+/// An event as the evidence log stores it and a webhook sends it, byte for byte: the input of
+/// its chain hash. `GET /v1/processors/{pid}/events/{eid}` shows the same members plus
+/// `prev_hash` and `hash` (see Event).
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct EventBody<'a> {
+    /// The event's id (a UUIDv7); a webhook sends it as `webhook-id` too.
+    #[schema(format = "uuid", example = "019ab3c4-5d6e-7f80-9a1b-2c3d4e5f6a7b")]
     pub id: &'a str,
     #[serde(rename = "type")]
     pub event_type: EventType,
+    /// RFC 3339 in UTC, to the microsecond.
     pub occurred_at: DateTime<Utc>,
+    /// The processor whose evidence log holds the event.
+    #[schema(value_type = crate::http::openapi::Slug)]
     pub processor_id: &'a str,
+    /// The controller the event concerns, or null for a processor-wide event.
+    #[schema(required = true, example = "roskilde-kommune")]
     pub controller_id: Option<&'a str>,
+    /// By event type:
+    ///
+    /// - `change.announced`, `change.effective`, `change.withdrawn`: the Change (without
+    ///   `windows`).
+    /// - `window.opened`, `objection.raised`, `objection.withdrawn`, `approval.given`,
+    ///   `window.closed`: the ObjectionWindow with its `change` embedded; `window.closed`
+    ///   adds `outcome`, the terminal WindowState it closed in.
+    /// - `subprocessor.added`: the Subprocessor entry.
+    /// - `endpoint.disabled`: `endpoint_id`, `owner_kind` (`processor` or `controller`),
+    ///   `owner_id`, `reason`, `failing_since` (date-time or null) and `disabled_at`.
+    #[schema(value_type = Object)]
     pub data: &'a serde_json::Value,
 }
 

@@ -3,9 +3,10 @@
 
 use super::auth::{Actor, MaybeActor};
 use super::error::ApiError;
+use super::openapi::{ControllerId, EventId, Forbidden, NotFound, ProcessorId, ValidationFailed};
 use super::{AppState, Routes};
 use crate::domain::notice;
-use crate::store::events::StoredEvent;
+use crate::store::events::{Event, StoredEvent};
 use crate::store::feeds::{self, FeedScope};
 use actix_web::http::{header, Method};
 use actix_web::web::Bytes;
@@ -16,11 +17,13 @@ use atom_syndication::{
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use chrono::{DateTime, SubsecRound, Utc};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
+use utoipa::openapi::{HeaderBuilder, RefOr, Response, ResponseBuilder};
+use utoipa::{PartialSchema, ToResponse};
 
 /// Entries per feed page.
 pub const FEED_PAGE_SIZE: i64 = 50;
@@ -163,9 +166,16 @@ impl FeedCache {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct FeedQuery {
+    /// Opaque: taken from a feed's `<link rel="next">`, passed unchanged (base64url of where
+    /// the page starts). Absent or empty means the newest page. A value no link gave: 422
+    /// (field `page`).
+    #[param(pattern = "^[A-Za-z0-9_-]*$", example = "NDI")]
     page: Option<String>,
+    /// Only the controller feed reads it (documented there).
+    #[param(ignore)]
     token: Option<String>,
 }
 
@@ -236,6 +246,95 @@ struct FeedHead {
     created_at: DateTime<Utc>,
 }
 
+/// The validators every feed answer carries, 200 and 304 alike.
+fn validator_headers(response: &mut Response, private_note: &str) {
+    let header = |description: &str| {
+        RefOr::T(
+            HeaderBuilder::new()
+                .schema(Some(String::schema()))
+                .description(Some(description))
+                .build(),
+        )
+    };
+    response.headers.insert(
+        "ETag".into(),
+        header(
+            "Strong validator of the feed page (feed, newest event, page); a compressed \
+             answer's tag has the content coding appended (`\"…-gzip\"`, `\"…-br\"`).",
+        ),
+    );
+    response.headers.insert(
+        "Last-Modified".into(),
+        header("When the feed's newest event occurred (or its owner was created, if empty)."),
+    );
+    response
+        .headers
+        .insert("Cache-Control".into(), header(private_note));
+}
+
+const FEED_CACHE_CONTROL: &str =
+    "`public, no-cache` (the processor feed) or `private, no-cache` (a controller's feed): \
+     revalidate with the validators.";
+
+/// 200 of a feed: one page of Atom.
+struct FeedPage;
+
+impl<'r> ToResponse<'r> for FeedPage {
+    fn response() -> (&'r str, RefOr<Response>) {
+        let mut response = ResponseBuilder::new()
+            .description("The feed page (Atom 1.0).")
+            .content(
+                ATOM,
+                utoipa::openapi::ContentBuilder::new()
+                    .schema(Some(String::schema()))
+                    .build(),
+            )
+            .build();
+        validator_headers(&mut response, FEED_CACHE_CONTROL);
+        ("FeedPage", RefOr::T(response))
+    }
+}
+
+/// 304 of a feed.
+struct FeedNotModified;
+
+impl<'r> ToResponse<'r> for FeedNotModified {
+    fn response() -> (&'r str, RefOr<Response>) {
+        let mut response = ResponseBuilder::new()
+            .description("Not modified since the validator the client sent; no body.")
+            .build();
+        validator_headers(&mut response, FEED_CACHE_CONTROL);
+        ("FeedNotModified", RefOr::T(response))
+    }
+}
+
+/// The processor's public Atom feed
+///
+/// Public. An Atom 1.0 feed (RFC 4287) of the processor's public events
+/// (`change.announced`, `change.effective`, `change.withdrawn`, `subprocessor.added`), newest
+/// first, 50 a page; `<link rel="next">` leads to older entries (RFC 5005). Each entry has
+/// the id `urn:uuid:{event id}`, a plain-text `summary` for people and the event JSON as
+/// `content type="text"`. Send `If-None-Match` or `If-Modified-Since` to get 304 when
+/// nothing changed.
+#[utoipa::path(
+    get,
+    path = "/v1/processors/{pid}/feed.atom",
+    tag = "feeds",
+    operation_id = "processorFeed",
+    security(()),
+    params(
+        ProcessorId,
+        FeedQuery,
+        ("If-None-Match" = Option<String>, Header, nullable = false, description = "An `ETag` from an earlier answer; 304 when the feed page is unchanged (`*` and weak tags match too)."),
+        ("If-Modified-Since" = Option<String>, Header, nullable = false, description = "A `Last-Modified` from an earlier answer (an HTTP date); 304 when the feed page is not newer. Used only without `If-None-Match`."),
+    ),
+    responses(
+        (status = 200, response = FeedPage),
+        (status = 304, response = FeedNotModified),
+        (status = 404, response = NotFound),
+        (status = 422, response = ValidationFailed),
+    )
+)]
 async fn processor_feed(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -277,6 +376,33 @@ async fn processor_feed(
     .await
 }
 
+/// A controller's private Atom feed
+///
+/// For the holder of the controller's feed token (feed readers cannot send bearer tokens).
+/// The controller's own events (its windows, deadlines, objections, approvals, outcomes) and
+/// the public events of the processors it has agreements with; format, paging and
+/// conditional requests as in the processor feed. A missing or wrong token and an unknown
+/// controller all get the same 404.
+#[utoipa::path(
+    get,
+    path = "/v1/controllers/{cid}/feed.atom",
+    tag = "feeds",
+    operation_id = "controllerFeed",
+    security(()),
+    params(
+        ControllerId,
+        ("token" = String, Query, description = "The feed token from `POST /v1/controllers/{cid}/feed-token`."),
+        FeedQuery,
+        ("If-None-Match" = Option<String>, Header, nullable = false, description = "An `ETag` from an earlier answer; 304 when the feed page is unchanged (`*` and weak tags match too)."),
+        ("If-Modified-Since" = Option<String>, Header, nullable = false, description = "A `Last-Modified` from an earlier answer (an HTTP date); 304 when the feed page is not newer. Used only without `If-None-Match`."),
+    ),
+    responses(
+        (status = 200, response = FeedPage),
+        (status = 304, response = FeedNotModified),
+        (status = 404, response = NotFound),
+        (status = 422, response = ValidationFailed),
+    )
+)]
 async fn controller_feed(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -547,6 +673,48 @@ fn entry(public_url: &str, event: &StoredEvent) -> Entry {
     }
 }
 
+/// A controller's new feed token and the feed URL to give to a feed reader.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(example = json!({
+    "feed_url": "https://subreg.example/v1/controllers/roskilde-kommune/feed.atom?token=3q2-7wAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+    "token": "3q2-7wAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+}))]
+struct FeedToken {
+    /// The private feed's absolute URL, token included.
+    #[schema(format = "uri")]
+    feed_url: String,
+    /// 32 random bytes, base64url; shown only in this answer.
+    #[schema(pattern = "^[A-Za-z0-9_-]{43}$")]
+    token: String,
+}
+
+/// Create or rotate the controller's feed token
+///
+/// Requires a `controller` token whose `org` is `{cid}`, or an `admin` token. Makes a new
+/// random token and returns it with the feed URL; the previous token stops working at once.
+/// subreg stores only a SHA-256 hash of the token, so it is shown this once. No body is needed.
+#[utoipa::path(
+    post,
+    path = "/v1/controllers/{cid}/feed-token",
+    tag = "feeds",
+    operation_id = "rotateFeedToken",
+    params(ControllerId),
+    responses(
+        (
+            status = 200,
+            description = "The new token and the feed URL to give to a feed reader.",
+            body = FeedToken,
+            headers(("Cache-Control" = String, description = "`no-store`: the token is a secret.")),
+            links(("ControllerFeed" = (
+                operation_id = "controllerFeed",
+                parameters(("cid" = "$request.path.cid"), ("token" = "$response.body#/token")),
+            ))),
+        ),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = super::openapi::Conflict),
+    )
+)]
 async fn rotate_token(
     state: web::Data<AppState>,
     actor: Actor,
@@ -569,12 +737,29 @@ async fn rotate_token(
     );
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(serde_json::json!({ "token": token, "feed_url": feed_url })))
+        .json(FeedToken { feed_url, token }))
 }
 
-/// One event, the target of a feed entry's `related` link: public events for anyone, other
-/// events for those who may read the evidence log; a controller sees only the events that name
-/// it, and one naming another controller is a 404 like an unknown event.
+/// One event (the target of a feed entry's `related` link)
+///
+/// Public when the event concerns no single controller (`controller_id` null), except
+/// `endpoint.disabled` of the processor's own endpoints. Otherwise it needs the same token
+/// as the evidence log: a `processor` token for `{pid}`, a `controller` token whose `org`
+/// has an agreement with `{pid}`, or an `admin` token; for a controller an event that
+/// names another controller (or is the processor's own) is a 404, like an unknown event.
+#[utoipa::path(
+    get,
+    path = "/v1/processors/{pid}/events/{eid}",
+    tag = "evidence",
+    operation_id = "getEvent",
+    security((), ("bearerAuth" = [])),
+    params(ProcessorId, EventId),
+    responses(
+        (status = 200, description = "The event JSON with its place in the hash chain.", body = Event),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    )
+)]
 async fn get_event(
     state: web::Data<AppState>,
     actor: MaybeActor,
@@ -699,4 +884,8 @@ mod tests {
 
 /// The paths of this module in the OpenAPI document (http/openapi.rs).
 #[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(processor_feed, controller_feed, rotate_token, get_event),
+    components(responses(FeedPage, FeedNotModified))
+)]
 pub struct Api;

@@ -3,7 +3,7 @@ use super::{from_db, to_db, DbConnection, Page, PageRequest, StoreError};
 use crate::domain::event::{chain_hash, first_broken, ChainLink, EventBody, EventType};
 use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};
 use diesel::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// An event to append to a processor's evidence log.
 pub struct NewEvent {
@@ -32,7 +32,9 @@ impl StoredEvent {
         from_db(self.occurred_at)
     }
 
-    /// The event JSON as the API shows it: the stored evidence plus its chain hashes.
+    /// The event JSON as the API shows it: the stored evidence plus its chain hashes. For an
+    /// event this server wrote that is an [`Event`]; a stored event altered behind the server's
+    /// back is still shown as it is stored (and `verify` finds it).
     pub fn to_json(&self) -> serde_json::Value {
         let mut value: serde_json::Value =
             serde_json::from_str(&self.payload).unwrap_or(serde_json::Value::Null);
@@ -42,6 +44,35 @@ impl StoredEvent {
         }
         value
     }
+}
+
+/// One event of a processor's evidence log as the API shows it: the stored event JSON (see
+/// EventBody) plus its place in the hash chain. `hash = sha256(prev_hash || stored JSON bytes)`;
+/// the first `prev_hash` is 64 zeros.
+// What `StoredEvent::to_json` serves for every event this server wrote (a test checks it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Event {
+    #[schema(format = "uuid", example = "019ab3c4-5d6e-7f80-9a1b-2c3d4e5f6a7b")]
+    pub id: String,
+    #[serde(rename = "type")]
+    pub event_type: EventType,
+    /// RFC 3339 in UTC, to the microsecond.
+    pub occurred_at: DateTime<Utc>,
+    #[schema(value_type = crate::http::openapi::Slug)]
+    pub processor_id: String,
+    /// The controller the event concerns, or null for a processor-wide event.
+    #[schema(required = true, example = "roskilde-kommune")]
+    pub controller_id: Option<String>,
+    /// The object as the API shows it, by event type (see EventBody).
+    #[schema(value_type = Object)]
+    pub data: serde_json::Value,
+    /// The `hash` of the event before it in the processor's chain (64 zeros for the first).
+    #[schema(pattern = "^[0-9a-f]{64}$")]
+    pub prev_hash: String,
+    /// SHA-256, in hex, of `prev_hash` followed by the stored event JSON.
+    #[schema(pattern = "^[0-9a-f]{64}$")]
+    pub hash: String,
 }
 
 /// Takes the processor's chain for this transaction: a row lock on PostgreSQL, the write
@@ -364,4 +395,45 @@ pub fn verify_chain_for(
         head,
         first_broken,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The schema `Event` is what `to_json` serves for every event this server writes.
+    #[test]
+    fn served_events_are_events() {
+        let data = serde_json::json!({"id": "c1", "summary": "Adding Qbox"});
+        let occurred_at = DateTime::from_timestamp(1_790_000_000, 123_456_000).unwrap_or_default();
+        let payload = serde_json::to_string(&EventBody {
+            id: "019ab3c4-5d6e-7f80-9a1b-2c3d4e5f6a7b",
+            event_type: EventType::ChangeAnnounced,
+            occurred_at,
+            processor_id: "timengo-dpg",
+            controller_id: None,
+            data: &data,
+        })
+        .unwrap_or_default();
+        let hash = chain_hash(crate::domain::event::GENESIS_HASH, &payload);
+        let stored = StoredEvent {
+            seq: 1,
+            id: "019ab3c4-5d6e-7f80-9a1b-2c3d4e5f6a7b".into(),
+            processor_id: "timengo-dpg".into(),
+            controller_id: None,
+            event_type: EventType::ChangeAnnounced.as_str().into(),
+            occurred_at: to_db(occurred_at),
+            payload,
+            prev_hash: crate::domain::event::GENESIS_HASH.into(),
+            hash: hash.clone(),
+        };
+        let served = stored.to_json();
+        let event: Result<Event, _> = serde_json::from_value(served.clone());
+        let Ok(event) = event else {
+            panic!("{served} is not an Event: {event:?}");
+        };
+        assert_eq!(event.hash, hash);
+        assert_eq!(event.occurred_at, occurred_at);
+        assert_eq!(serde_json::to_value(&event).ok(), Some(served));
+    }
 }

@@ -24,21 +24,36 @@ pub use outbox::{
 };
 pub(crate) use outbox::{enqueue_batch, transaction_finished, OutboxEvent};
 
-/// An endpoint as the API shows it; the secret only appears in the creation and rotation answers.
+/// A webhook endpoint as the API shows it (without its secret: only the answers of registration
+/// and rotation show that, beside these members).
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = Webhook)]
 pub struct Endpoint {
+    /// The endpoint's id (a UUID).
+    #[schema(format = "uuid")]
     pub id: String,
     pub owner_kind: OwnerKind,
+    /// The processor's or controller's id.
+    #[schema(value_type = crate::http::openapi::Slug)]
     pub owner_id: String,
+    /// Where events are POSTed.
+    #[schema(format = "uri", example = "https://hooks.example.dk/subreg")]
     pub url: String,
+    /// The event types it receives; empty means every type.
+    #[schema(value_type = Vec<EventType>)]
     pub event_types: Vec<String>,
+    /// False once disabled (410 Gone, or failing for too long) or when registered disabled.
     pub enabled: bool,
     pub created_at: DateTime<Utc>,
+    /// When subreg disabled it, or null.
+    #[schema(required = true)]
     pub disabled_at: Option<DateTime<Utc>>,
+    /// Why subreg disabled it, or null.
+    #[schema(required = true)]
     pub disabled_reason: Option<String>,
+    /// Start of the current run of failed attempts; null after a success.
+    #[schema(required = true)]
     pub failing_since: Option<DateTime<Utc>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub secret: Option<String>,
 }
 
 #[derive(Queryable, Selectable)]
@@ -73,7 +88,6 @@ impl TryFrom<EndpointRow> for Endpoint {
             disabled_at: row.disabled_at.map(from_db),
             disabled_reason: row.disabled_reason,
             failing_since: row.failing_since.map(from_db),
-            secret: None,
         })
     }
 }
@@ -81,25 +95,45 @@ impl TryFrom<EndpointRow> for Endpoint {
 /// One delivery of one event to one endpoint, as the delivery log shows it.
 #[derive(Debug, Clone, Serialize, Queryable, Selectable, utoipa::ToSchema)]
 #[diesel(table_name = webhook_deliveries)]
+#[schema(as = Delivery)]
 pub struct DeliveryRow {
+    /// The delivery's id (a UUID).
+    #[schema(format = "uuid")]
     pub id: String,
+    #[schema(format = "uuid")]
     pub endpoint_id: String,
+    /// The event delivered; also the `webhook-id` header.
+    #[schema(format = "uuid")]
     pub event_id: String,
     #[serde(skip)]
     pub event_seq: i64,
+    #[schema(value_type = DeliveryState)]
     pub state: String,
+    /// Attempts made so far.
     pub attempts: i32,
+    /// While `pending`: when the next attempt is due.
     #[serde(serialize_with = "utc")]
+    #[schema(value_type = DateTime<Utc>)]
     pub next_attempt_at: NaiveDateTime,
     #[serde(skip)]
     pub leased_until: Option<NaiveDateTime>,
+    /// The HTTP status of the last answer, or null.
+    #[schema(required = true)]
     pub last_status: Option<i32>,
+    /// How long the last attempt took, in milliseconds, or null.
+    #[schema(required = true)]
     pub last_latency_ms: Option<i64>,
+    /// The first 512 bytes of the last answer.
+    #[schema(required = true)]
     pub last_response: Option<String>,
+    /// Why the last attempt got no answer (timeout, refused address, ...).
+    #[schema(required = true)]
     pub last_error: Option<String>,
     #[serde(serialize_with = "utc")]
+    #[schema(value_type = DateTime<Utc>)]
     pub created_at: NaiveDateTime,
     #[serde(serialize_with = "utc")]
+    #[schema(value_type = DateTime<Utc>)]
     pub updated_at: NaiveDateTime,
 }
 
@@ -182,9 +216,7 @@ pub fn create_endpoint(
                 webhook_endpoints::created_at.eq(to_db(now)),
             ))
             .execute(conn)?;
-        let mut endpoint = get_endpoint(conn, owner, &id)?;
-        endpoint.secret = Some(spec.secret);
-        Ok(endpoint)
+        get_endpoint(conn, owner, &id)
     })
 }
 
@@ -251,9 +283,7 @@ pub fn rotate_secret(
         diesel::update(webhook_endpoints::table.find(id))
             .set(webhook_endpoints::secret.eq(&secret))
             .execute(conn)?;
-        let mut endpoint = get_endpoint(conn, owner, id)?;
-        endpoint.secret = Some(secret);
-        Ok(endpoint)
+        get_endpoint(conn, owner, id)
     })
 }
 
