@@ -230,9 +230,9 @@ mod tests {
 pub struct Agreement {
     #[schema(format = "uuid")]
     pub id: String,
-    #[schema(value_type = crate::http::openapi::Slug)]
+    #[schema(value_type = crate::domain::party::Slug)]
     pub controller_id: String,
-    #[schema(value_type = crate::http::openapi::Slug)]
+    #[schema(value_type = crate::domain::party::Slug)]
     pub processor_id: String,
     pub authorisation: Authorisation,
     /// Calendar days between announcement and the end of the objection window.

@@ -299,7 +299,7 @@ mod tests {
 pub struct Change {
     #[schema(format = "uuid")]
     pub id: String,
-    #[schema(value_type = crate::http::openapi::Slug)]
+    #[schema(value_type = crate::domain::party::Slug)]
     pub processor_id: String,
     pub kind: ChangeKind,
     /// The new entry (addition, replacement; status `proposed` until the change is effective,

@@ -75,7 +75,7 @@ pub struct EventBody<'a> {
     /// RFC 3339 in UTC, to the microsecond.
     pub occurred_at: DateTime<Utc>,
     /// The processor whose evidence log holds the event.
-    #[schema(value_type = crate::http::openapi::Slug)]
+    #[schema(value_type = crate::domain::party::Slug)]
     pub processor_id: &'a str,
     /// The controller the event concerns, or null for a processor-wide event.
     #[schema(required = true, example = "roskilde-kommune")]
@@ -126,6 +126,21 @@ pub fn first_broken<'a>(links: impl IntoIterator<Item = ChainLink<'a>>) -> Optio
     }
     None
 }
+
+/// The schema of a hash in the evidence log: SHA-256 in lowercase hex.
+pub struct Sha256Hex;
+
+impl utoipa::PartialSchema for Sha256Hex {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .description(Some("A SHA-256 hash in lowercase hex (64 characters)."))
+            .pattern(Some("^[0-9a-f]{64}$"))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Sha256Hex {}
 
 #[cfg(test)]
 mod tests {

@@ -6,7 +6,6 @@ use super::registration::Registration;
 use super::subprocessor::{
     check_country_field, check_email, check_registration, required_text, Email,
 };
-use crate::http::openapi::Slug;
 use serde::Deserialize;
 use utoipa::openapi::{schema::Schema, RefOr};
 
@@ -80,6 +79,25 @@ pub struct ControllerSpec {
     pub registration: Option<Registration>,
     pub contact_email: Option<String>,
 }
+
+/// The schema of an id chosen by the caller (processors, controllers): a slug, as
+/// `check_slug` accepts it.
+pub struct Slug;
+
+impl utoipa::PartialSchema for Slug {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .description(Some("2 to 64 lowercase letters, digits and inner hyphens."))
+            .min_length(Some(2))
+            .max_length(Some(64))
+            .pattern(Some("^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$"))
+            .examples(["timengo-dpg"])
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Slug {}
 
 /// Checks an organisation id: a slug of 2 to 64 lowercase letters, digits and inner hyphens.
 pub fn check_slug(id: &str) -> Result<(), String> {

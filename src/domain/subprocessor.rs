@@ -470,7 +470,7 @@ impl EntryStatus {
 pub struct Subprocessor {
     #[schema(format = "uuid")]
     pub id: String,
-    #[schema(value_type = crate::http::openapi::Slug)]
+    #[schema(value_type = crate::domain::party::Slug)]
     pub processor_id: String,
     pub name: String,
     /// Null for a company without a registration.

@@ -380,9 +380,9 @@ pub struct ObjectionWindow {
     pub change_id: String,
     #[schema(format = "uuid")]
     pub agreement_id: String,
-    #[schema(value_type = crate::http::openapi::Slug)]
+    #[schema(value_type = crate::domain::party::Slug)]
     pub controller_id: String,
-    #[schema(value_type = crate::http::openapi::Slug)]
+    #[schema(value_type = crate::domain::party::Slug)]
     pub processor_id: String,
     pub opened_at: DateTime<Utc>,
     /// The deadline for a decision.

@@ -31,7 +31,7 @@ pub fn routes(routes: &mut Routes) {
 struct AnnexQuery {
     /// The processor the annex is for; missing is a field error (422). No agreement between
     /// the controller and this processor: 404.
-    #[param(required = true, value_type = crate::http::openapi::Slug, example = "timengo-dpg")]
+    #[param(required = true, value_type = crate::domain::party::Slug, example = "timengo-dpg")]
     processor: Option<String>,
     /// An RFC 3339 instant (years 1 to 9999), e.g. `2026-11-23T12:00:00Z`; default now. Not
     /// such an instant: 422 (field `as_of`).

@@ -185,13 +185,14 @@ impl Modify for Conventions {
 }
 
 fn apply(path: &str, method: HttpMethod, operation: &mut Operation) {
-    // `security(())` in an annotation means public; say it as the empty list.
+    // `security(())` alone means public (said as the empty list); next to a scheme it means
+    // "token optional", kept as it is, and such an operation still answers 401 to a bad token.
     let public = match operation.security.as_mut() {
-        Some(requirements) => {
-            requirements.retain(|r| *r != Default::default());
-            requirements.is_empty()
+        Some(requirements) if requirements.iter().all(|r| *r == Default::default()) => {
+            requirements.clear();
+            true
         }
-        None => false,
+        _ => false,
     };
     let write = matches!(
         method,
@@ -463,31 +464,12 @@ fn string_header(description: &str) -> utoipa::openapi::Header {
         .build()
 }
 
-/// The schema of an id chosen by the caller (processors, controllers): a slug, as
-/// `domain::party::check_slug` accepts it.
-pub struct Slug;
-
-impl PartialSchema for Slug {
-    fn schema() -> RefOr<utoipa::openapi::Schema> {
-        utoipa::openapi::ObjectBuilder::new()
-            .schema_type(utoipa::openapi::schema::Type::String)
-            .description(Some("2 to 64 lowercase letters, digits and inner hyphens."))
-            .min_length(Some(2))
-            .max_length(Some(64))
-            .pattern(Some("^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$"))
-            .examples(["timengo-dpg"])
-            .into()
-    }
-}
-
-impl utoipa::ToSchema for Slug {}
-
 /// `{pid}` in a path.
 #[derive(utoipa::IntoParams)]
 #[into_params(names("pid"), parameter_in = Path)]
 pub struct ProcessorId(
     /// The processor's id (a slug).
-    #[param(value_type = Slug, example = "timengo-dpg")]
+    #[param(value_type = crate::domain::party::Slug, example = "timengo-dpg")]
     pub String,
 );
 
@@ -496,7 +478,7 @@ pub struct ProcessorId(
 #[into_params(names("cid"), parameter_in = Path)]
 pub struct ControllerId(
     /// The controller's id (a slug).
-    #[param(value_type = Slug, example = "roskilde-kommune")]
+    #[param(value_type = crate::domain::party::Slug, example = "roskilde-kommune")]
     pub String,
 );
 
@@ -543,7 +525,7 @@ pub struct WindowId(
 #[derive(utoipa::IntoParams)]
 #[into_params(names("eid"), parameter_in = Path)]
 pub struct EventId(
-    /// The event's id (a UUID).
+    /// The event's id (a UUID), as in a feed entry's `urn:uuid:` id.
     #[param(example = "019ab3c4-5d6e-7f80-9a1b-2c3d4e5f6a7b")]
     pub String,
 );
@@ -568,7 +550,7 @@ pub struct DeliveryId(
 #[derive(utoipa::IntoParams)]
 #[into_params(names("org"), parameter_in = Path)]
 pub struct OrgId(
-    /// The processor's or controller's id whose tokens are revoked.
-    #[param(value_type = Slug, example = "timengo-dpg")]
+    /// The `org` claim of the tokens to revoke (a processor's or controller's id, or an admin org).
+    #[param(min_length = 1, max_length = 200, example = "roskilde-kommune")]
     pub String,
 );

@@ -18,6 +18,7 @@ use utoipa::openapi::schema::{ArrayBuilder, OneOfBuilder, Schema};
 use utoipa::openapi::{Ref, RefOr};
 use utoipa::{PartialSchema, ToSchema};
 
+type EventPage = crate::store::Page<crate::store::events::Event>;
 type ProcessorPage = crate::store::Page<Processor>;
 type SubprocessorPage = crate::store::Page<Subprocessor>;
 type AgreementPage = crate::store::Page<Agreement>;
@@ -739,7 +740,7 @@ pub(crate) async fn require_evidence_reader(
         (
             status = 200,
             description = "One page of events.",
-            body = ref("#/components/schemas/EventPage"),
+            body = EventPage,
             links(("GetEvent" = (
                 operation_id = "getEvent",
                 parameters(("pid" = "$request.path.pid"), ("eid" = "$response.body#/items/0/id"))

@@ -59,7 +59,7 @@ pub struct Event {
     pub event_type: EventType,
     /// RFC 3339 in UTC, to the microsecond.
     pub occurred_at: DateTime<Utc>,
-    #[schema(value_type = crate::http::openapi::Slug)]
+    #[schema(value_type = crate::domain::party::Slug)]
     pub processor_id: String,
     /// The controller the event concerns, or null for a processor-wide event.
     #[schema(required = true, example = "roskilde-kommune")]
@@ -68,10 +68,10 @@ pub struct Event {
     #[schema(value_type = Object)]
     pub data: serde_json::Value,
     /// The `hash` of the event before it in the processor's chain (64 zeros for the first).
-    #[schema(pattern = "^[0-9a-f]{64}$")]
+    #[schema(value_type = crate::domain::event::Sha256Hex)]
     pub prev_hash: String,
     /// SHA-256, in hex, of `prev_hash` followed by the stored event JSON.
-    #[schema(pattern = "^[0-9a-f]{64}$")]
+    #[schema(value_type = crate::domain::event::Sha256Hex)]
     pub hash: String,
 }
 
@@ -327,11 +327,14 @@ pub fn get_visible(
 pub struct ChainVerification {
     pub valid: bool,
     /// Every event of the log, whoever asks.
+    #[schema(minimum = 0)]
     pub events: i64,
     /// The chain head kept on the processor: the hash of its newest event.
+    #[schema(value_type = crate::domain::event::Sha256Hex)]
     pub head: String,
     /// The first event that does not follow from its predecessor; left out (null) for a
     /// reader who may not see that event, who still learns `valid: false`.
+    #[schema(required = true)]
     pub first_broken: Option<String>,
 }
 

@@ -178,7 +178,7 @@ pub struct EventRef {
     #[schema(format = "uuid")]
     pub id: String,
     /// The event's chain hash (hex SHA-256).
-    #[schema(pattern = "^[0-9a-f]{64}$")]
+    #[schema(value_type = crate::domain::event::Sha256Hex)]
     pub hash: String,
     pub occurred_at: DateTime<Utc>,
 }

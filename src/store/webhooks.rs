@@ -34,7 +34,7 @@ pub struct Endpoint {
     pub id: String,
     pub owner_kind: OwnerKind,
     /// The processor's or controller's id.
-    #[schema(value_type = crate::http::openapi::Slug)]
+    #[schema(value_type = crate::domain::party::Slug)]
     pub owner_id: String,
     /// Where events are POSTed.
     #[schema(format = "uri", example = "https://hooks.example.dk/subreg")]
