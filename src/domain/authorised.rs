@@ -40,6 +40,10 @@ pub struct AuthorisedEntry {
     /// The window that authorised it; null for `agreement`.
     #[schema(required = true)]
     pub window_id: Option<String>,
+    /// The controller's documented instruction given with the approval, where the agreement
+    /// did not allow the entry by itself; null otherwise.
+    #[schema(required = true)]
+    pub instruction: Option<String>,
 }
 
 /// An entry in use that the controller has not authorised: its compliance alarm.
@@ -132,6 +136,10 @@ pub fn authorised_list<'a>(
                     authorised_by,
                     agreement_id: agreement.id.clone(),
                     window_id: window_id.filter(|_| authorised_by != AuthorisedBy::Agreement),
+                    instruction: window
+                        .filter(|_| authorised_by == AuthorisedBy::Approved)
+                        .and_then(|w| w.approval.as_ref())
+                        .and_then(|a| a.instruction.clone()),
                 }),
                 Verdict::NotAuthorised(reason) => list.not_authorised.push(NotAuthorisedEntry {
                     entry: entry.clone(),

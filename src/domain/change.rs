@@ -156,6 +156,18 @@ pub enum Conflict {
     PlannedBeforeWindowCloses,
 }
 
+impl Conflict {
+    /// Whether silence cannot cure it: a window with such a conflict ends `not_approved` at its
+    /// deadline under general authorisation too, and approving it needs a documented
+    /// instruction (GDPR Art. 28(3)(a)); a contract's ban is not amended by silence.
+    pub fn blocks_silence(self) -> bool {
+        match self {
+            Conflict::ThirdCountryForbidden => true,
+            Conflict::PlannedBeforeWindowCloses => false,
+        }
+    }
+}
+
 pub fn conflicts(
     location: Location,
     transfers: ThirdCountryTransfers,

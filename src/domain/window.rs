@@ -3,7 +3,10 @@
 //! A window is live until it closes. While live it is `open` or `objected` (an objection can
 //! be withdrawn, back to `open`); an explicit approval closes it at once. At `closes_at` a live
 //! window ends in exactly one terminal state: `objected` stays objected, `open` becomes
-//! `tacit_consent` under general authorisation or `not_approved` under specific authorisation.
+//! `tacit_consent` under general authorisation or `not_approved` under specific authorisation
+//! or where a conflict blocks silence (`Conflict::blocks_silence`: a contractual ban is not
+//! amended by silence). Approving a window with such a conflict needs the controller's
+//! documented instruction.
 
 use super::agreement::Authorisation;
 use chrono::{DateTime, Utc};
@@ -64,14 +67,21 @@ pub struct WindowFacts {
     pub closes_at: DateTime<Utc>,
     pub authorisation: Authorisation,
     pub objection_requires_reason: bool,
+    /// A conflict on the window that silence cannot cure.
+    pub blocking: bool,
 }
 
 /// A controller's decision on a window.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
-    Object { reason: Option<String> },
+    Object {
+        reason: Option<String>,
+    },
     WithdrawObjection,
-    Approve { note: Option<String> },
+    Approve {
+        note: Option<String>,
+        instruction: Option<String>,
+    },
 }
 
 /// The transition a decision or the expiry causes.
@@ -82,7 +92,10 @@ pub enum Transition {
     /// `objected` → `open`, window stays live.
     WithdrawObjection,
     /// `open` → `approved`, window closes.
-    Approve { note: Option<String> },
+    Approve {
+        note: Option<String>,
+        instruction: Option<String>,
+    },
     /// The window closes in this terminal state.
     Close { outcome: WindowState },
 }
@@ -120,11 +133,17 @@ pub enum WindowError {
     AlreadyObjected,
     #[error("an objection is recorded: withdraw it before approving")]
     ObjectedCannotApprove,
+    #[error(
+        "the agreement does not allow this entry (see `conflicts`): approving it needs your \
+         documented instruction to the processor (GDPR Art. 28(3)(a)): give `instruction`"
+    )]
+    InstructionRequired,
 }
 
 /// The terminal state of a live window whose deadline has passed.
-pub fn outcome_at_expiry(state: WindowState, authorisation: Authorisation) -> WindowState {
-    match (state, authorisation) {
+pub fn outcome_at_expiry(facts: &WindowFacts) -> WindowState {
+    match (facts.state, facts.authorisation) {
+        (WindowState::Open, _) if facts.blocking => WindowState::NotApproved,
         (WindowState::Open, Authorisation::General) => WindowState::TacitConsent,
         (WindowState::Open, Authorisation::Specific) => WindowState::NotApproved,
         (other, _) => other,
@@ -134,7 +153,7 @@ pub fn outcome_at_expiry(state: WindowState, authorisation: Authorisation) -> Wi
 /// Closing because the deadline passed; `None` if the window is closed or not yet due.
 pub fn expire(facts: &WindowFacts, now: DateTime<Utc>) -> Option<Transition> {
     (!facts.closed && now >= facts.closes_at).then(|| Transition::Close {
-        outcome: outcome_at_expiry(facts.state, facts.authorisation),
+        outcome: outcome_at_expiry(facts),
     })
 }
 
@@ -171,11 +190,22 @@ pub fn decide(
         (Decision::Object { .. }, _) => Err(WindowError::AlreadyObjected),
         (Decision::WithdrawObjection, WindowState::Objected) => Ok(Transition::WithdrawObjection),
         (Decision::WithdrawObjection, _) => Err(WindowError::NoObjection),
-        (Decision::Approve { note }, WindowState::Open) => Ok(Transition::Approve {
-            note: note.map(|n| n.trim().to_string()).filter(|n| !n.is_empty()),
-        }),
+        (Decision::Approve { note, instruction }, WindowState::Open) => {
+            let instruction = non_blank(instruction);
+            if facts.blocking && instruction.is_none() {
+                return Err(WindowError::InstructionRequired);
+            }
+            Ok(Transition::Approve {
+                note: non_blank(note),
+                instruction,
+            })
+        }
         (Decision::Approve { .. }, _) => Err(WindowError::ObjectedCannotApprove),
     }
+}
+
+fn non_blank(text: Option<String>) -> Option<String> {
+    text.map(|t| t.trim().to_string()).filter(|t| !t.is_empty())
 }
 
 #[cfg(test)]
@@ -195,7 +225,48 @@ mod tests {
             closes_at: noon() + Duration::days(7),
             authorisation,
             objection_requires_reason: requires_reason,
+            blocking: false,
         }
+    }
+
+    #[test]
+    fn silence_does_not_cure_a_blocking_conflict_and_approval_needs_an_instruction() {
+        let after = noon() + Duration::days(8);
+        let banned = WindowFacts {
+            blocking: true,
+            ..live(Authorisation::General, false)
+        };
+        assert_eq!(
+            expire(&banned, after),
+            Some(Transition::Close {
+                outcome: WindowState::NotApproved
+            })
+        );
+        assert_eq!(
+            decide(
+                &banned,
+                noon(),
+                Decision::Approve {
+                    note: Some("fine".into()),
+                    instruction: Some("  ".into())
+                }
+            ),
+            Err(WindowError::InstructionRequired)
+        );
+        assert_eq!(
+            decide(
+                &banned,
+                noon(),
+                Decision::Approve {
+                    note: None,
+                    instruction: Some("Use Backblaze US for backups only.".into())
+                }
+            ),
+            Ok(Transition::Approve {
+                note: None,
+                instruction: Some("Use Backblaze US for backups only.".into())
+            })
+        );
     }
 
     #[test]
@@ -274,7 +345,14 @@ mod tests {
             Ok(Transition::WithdrawObjection)
         );
         assert_eq!(
-            decide(&objected, now, Decision::Approve { note: None }),
+            decide(
+                &objected,
+                now,
+                Decision::Approve {
+                    note: None,
+                    instruction: None
+                }
+            ),
             Err(WindowError::ObjectedCannotApprove)
         );
         assert_eq!(
@@ -297,7 +375,14 @@ mod tests {
             ..live(Authorisation::General, false)
         };
         assert_eq!(
-            decide(&closed, now, Decision::Approve { note: None }),
+            decide(
+                &closed,
+                now,
+                Decision::Approve {
+                    note: None,
+                    instruction: None
+                }
+            ),
             Err(WindowError::Closed(WindowState::TacitConsent))
         );
         let due = WindowFacts {
@@ -318,6 +403,7 @@ mod tests {
             noon(),
             Decision::Approve {
                 note: Some("ok".into()),
+                instruction: None,
             },
         );
         assert!(approve.as_ref().map(Transition::closes).unwrap_or(false));
@@ -350,6 +436,11 @@ pub struct Approval {
     /// The note given (trimmed); null if none was given.
     #[schema(required = true)]
     pub note: Option<String>,
+    /// The controller's documented instruction (GDPR Art. 28(3)(a)) that lets the processor use
+    /// an entry the agreement does not allow by itself; required to approve a window with a
+    /// blocking conflict, null otherwise unless given.
+    #[schema(required = true)]
+    pub instruction: Option<String>,
     pub at: DateTime<Utc>,
 }
 

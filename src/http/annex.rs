@@ -273,7 +273,13 @@ fn how_text(lang: Lang, facts: &AnnexFacts, item: &AuthorisedEntry) -> String {
         AuthorisedBy::Agreement => {
             format!("{} {}", l.by_agreement, at(authorisation.authorised_at))
         }
-        AuthorisedBy::Approved => format!("{} {}", l.by_approval, at(authorisation.authorised_at)),
+        AuthorisedBy::Approved => {
+            let approved = format!("{} {}", l.by_approval, at(authorisation.authorised_at));
+            match &item.instruction {
+                Some(instruction) => format!("{approved} — {}: {instruction}", l.instruction),
+                None => approved,
+            }
+        }
         AuthorisedBy::TacitConsent => match authorisation.window {
             Some(w) => format!(
                 "{} ({} {} – {})",

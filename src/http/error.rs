@@ -304,6 +304,7 @@ fn change_refusal(refusal: ChangeError) -> ApiError {
 fn window_refusal(error: WindowError, window: &ObjectionWindow) -> ApiError {
     match error {
         WindowError::ReasonRequired => invalid("reason", error.to_string()),
+        WindowError::InstructionRequired => invalid("instruction", error.to_string()),
         other => ApiError::ConflictWith {
             detail: other.to_string(),
             extra: members(WindowConflictMembers {

@@ -296,6 +296,13 @@ struct ApprovalInput {
     /// Trimmed, blank counts as absent; at most 1000 characters (else 422, field `note`).
     #[schema(max_length = 1000)]
     note: Option<String>,
+    /// The controller's documented instruction to the processor (GDPR Art. 28(3)(a)), e.g.
+    /// "Backblaze may store encrypted backups in the US under the DPF". Required when the window
+    /// has a blocking conflict (`third_country_forbidden`): the agreement does not allow the
+    /// entry by itself (else 422, field `instruction`). Trimmed, blank counts as absent; at most
+    /// 1000 characters; kept on the approval, the authorised list and the annex.
+    #[schema(max_length = 1000)]
+    instruction: Option<String>,
 }
 
 /// Approve explicitly
@@ -305,8 +312,10 @@ struct ApprovalInput {
 ///
 /// Approves the change while the window is `open`: `approval.given` is appended and the
 /// window closes at once as `approved` (`window.closed`). The body is optional; `note` is
-/// at most 1000 characters. An objection must be withdrawn first (409); a closed window or
-/// a passed deadline: 409 with the final state.
+/// at most 1000 characters. A window with a blocking conflict (the agreement does not allow
+/// the entry, e.g. `third_country_forbidden`) is approved only with a documented
+/// `instruction` (else 422, field `instruction`). An objection must be withdrawn first (409);
+/// a closed window or a passed deadline: 409 with the final state.
 #[utoipa::path(
     post,
     path = "/v1/controllers/{cid}/windows/{wid}/approval",
@@ -329,11 +338,21 @@ async fn approve(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let (cid, wid) = path.into_inner();
-    let note = bounded(
-        "note",
-        optional_json::<ApprovalInput>(&body)?.and_then(|b| b.note),
-    )?;
-    decide(&state, &actor, cid, wid, Decision::Approve { note }).await
+    let (note, instruction) = match optional_json::<ApprovalInput>(&body)? {
+        Some(input) => (
+            bounded("note", input.note)?,
+            bounded("instruction", input.instruction)?,
+        ),
+        None => (None, None),
+    };
+    decide(
+        &state,
+        &actor,
+        cid,
+        wid,
+        Decision::Approve { note, instruction },
+    )
+    .await
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]

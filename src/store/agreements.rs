@@ -84,6 +84,23 @@ pub fn create(
         if !missing.is_empty() {
             return Err(StoreError::Domain(DomainError::Invalid(missing)));
         }
+        // One agreement per controller and processor: a second one would re-authorise, by its
+        // own signing date, entries the first one's windows refused (objection laundering).
+        // The chain lock taken above serialises this check with every other signing.
+        let existing: Option<String> = agreements::table
+            .filter(agreements::controller_id.eq(&spec.controller_id))
+            .filter(agreements::processor_id.eq(&spec.processor_id))
+            .select(agreements::id)
+            .first(conn)
+            .optional()?;
+        if let Some(existing) = existing {
+            return Err(StoreError::Conflict(format!(
+                "controller `{}` already has an agreement with processor `{}` (`{existing}`): \
+                 there is one agreement per controller and processor, and a second one may not \
+                 authorise again what the first one's windows decided",
+                spec.controller_id, spec.processor_id
+            )));
+        }
         let id = uuid::Uuid::now_v7().to_string();
         diesel::insert_into(agreements::table)
             .values((

@@ -63,6 +63,7 @@ struct WindowRow {
     objection_at: Option<NaiveDateTime>,
     approval_note: Option<String>,
     approval_at: Option<NaiveDateTime>,
+    approval_instruction: Option<String>,
 }
 
 fn corrupt(what: &str, id: &str) -> StoreError {
@@ -88,6 +89,7 @@ fn to_window(row: WindowRow, change: Option<&Change>) -> Result<ObjectionWindow,
         }),
         approval: row.approval_at.map(|at| Approval {
             note: row.approval_note.clone(),
+            instruction: row.approval_instruction.clone(),
             at: from_db(at),
         }),
         change: change.map(|c| {
@@ -570,12 +572,15 @@ fn facts(
     authorisation: Authorisation,
     objection_requires_reason: bool,
 ) -> Result<WindowFacts, StoreError> {
+    let conflicts: Vec<Conflict> =
+        serde_json::from_str(&row.conflicts).map_err(|_| corrupt("conflicts", &row.id))?;
     Ok(WindowFacts {
         state: window_state(row)?,
         closed: row.closed_at.is_some(),
         closes_at: from_db(row.closes_at),
         authorisation,
         objection_requires_reason,
+        blocking: conflicts.iter().any(|c| c.blocks_silence()),
     })
 }
 
@@ -715,7 +720,7 @@ pub fn decide(
         let transition = match window_rules::decide(&facts, now, decision) {
             Ok(transition) => transition,
             Err(WindowError::Expired) => {
-                let outcome = window_rules::outcome_at_expiry(facts.state, authorisation);
+                let outcome = window_rules::outcome_at_expiry(&facts);
                 let closes_at = facts.closes_at;
                 close_windows(conn, &processor_id, vec![(row, outcome, closes_at)], now)?;
                 return Ok(Some(WindowError::Closed(outcome)));
@@ -770,10 +775,11 @@ fn apply_decision(
                 .execute(conn)?,
             EventType::ObjectionWithdrawn,
         ),
-        Transition::Approve { note } => (
+        Transition::Approve { note, instruction } => (
             diesel::update(target)
                 .set((
                     objection_windows::approval_note.eq(note),
+                    objection_windows::approval_instruction.eq(instruction),
                     objection_windows::approval_at.eq(to_db(now)),
                 ))
                 .execute(conn)?,

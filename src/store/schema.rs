@@ -138,6 +138,7 @@ diesel::table! {
         objection_at -> Nullable<Timestamp>,
         approval_note -> Nullable<Text>,
         approval_at -> Nullable<Timestamp>,
+        approval_instruction -> Nullable<Text>,
     }
 }
 

@@ -12,6 +12,7 @@ mod auth;
 mod browser;
 mod cli;
 mod compression;
+mod consent;
 mod cors;
 mod crash;
 mod feeds;

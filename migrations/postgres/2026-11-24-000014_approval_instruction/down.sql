@@ -1,0 +1,1 @@
+ALTER TABLE objection_windows DROP COLUMN approval_instruction;

@@ -1,0 +1,173 @@
+//! The consent model the contracts describe (issue 10): what silence cannot cure, and what an
+//! approval over a contractual ban needs.
+
+use crate::helpers::*;
+use crate::on_both_backends;
+use serde_json::json;
+
+/// Seed 004 (Roskilde Kommune, general authorisation, "Databehandleren overfører ikke
+/// Personoplysningerne til tredjelande"): a US sub-processor announced under it. Silence does
+/// not amend the ban: the window ends `not_approved`, the entry is an alarm on the authorised
+/// list and in the annex; approving it takes a documented instruction, which the approval, the
+/// authorised list and the annex then carry.
+async fn silence_cannot_cure_a_transfer_ban(app: TestApp) {
+    app.processor("roskilde-hosting").await;
+    app.controller("roskilde").await;
+    app.controller("lejre").await;
+    app.agreement("roskilde", "roskilde-hosting", hosting_terms())
+        .await;
+    app.agreement("lejre", "roskilde-hosting", hosting_terms())
+        .await;
+    let us = app
+        .announce_addition("roskilde-hosting", &us_with_sccs("Backblaze, Inc."))
+        .await;
+    let window_of = |cid: &str| {
+        us["windows"]
+            .as_array()
+            .expect("windows")
+            .iter()
+            .find(|w| w["controller_id"] == cid)
+            .and_then(|w| w["id"].as_str())
+            .expect("a window")
+            .to_string()
+    };
+    let (roskilde, lejre) = (window_of("roskilde"), window_of("lejre"));
+
+    // Approving without an instruction is refused and names the field.
+    let path = format!("/v1/controllers/lejre/windows/{lejre}/approval");
+    let bare = app
+        .post(&path, Some(&controller("lejre")), &json!({"note": "ok"}))
+        .await;
+    let problem = bare.problem(422);
+    assert_eq!(bare.error_fields(), ["instruction"], "{problem}");
+    assert_eq!(app.window("lejre", &lejre).await["state"], "open");
+    let blank = app
+        .post(
+            &path,
+            Some(&controller("lejre")),
+            &json!({"instruction": "   "}),
+        )
+        .await;
+    assert_eq!(blank.error_fields(), ["instruction"]);
+
+    // With one, it is approved and the instruction is kept.
+    let instruction = "Backblaze may hold encrypted backups in the US (EU-US DPF); no other data.";
+    let approved = app
+        .post(
+            &path,
+            Some(&controller("lejre")),
+            &json!({"note": "DPO", "instruction": instruction}),
+        )
+        .await;
+    assert_eq!(approved.status, 200, "{}", approved.text);
+    assert_eq!(approved.json()["state"], "approved");
+    assert_eq!(approved.json()["approval"]["instruction"], instruction);
+
+    // Roskilde stays silent past the deadline: not approved, not tacit consent.
+    app.advance("P9D").await;
+    let window = app.window("roskilde", &roskilde).await;
+    assert_eq!(window["state"], "not_approved", "{window}");
+    assert_eq!(
+        app.authorised("roskilde").await,
+        (vec![], vec![pair("Backblaze, Inc.", "not_approved")])
+    );
+    assert_eq!(
+        app.authorised("lejre").await,
+        (vec![pair("Backblaze, Inc.", "approved")], vec![])
+    );
+    let list = app
+        .get(
+            "/v1/controllers/lejre/subprocessors",
+            Some(&controller("lejre")),
+        )
+        .await
+        .json();
+    assert_eq!(list["items"][0]["instruction"], instruction);
+
+    // The annex says the same, as JSON and as the printed page.
+    let annex = app
+        .get(
+            "/v1/controllers/roskilde/annex.json?processor=roskilde-hosting",
+            Some(&controller("roskilde")),
+        )
+        .await
+        .json();
+    assert_eq!(annex["items"], json!([]));
+    assert_eq!(annex["not_authorised"][0]["reason"], "not_approved");
+    let annex = app
+        .get(
+            "/v1/controllers/lejre/annex.json?processor=roskilde-hosting",
+            Some(&controller("lejre")),
+        )
+        .await
+        .json();
+    assert_eq!(annex["items"][0]["instruction"], instruction);
+    let page = app
+        .get(
+            "/v1/controllers/lejre/annex?processor=roskilde-hosting&lang=da",
+            Some(&controller("lejre")),
+        )
+        .await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.text
+            .contains(&format!("dokumenteret instruks: {instruction}")),
+        "{}",
+        page.text
+    );
+    // The event log records the instruction with the approval.
+    let events = app
+        .get(
+            "/v1/processors/roskilde-hosting/events?limit=500",
+            Some(&processor("roskilde-hosting")),
+        )
+        .await
+        .json();
+    let given = events["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|e| e["type"] == "approval.given")
+        .expect("approval.given")
+        .clone();
+    assert_eq!(given["data"]["approval"]["instruction"], instruction);
+}
+
+on_both_backends!(silence_cannot_cure_a_transfer_ban);
+
+/// The laundering the review found: after a controller objected, a second agreement for the
+/// same pair (signed later) made the objected entry "authorised by agreement". A second
+/// agreement for a pair is refused, and the objection stands.
+async fn a_second_agreement_cannot_launder_an_objection(app: TestApp) {
+    app.processor("timengo-dpg").await;
+    app.controller("roskilde").await;
+    app.agreement("roskilde", "timengo-dpg", general_terms(30))
+        .await;
+    let change = app
+        .announce_addition("timengo-dpg", &eea_entry("Qbox ApS"))
+        .await;
+    let wid = change["windows"][0]["id"].as_str().expect("window id");
+    assert_eq!(app.object("roskilde", wid, Some("No")).await.status, 200);
+    app.advance("P32D").await;
+    assert_eq!(
+        app.authorised("roskilde").await,
+        (vec![], vec![pair("Qbox ApS", "objected")])
+    );
+    let mut terms = general_terms(30);
+    terms["controller_id"] = json!("roskilde");
+    terms["processor_id"] = json!("timengo-dpg");
+    let second = app.post("/v1/agreements", Some(&admin()), &terms).await;
+    let problem = second.problem(409);
+    assert!(
+        problem["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("already has an agreement")),
+        "{problem}"
+    );
+    assert_eq!(
+        app.authorised("roskilde").await,
+        (vec![], vec![pair("Qbox ApS", "objected")])
+    );
+}
+
+on_both_backends!(a_second_agreement_cannot_launder_an_objection);
