@@ -1,12 +1,17 @@
 //! Atom feeds (RFC 4287, paged per RFC 5005) over the event log, with conditional GETs and an
-//! in-process cache of rendered pages keyed by the feed's newest event.
+//! in-process cache of rendered pages keyed by the feed's newest event (feeds/cache.rs).
 
-use super::auth::{Actor, MaybeActor};
+mod cache;
+
+pub(crate) use cache::Rendered;
+pub use cache::{cache, FeedCache, VERSION_TRUST};
+
+use super::auth::Actor;
 use super::error::ApiError;
-use super::openapi::{ControllerId, EventId, Forbidden, NotFound, ProcessorId, ValidationFailed};
+use super::openapi::{ControllerId, Forbidden, NotFound, ProcessorId, ValidationFailed};
 use super::{AppState, Routes};
 use crate::domain::notice;
-use crate::store::events::{Event, StoredEvent};
+use crate::store::events::StoredEvent;
 use crate::store::feeds::{self, FeedScope};
 use actix_web::http::{header, Method};
 use actix_web::web::Bytes;
@@ -19,16 +24,12 @@ use base64::Engine;
 use chrono::{DateTime, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 use utoipa::openapi::{HeaderBuilder, RefOr, Response, ResponseBuilder};
 use utoipa::{PartialSchema, ToResponse};
 
 /// Entries per feed page.
 pub const FEED_PAGE_SIZE: i64 = 50;
-/// Rendered pages kept in memory; beyond this the least recently rendered is dropped.
-const CACHE_CAPACITY: usize = 1024;
 const ATOM: &str = "application/atom+xml";
 /// One answer for a missing token, a wrong token and an unknown controller, so the answer
 /// reveals nothing about which it was.
@@ -50,120 +51,7 @@ pub fn routes(routes: &mut Routes) {
             Method::POST,
             "/v1/controllers/{cid}/feed-token",
             rotate_token,
-        )
-        .add(Method::GET, "/v1/processors/{pid}/events/{eid}", get_event);
-}
-
-/// A rendered feed page (or HTML page) and the validators that go with it.
-#[derive(Clone)]
-pub(crate) struct Rendered {
-    version: String,
-    pub(crate) etag: String,
-    last_modified: DateTime<Utc>,
-    pub(crate) body: Bytes,
-    tick: u64,
-}
-
-impl Rendered {
-    /// A strong ETag from the cache key and version: the same bytes for the same inputs.
-    pub(crate) fn new(
-        key: &str,
-        version: String,
-        last_modified: DateTime<Utc>,
-        body: Bytes,
-    ) -> Self {
-        let digest = sha256_hex(&format!("{key}\n{version}"));
-        Rendered {
-            etag: format!("\"{}\"", digest.chars().take(32).collect::<String>()),
-            version,
-            last_modified,
-            body,
-            tick: 0,
-        }
-    }
-}
-
-/// Rendered pages by (feed, token, page), each valid for one version of the feed; the HTML
-/// pages share it with keys of their own.
-#[derive(Default)]
-pub struct FeedCache {
-    inner: Mutex<CacheInner>,
-    /// A processor's newest event by processor id, with the events generation it was read at.
-    versions: Mutex<HashMap<String, KnownVersion>>,
-}
-
-/// How long a processor feed's version is trusted without asking the database, when this
-/// process has committed no event since: events appended by another instance on the same
-/// database show up within this time.
-pub const VERSION_TRUST: std::time::Duration = std::time::Duration::from_millis(1000);
-
-#[derive(Clone, Copy)]
-struct KnownVersion {
-    generation: u64,
-    read_at: std::time::Instant,
-    last: Option<i64>,
-}
-
-#[derive(Default)]
-struct CacheInner {
-    entries: HashMap<String, Rendered>,
-    tick: u64,
-}
-
-impl FeedCache {
-    fn known_version(&self, pid: &str, generation: u64) -> Option<Option<i64>> {
-        let versions = self.versions.lock().ok()?;
-        versions
-            .get(pid)
-            .filter(|v| v.generation == generation && v.read_at.elapsed() < VERSION_TRUST)
-            .map(|v| v.last)
-    }
-
-    fn remember_version(&self, pid: &str, generation: u64, last: Option<i64>) {
-        let Ok(mut versions) = self.versions.lock() else {
-            return;
-        };
-        if versions.len() >= CACHE_CAPACITY && !versions.contains_key(pid) {
-            versions.clear();
-        }
-        versions.insert(
-            pid.to_string(),
-            KnownVersion {
-                generation,
-                read_at: std::time::Instant::now(),
-                last,
-            },
         );
-    }
-
-    pub(crate) fn get(&self, key: &str, version: &str) -> Option<Rendered> {
-        let inner = self.inner.lock().ok()?;
-        inner
-            .entries
-            .get(key)
-            .filter(|r| r.version == version)
-            .cloned()
-    }
-
-    pub(crate) fn put(&self, key: String, mut rendered: Rendered) {
-        // A poisoned lock only costs the cache, never the answer.
-        let Ok(mut inner) = self.inner.lock() else {
-            return;
-        };
-        inner.tick += 1;
-        rendered.tick = inner.tick;
-        if inner.entries.len() >= CACHE_CAPACITY && !inner.entries.contains_key(&key) {
-            let oldest = inner
-                .entries
-                .iter()
-                .min_by_key(|(_, r)| r.tick)
-                .map(|(k, _)| k.clone());
-            if let Some(oldest) = oldest {
-                inner.entries.remove(&oldest);
-            }
-        }
-        inner.entries.insert(key, rendered);
-    }
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -740,56 +628,6 @@ async fn rotate_token(
         .json(FeedToken { feed_url, token }))
 }
 
-/// One event (the target of a feed entry's `related` link)
-///
-/// Public when the event concerns no single controller (`controller_id` null), except
-/// `endpoint.disabled` of the processor's own endpoints. Otherwise it needs the same token
-/// as the evidence log: a `processor` token for `{pid}`, a `controller` token whose `org`
-/// has an agreement with `{pid}`, or an `admin` token; for a controller an event that
-/// names another controller (or is the processor's own) is a 404, like an unknown event.
-#[utoipa::path(
-    get,
-    path = "/v1/processors/{pid}/events/{eid}",
-    tag = "evidence",
-    operation_id = "getEvent",
-    security((), ("bearerAuth" = [])),
-    params(ProcessorId, EventId),
-    responses(
-        (status = 200, description = "The event JSON with its place in the hash chain.", body = Event),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
-    )
-)]
-async fn get_event(
-    state: web::Data<AppState>,
-    actor: MaybeActor,
-    path: web::Path<(String, String)>,
-) -> Result<HttpResponse, ApiError> {
-    let (pid, eid) = path.into_inner();
-    let (lookup_pid, lookup_eid) = (pid.clone(), eid.clone());
-    let event = state
-        .db(move |conn| feeds::event(conn, &lookup_pid, &lookup_eid))
-        .await?;
-    if event.is_public() {
-        return Ok(HttpResponse::Ok().json(event.to_json()));
-    }
-    let actor = actor.0.ok_or_else(|| {
-        ApiError::Unauthorized("this event is not public: send a bearer token".into())
-    })?;
-    let reader = super::processors::require_evidence_reader(&state, &actor, &pid).await?;
-    if !event.visible_to(&reader) {
-        return Err(ApiError::from(crate::store::StoreError::not_found(
-            "event", eid,
-        )));
-    }
-    Ok(HttpResponse::Ok().json(event.to_json()))
-}
-
-/// Shared by every worker of the server.
-pub fn cache() -> Arc<FeedCache> {
-    Arc::new(FeedCache::default())
-}
-
 /// An HTTP date (`Last-Modified`). HTTP dates cover 1970 to 9999 and the formatter panics
 /// outside them, so an instant is clamped to that range first.
 fn http_date(at: DateTime<Utc>) -> String {
@@ -817,36 +655,15 @@ mod tests {
         );
     }
 
-    fn rendered(version: &str) -> Rendered {
-        Rendered {
-            version: version.into(),
-            etag: "\"abc\"".into(),
-            last_modified: DateTime::from_timestamp(1_790_000_000, 500_000_000).unwrap_or_default(),
-            body: Bytes::from_static(b"<feed/>"),
-            tick: 0,
-        }
-    }
-
-    #[test]
-    fn cache_hits_only_the_same_version_and_stays_bounded() {
-        let cache = FeedCache::default();
-        cache.put("a".into(), rendered("Some(1)"));
-        assert!(cache.get("a", "Some(1)").is_some());
-        assert!(cache.get("a", "Some(2)").is_none(), "a newer event misses");
-        for i in 0..CACHE_CAPACITY + 10 {
-            cache.put(format!("k{i}"), rendered("v"));
-        }
-        let len = cache.inner.lock().map(|i| i.entries.len()).unwrap_or(0);
-        assert_eq!(len, CACHE_CAPACITY);
-        assert!(cache.get("a", "Some(1)").is_none(), "the oldest went first");
-        assert!(cache
-            .get(&format!("k{}", CACHE_CAPACITY + 9), "v")
-            .is_some());
-    }
-
     #[test]
     fn conditional_headers() {
-        let page = rendered("v");
+        let mut page = Rendered::new(
+            "k",
+            "v".into(),
+            DateTime::from_timestamp(1_790_000_000, 500_000_000).unwrap_or_default(),
+            Bytes::from_static(b"<feed/>"),
+        );
+        page.etag = "\"abc\"".into();
         let with = |name: &str, value: &str| {
             not_modified(
                 &TestRequest::default()
@@ -885,7 +702,7 @@ mod tests {
 /// The paths of this module in the OpenAPI document (http/openapi.rs).
 #[derive(utoipa::OpenApi)]
 #[openapi(
-    paths(processor_feed, controller_feed, rotate_token, get_event),
+    paths(processor_feed, controller_feed, rotate_token),
     components(responses(FeedPage, FeedNotModified))
 )]
 pub struct Api;

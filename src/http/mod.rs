@@ -10,6 +10,7 @@ pub mod controllers;
 pub mod cors;
 pub mod encoding;
 pub mod error;
+pub mod events;
 pub mod feeds;
 pub mod gate;
 pub mod guard;
@@ -113,11 +114,12 @@ pub fn register(cfg: &mut web::ServiceConfig, test_clock: bool) -> Vec<(Method, 
     health::routes(&mut routes);
     auth::routes(&mut routes);
     processors::routes(&mut routes);
+    // /events/verify must be matched before /events/{eid}: events::routes adds them in that order.
+    events::routes(&mut routes);
     changes::routes(&mut routes);
     controllers::routes(&mut routes);
     windows::routes(&mut routes);
     agreements::routes(&mut routes);
-    // After processors: /events/verify must be matched before /events/{eid}.
     feeds::routes(&mut routes);
     webhooks::routes(&mut routes);
     pages::routes(&mut routes);

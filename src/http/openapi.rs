@@ -103,6 +103,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
         super::health::Api::openapi(),
         super::metrics::Api::openapi(),
         super::processors::Api::openapi(),
+        super::events::Api::openapi(),
         super::controllers::Api::openapi(),
         super::agreements::Api::openapi(),
         super::changes::Api::openapi(),

@@ -1,4 +1,4 @@
-use super::auth::{Actor, Role};
+use super::auth::Actor;
 use super::error::{ApiError, Problem};
 use super::openapi::{
     Conflict, Forbidden, NotFound, Paging, PayloadTooLarge, ProcessorId, UnsupportedMediaType,
@@ -9,8 +9,7 @@ use crate::domain::agreement::Agreement;
 use crate::domain::party::{validate_processor, OrganisationInput, Processor};
 use crate::domain::subprocessor::{self, Subprocessor, SubprocessorInput, SubprocessorItems};
 use crate::domain::{DomainError, FieldError};
-use crate::store::events::ChainVerification;
-use crate::store::{agreements, events, organisations, subprocessors};
+use crate::store::{agreements, organisations, subprocessors};
 use actix_web::http::Method;
 use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
@@ -18,7 +17,6 @@ use utoipa::openapi::schema::{ArrayBuilder, OneOfBuilder, Schema};
 use utoipa::openapi::{Ref, RefOr};
 use utoipa::{PartialSchema, ToSchema};
 
-type EventPage = crate::store::Page<crate::store::events::Event>;
 type ProcessorPage = crate::store::Page<Processor>;
 type SubprocessorPage = crate::store::Page<Subprocessor>;
 type AgreementPage = crate::store::Page<Agreement>;
@@ -43,12 +41,6 @@ pub fn routes(routes: &mut Routes) {
             Method::GET,
             "/v1/processors/{pid}/agreements",
             list_agreements,
-        )
-        .add(Method::GET, "/v1/processors/{pid}/events", list_events)
-        .add(
-            Method::GET,
-            "/v1/processors/{pid}/events/verify",
-            verify_events,
         );
 }
 
@@ -688,132 +680,6 @@ async fn list_agreements(
     Ok(HttpResponse::Ok().json(list))
 }
 
-/// The evidence log is for the processor itself and for controllers with an agreement with it;
-/// a controller reads only the public events and those that name it.
-pub(crate) async fn require_evidence_reader(
-    state: &AppState,
-    actor: &Actor,
-    pid: &str,
-) -> Result<events::Reader, ApiError> {
-    if actor.is_admin() || actor.acts_for(Role::Processor, pid) {
-        return Ok(events::Reader::Everything);
-    }
-    if actor.role == Role::Controller {
-        let (pid, cid) = (pid.to_string(), actor.org.clone());
-        let has_agreement = state
-            .db(move |conn| {
-                Ok(agreements::all_for_controller(conn, &cid)?
-                    .iter()
-                    .any(|a| a.processor_id == pid))
-            })
-            .await?;
-        if has_agreement {
-            return Ok(events::Reader::Controller(actor.org.clone()));
-        }
-    }
-    Err(ApiError::Forbidden(format!(
-        "the evidence log of `{pid}` is for that processor and its controllers"
-    )))
-}
-
-/// The evidence log
-///
-/// Requires a `processor` token whose `org` is `{pid}`, a `controller` token whose `org`
-/// has an agreement with `{pid}`, or an `admin` token.
-///
-/// The processor and admins see every event. A controller sees the public events (those
-/// naming no controller, except `endpoint.disabled` of the processor's own endpoints) and
-/// the events that name it (`controller_id` = its org), nothing of other controllers; the
-/// cursor pages through that filtered list.
-///
-/// The processor's events, oldest first, paginated, each with its place in the hash chain:
-/// `hash = sha256(prev_hash || the event's stored JSON bytes)` in lowercase hex, the first
-/// `prev_hash` being 64 zeros. The event JSON without `prev_hash` and `hash` is the stored
-/// evidence.
-#[utoipa::path(
-    get,
-    path = "/v1/processors/{pid}/events",
-    tag = "evidence",
-    operation_id = "listEvents",
-    params(ProcessorId, Paging),
-    responses(
-        (
-            status = 200,
-            description = "One page of events.",
-            body = EventPage,
-            links(("GetEvent" = (
-                operation_id = "getEvent",
-                parameters(("pid" = "$request.path.pid"), ("eid" = "$response.body#/items/0/id"))
-            )))
-        ),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
-        (status = 422, response = ValidationFailed),
-    )
-)]
-async fn list_events(
-    state: web::Data<AppState>,
-    actor: Actor,
-    path: web::Path<String>,
-    query: web::Query<PageQuery>,
-) -> Result<HttpResponse, ApiError> {
-    let pid = path.into_inner();
-    let reader = require_evidence_reader(&state, &actor, &pid).await?;
-    let page = query.request()?;
-    let list = state
-        .db(move |conn| {
-            organisations::get_processor(conn, &pid)?;
-            events::list_for_processor(conn, &pid, &reader, &page)
-        })
-        .await?;
-    Ok(HttpResponse::Ok().json(list.map(|e| e.to_json())))
-}
-
-/// Verify the evidence log
-///
-/// Requires a `processor` token whose `org` is `{pid}`, a `controller` token whose `org`
-/// has an agreement with `{pid}`, or an `admin` token.
-///
-/// Recomputes the processor's hash chain from the stored bytes and reports the first event
-/// that does not follow from its predecessor. Events cut off the end are detected through
-/// the chain head and the event count kept on the processor. The whole log is checked
-/// whoever asks; a controller gets the result (`valid`, `events`, `head`) but
-/// `first_broken` only when it may see that event (else null).
-#[utoipa::path(
-    get,
-    path = "/v1/processors/{pid}/events/verify",
-    tag = "evidence",
-    operation_id = "verifyEvents",
-    params(ProcessorId),
-    responses(
-        (
-            status = 200,
-            description = "The result of the check.",
-            body = ChainVerification,
-            example = json!({
-                "valid": true,
-                "events": 42,
-                "head": "5d41402abc4b2a76b9719d911017c5925d41402abc4b2a76b9719d911017c592",
-                "first_broken": null
-            })
-        ),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
-    )
-)]
-async fn verify_events(
-    state: web::Data<AppState>,
-    actor: Actor,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    let pid = path.into_inner();
-    let reader = require_evidence_reader(&state, &actor, &pid).await?;
-    let verification = state
-        .db(move |conn| events::verify_chain_for(conn, &pid, &reader))
-        .await?;
-    Ok(HttpResponse::Ok().json(verification))
-}
-
 /// The paths of this module in the OpenAPI document (http/openapi.rs).
 #[derive(utoipa::OpenApi)]
 #[openapi(
@@ -824,9 +690,7 @@ async fn verify_events(
         list_entries,
         export_csv,
         seed,
-        list_agreements,
-        list_events,
-        verify_events
+        list_agreements
     ),
     modifiers(&PartialBodyLinks)
 )]
