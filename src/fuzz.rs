@@ -363,6 +363,7 @@ proptest! {
         transfers in prop::option::of(select(vec![ThirdCountryTransfers::AllowedWithBasis, ThirdCountryTransfers::Forbidden])),
         signed_at in prop::option::of(instant()),
         reference in some_text(),
+        time_zone in prop_oneof![Just(None), Just(Some("Europe/Copenhagen".to_string())), some_text()],
     ) {
         let input = AgreementInput {
             controller_id,
@@ -373,17 +374,18 @@ proptest! {
             third_country_transfers: transfers,
             signed_at,
             reference,
+            time_zone,
         };
         match agreement::validate(&input, noon()) {
             Ok(spec) => {
                 prop_assert!((1..=agreement::MAX_NOTICE_DAYS).contains(&i64::from(spec.terms.notice_days)));
                 prop_assert!(spec.signed_at <= noon());
                 // The window and planning arithmetic on the agreed terms never overflows.
-                let _ = change::window_closes_at(noon(), spec.terms.notice_days);
+                let _ = change::window_closes_at(noon(), spec.terms.notice_days, spec.terms.time_zone);
             }
             Err(error) => assert_names_fields(&error, &[
                 "controller_id", "processor_id", "authorisation", "notice_days",
-                "third_country_transfers", "signed_at", "reference",
+                "third_country_transfers", "signed_at", "reference", "time_zone",
             ])?,
         }
     }
@@ -536,6 +538,8 @@ proptest! {
         closes_at in instant(),
         now in instant(),
         which in 0u8..3,
+        blocking in any::<bool>(),
+        instruction in some_text(),
     ) {
         let facts = WindowFacts {
             state,
@@ -543,17 +547,22 @@ proptest! {
             closes_at,
             authorisation: Authorisation::General,
             objection_requires_reason: requires_reason,
+            blocking,
         };
         let decision = match which {
             0 => Decision::Object { reason: reason.clone() },
-            1 => Decision::Approve { note: reason.clone() },
+            1 => Decision::Approve { note: reason.clone(), instruction: instruction.clone() },
             _ => Decision::WithdrawObjection,
         };
         match window::decide(&facts, now, decision) {
             Ok(window::Transition::Object { reason: Some(kept) })
-            | Ok(window::Transition::Approve { note: Some(kept) }) => {
+            | Ok(window::Transition::Approve { note: Some(kept), .. }) => {
                 prop_assert_eq!(kept.trim(), kept.as_str());
                 prop_assert!(!kept.is_empty());
+            }
+            Ok(window::Transition::Approve { instruction: None, .. }) => {
+                // Silence cannot cure a blocking conflict, and neither can a bare approval.
+                prop_assert!(!blocking);
             }
             _ => {}
         }
@@ -578,6 +587,7 @@ proptest! {
                 third_country_transfers: ThirdCountryTransfers::AllowedWithBasis,
                 signed_at: announced_at,
                 reference: None,
+                time_zone: crate::domain::deadline::DEFAULT_TIME_ZONE,
             })
             .collect();
         for kind in [ChangeKind::Addition, ChangeKind::Replacement, ChangeKind::Removal] {

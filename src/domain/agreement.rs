@@ -1,5 +1,7 @@
+use super::deadline::{parse_zone, DEFAULT_TIME_ZONE};
 use super::error::{DomainError, Problems};
 use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
 /// How the controller authorises sub-processors (Datatilsynet's standard clauses, clause 7).
@@ -64,6 +66,8 @@ pub struct AgreementTerms {
     pub notice_days: u16,
     pub objection_requires_reason: bool,
     pub third_country_transfers: ThirdCountryTransfers,
+    /// The calendar deadlines are counted on (`super::deadline`).
+    pub time_zone: Tz,
 }
 
 /// Notice periods longer than a year are almost certainly a typo (e.g. 300 for 30).
@@ -92,6 +96,10 @@ pub struct AgreementInput {
     pub signed_at: Option<DateTime<Utc>>,
     #[schema(max_length = 1000)]
     pub reference: Option<String>,
+    /// The IANA time zone whose calendar counts the notice days (the day of the notice does not
+    /// count; the window closes at the end of the last day there); default `Europe/Copenhagen`.
+    #[schema(example = "Europe/Copenhagen", max_length = 64)]
+    pub time_zone: Option<String>,
 }
 
 /// A validated agreement, ready to be stored.
@@ -156,6 +164,16 @@ pub fn validate(input: &AgreementInput, now: DateTime<Utc>) -> Result<AgreementS
     }
     let reference =
         super::subprocessor::optional_text(&mut problems, "reference", input.reference.as_deref());
+    let time_zone = match input.time_zone.as_deref() {
+        None => DEFAULT_TIME_ZONE,
+        Some(name) => parse_zone(name).unwrap_or_else(|| {
+            problems.push(
+                "time_zone",
+                format!("`{name}` is not an IANA time zone such as Europe/Copenhagen"),
+            );
+            DEFAULT_TIME_ZONE
+        }),
+    };
     problems.finish(AgreementSpec {
         controller_id,
         processor_id,
@@ -164,6 +182,7 @@ pub fn validate(input: &AgreementInput, now: DateTime<Utc>) -> Result<AgreementS
             notice_days,
             objection_requires_reason: input.objection_requires_reason.unwrap_or(false),
             third_country_transfers,
+            time_zone,
         },
         signed_at,
         reference,
@@ -188,6 +207,7 @@ mod tests {
             third_country_transfers: Some(ThirdCountryTransfers::Forbidden),
             signed_at: None,
             reference: Some("Hostingaftale".into()),
+            time_zone: None,
         }
     }
 
@@ -244,6 +264,9 @@ pub struct Agreement {
     pub signed_at: DateTime<Utc>,
     #[schema(required = true)]
     pub reference: Option<String>,
+    /// The IANA time zone whose calendar counts the notice days.
+    #[schema(value_type = String, example = "Europe/Copenhagen")]
+    pub time_zone: Tz,
 }
 
 impl Agreement {
@@ -253,6 +276,7 @@ impl Agreement {
             notice_days: self.notice_days,
             objection_requires_reason: self.objection_requires_reason,
             third_country_transfers: self.third_country_transfers,
+            time_zone: self.time_zone,
         }
     }
 }

@@ -196,6 +196,7 @@ mod tests {
             processor_id: "p".into(),
             opened_at: t,
             closes_at: t,
+            closes_on_local_date: None,
             state,
             conflicts: vec![],
             decided_at: closed_at,
@@ -219,6 +220,7 @@ mod tests {
             third_country_transfers: ThirdCountryTransfers::AllowedWithBasis,
             signed_at: signed,
             reference: None,
+            time_zone: crate::domain::deadline::DEFAULT_TIME_ZONE,
         };
         let now = noon();
         let closed = Some(now - Duration::days(1));

@@ -3,7 +3,8 @@
 
 use super::agreement::{Agreement, ThirdCountryTransfers};
 use super::geography::Location;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
 /// `addition`: a new entry. `replacement`: a new entry that replaces an existing one.
@@ -102,9 +103,11 @@ pub fn check_withdraw(state: ChangeState) -> Result<(), ChangeError> {
     }
 }
 
-/// When a window opened at `opened_at` under an agreement with `notice_days` closes.
-pub fn window_closes_at(opened_at: DateTime<Utc>, notice_days: u16) -> DateTime<Utc> {
-    opened_at + Duration::days(i64::from(notice_days))
+/// When a window opened at `opened_at` under an agreement with `notice_days` closes: at the end
+/// of the last calendar day in the agreement's time zone (`super::deadline`); past the end of
+/// the calendar, never.
+pub fn window_closes_at(opened_at: DateTime<Utc>, notice_days: u16, zone: Tz) -> DateTime<Utc> {
+    super::deadline::closes_at(opened_at, notice_days, zone).unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
 /// The earliest instant an addition or replacement announced at `announced_at` may be used:
@@ -112,7 +115,7 @@ pub fn window_closes_at(opened_at: DateTime<Utc>, notice_days: u16) -> DateTime<
 pub fn earliest_use(announced_at: DateTime<Utc>, agreements: &[Agreement]) -> DateTime<Utc> {
     agreements
         .iter()
-        .map(|a| window_closes_at(announced_at, a.notice_days))
+        .map(|a| window_closes_at(announced_at, a.notice_days, a.time_zone))
         .max()
         .unwrap_or(announced_at)
 }
@@ -193,6 +196,7 @@ mod tests {
         chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 11, 23, 12, 0, 0).unwrap()
     }
     use crate::domain::agreement::Authorisation;
+    use chrono::Duration;
 
     fn agreement(notice_days: u16) -> Agreement {
         Agreement {
@@ -205,6 +209,7 @@ mod tests {
             third_country_transfers: ThirdCountryTransfers::AllowedWithBasis,
             signed_at: DateTime::<Utc>::MIN_UTC,
             reference: None,
+            time_zone: crate::domain::deadline::DEFAULT_TIME_ZONE,
         }
     }
 
@@ -212,16 +217,15 @@ mod tests {
     fn planned_from_must_wait_for_the_longest_window() {
         let now = noon();
         let agreements = [agreement(7), agreement(30)];
-        assert_eq!(
-            plan(ChangeKind::Addition, None, now, &agreements),
-            Ok(now + Duration::days(30))
-        );
-        let early = now + Duration::days(29);
+        // 30 calendar days from 23 November 2026 end 23 December 24:00 CET.
+        let end = chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 12, 23, 23, 0, 0).unwrap();
+        assert_eq!(plan(ChangeKind::Addition, None, now, &agreements), Ok(end));
+        let early = end - Duration::seconds(1);
         assert_eq!(
             plan(ChangeKind::Addition, Some(early), now, &agreements),
             Err(ChangeError::PlannedTooEarly {
                 planned_from: early,
-                earliest: now + Duration::days(30)
+                earliest: end
             })
         );
         assert_eq!(

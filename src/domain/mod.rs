@@ -3,6 +3,7 @@
 pub mod agreement;
 pub mod authorised;
 pub mod change;
+pub mod deadline;
 pub mod error;
 pub mod event;
 pub mod geography;

@@ -476,8 +476,14 @@ pub struct ObjectionWindow {
     #[schema(value_type = crate::domain::party::Slug)]
     pub processor_id: String,
     pub opened_at: DateTime<Utc>,
-    /// The deadline for a decision.
+    /// The deadline for a decision: the end (24:00) of `closes_on_local_date` in the agreement's
+    /// time zone, in UTC.
     pub closes_at: DateTime<Utc>,
+    /// The last day of the notice period on the agreement's calendar: the day the notice is
+    /// given does not count, and decisions are accepted until that day ends (Reg. 1182/71
+    /// art. 3). Null on windows opened before deadlines were counted in calendar days.
+    #[schema(required = true, value_type = Option<String>, format = Date, example = "2026-12-23")]
+    pub closes_on_local_date: Option<chrono::NaiveDate>,
     pub state: WindowState,
     pub conflicts: Vec<super::change::Conflict>,
     /// When the controller decided (objection, approval) or, failing that, when the window

@@ -17,6 +17,7 @@ struct AgreementRow {
     third_country_transfers: String,
     signed_at: NaiveDateTime,
     reference: Option<String>,
+    time_zone: String,
 }
 
 impl TryFrom<AgreementRow> for Agreement {
@@ -30,6 +31,8 @@ impl TryFrom<AgreementRow> for Agreement {
             third_country_transfers: ThirdCountryTransfers::parse(&row.third_country_transfers)
                 .ok_or_else(|| corrupt("third_country_transfers"))?,
             notice_days: u16::try_from(row.notice_days).map_err(|_| corrupt("notice_days"))?,
+            time_zone: crate::domain::deadline::parse_zone(&row.time_zone)
+                .ok_or_else(|| corrupt("time_zone"))?,
             id: row.id,
             controller_id: row.controller_id,
             processor_id: row.processor_id,
@@ -113,6 +116,7 @@ pub fn create(
                 agreements::third_country_transfers.eq(spec.terms.third_country_transfers.as_str()),
                 agreements::signed_at.eq(to_db(spec.signed_at)),
                 agreements::reference.eq(&spec.reference),
+                agreements::time_zone.eq(spec.terms.time_zone.name()),
                 agreements::created_at.eq(to_db(now)),
             ))
             .execute(conn)?;

@@ -64,6 +64,7 @@ struct WindowRow {
     approval_note: Option<String>,
     approval_at: Option<NaiveDateTime>,
     approval_instruction: Option<String>,
+    closes_on: Option<String>,
 }
 
 fn corrupt(what: &str, id: &str) -> StoreError {
@@ -81,6 +82,10 @@ fn to_window(row: WindowRow, change: Option<&Change>) -> Result<ObjectionWindow,
             .map_err(|_| corrupt("conflicts", &row.id))?,
         opened_at: from_db(row.opened_at),
         closes_at: from_db(row.closes_at),
+        closes_on_local_date: match &row.closes_on {
+            Some(day) => Some(day.parse().map_err(|_| corrupt("closes_on", &row.id))?),
+            None => None,
+        },
         decided_at: row.decided_at.map(from_db),
         closed_at: row.closed_at.map(from_db),
         objection: row.objection_at.map(|at| Objection {
@@ -317,6 +322,16 @@ struct NewWindow<'a> {
     conflicts: Vec<Conflict>,
 }
 
+impl NewWindow<'_> {
+    fn last_day(&self) -> Option<chrono::NaiveDate> {
+        crate::domain::deadline::last_day(
+            self.opened_at,
+            self.agreement.notice_days,
+            self.agreement.time_zone,
+        )
+    }
+}
+
 fn open_windows(
     conn: &mut DbConnection,
     change: &Change,
@@ -328,6 +343,7 @@ fn open_windows(
     for window in windows {
         let id = uuid::Uuid::now_v7().to_string();
         let conflicts = json(&window.conflicts)?.to_string();
+        let last_day = window.last_day();
         opened.push(ObjectionWindow {
             id: id.clone(),
             change_id: change.id.clone(),
@@ -336,6 +352,7 @@ fn open_windows(
             processor_id: change.processor_id.clone(),
             opened_at: window.opened_at,
             closes_at: window.closes_at,
+            closes_on_local_date: last_day,
             state: WindowState::Open,
             conflicts: window.conflicts,
             decided_at: None,
@@ -354,6 +371,7 @@ fn open_windows(
             objection_windows::closes_at.eq(to_db(window.closes_at)),
             objection_windows::state.eq(WindowState::Open.as_str()),
             objection_windows::conflicts.eq(conflicts),
+            objection_windows::closes_on.eq(last_day.map(|d| d.to_string())),
         ));
     }
     for chunk in rows.chunks(500) {
@@ -439,7 +457,8 @@ fn announce_locked(
         let windows = signed
             .iter()
             .map(|agreement| {
-                let closes_at = change::window_closes_at(now, agreement.notice_days);
+                let closes_at =
+                    change::window_closes_at(now, agreement.notice_days, agreement.time_zone);
                 NewWindow {
                     agreement,
                     opened_at: now,
@@ -476,7 +495,7 @@ pub(crate) fn open_windows_for_agreement(
         let (Some(entry), Some(planned_from)) = (&change.subprocessor, change.planned_from) else {
             continue;
         };
-        let closes_at = change::window_closes_at(now, agreement.notice_days);
+        let closes_at = change::window_closes_at(now, agreement.notice_days, agreement.time_zone);
         let window = NewWindow {
             agreement,
             opened_at: now,

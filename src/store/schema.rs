@@ -39,6 +39,7 @@ diesel::table! {
         signed_at -> Timestamp,
         reference -> Nullable<Text>,
         created_at -> Timestamp,
+        time_zone -> Text,
     }
 }
 
@@ -139,6 +140,7 @@ diesel::table! {
         approval_note -> Nullable<Text>,
         approval_at -> Nullable<Timestamp>,
         approval_instruction -> Nullable<Text>,
+        closes_on -> Nullable<Text>,
     }
 }
 

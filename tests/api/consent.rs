@@ -171,3 +171,63 @@ async fn a_second_agreement_cannot_launder_an_objection(app: TestApp) {
 }
 
 on_both_backends!(a_second_agreement_cannot_launder_an_objection);
+
+/// "7 kalenderdage" (seed 004) counted as the EU counts periods in days (Reg. 1182/71 art. 3):
+/// a notice given on 24 March 2027 at 15:30 in Copenhagen closes at the end of 31 March, i.e.
+/// 1 April 00:00 CEST, though summer time began in between; an agreement may name another
+/// time zone, and one that does not exist is a field error.
+async fn deadlines_are_calendar_days_in_the_agreements_time_zone(app: TestApp) {
+    app.processor("roskilde-hosting").await;
+    app.controller("roskilde").await;
+    app.controller("nuuk").await;
+    let roskilde = app
+        .agreement("roskilde", "roskilde-hosting", hosting_terms())
+        .await;
+    assert_eq!(roskilde["time_zone"], "Europe/Copenhagen");
+    let mut terms = general_terms(7);
+    terms["controller_id"] = json!("nuuk");
+    terms["processor_id"] = json!("roskilde-hosting");
+    terms["time_zone"] = json!("Mars/Olympus_Mons");
+    let refused = app.post("/v1/agreements", Some(&admin()), &terms).await;
+    refused.problem(422);
+    assert_eq!(refused.error_fields(), ["time_zone"]);
+    terms["time_zone"] = json!("America/Nuuk");
+    let nuuk = app.post("/v1/agreements", Some(&admin()), &terms).await;
+    assert_eq!(nuuk.status, 201, "{}", nuuk.text);
+    assert_eq!(nuuk.json()["time_zone"], "America/Nuuk");
+
+    app.advance_to(&json!("2027-03-24T14:30:00Z"), 0).await;
+    let change = app
+        .announce_addition("roskilde-hosting", &eea_entry("Qbox ApS"))
+        .await;
+    let window = |cid: &str| {
+        change["windows"]
+            .as_array()
+            .expect("windows")
+            .iter()
+            .find(|w| w["controller_id"] == cid)
+            .expect("a window")
+            .clone()
+    };
+    let copenhagen = window("roskilde");
+    assert_eq!(copenhagen["closes_at"], "2027-03-31T22:00:00Z");
+    assert_eq!(copenhagen["closes_on_local_date"], "2027-03-31");
+    // Nuuk (UTC-2 in March 2027, summer time from 27 March at -1): 24 March 12:30 local; the
+    // 7th day is 31 March, ending 1 April 00:00 -01:00.
+    let nuuk = window("nuuk");
+    assert_eq!(nuuk["closes_on_local_date"], "2027-03-31");
+    assert_eq!(nuuk["closes_at"], "2027-04-01T01:00:00Z");
+    // The change may go live only when the last window has closed.
+    assert_eq!(change["earliest_use"], "2027-04-01T01:00:00Z");
+
+    // One second before the end of 31 March the window is open; at the end it closes.
+    let wid = copenhagen["id"].as_str().expect("id");
+    app.advance_to(&copenhagen["closes_at"], -1).await;
+    assert_eq!(app.window("roskilde", wid).await["state"], "open");
+    app.advance("PT2S").await;
+    let closed = app.window("roskilde", wid).await;
+    assert_eq!(closed["state"], "tacit_consent", "{closed}");
+    assert_eq!(closed["closed_at"], "2027-03-31T22:00:00Z");
+}
+
+on_both_backends!(deadlines_are_calendar_days_in_the_agreements_time_zone);

@@ -46,6 +46,7 @@ fn thousand_due_windows(conn: &mut DbConnection) {
             notice_days: 7,
             objection_requires_reason: false,
             third_country_transfers: ThirdCountryTransfers::AllowedWithBasis,
+            time_zone: subreg::domain::deadline::DEFAULT_TIME_ZONE,
         };
         let agreement = AgreementSpec {
             controller_id: id,

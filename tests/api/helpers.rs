@@ -299,6 +299,23 @@ impl TestApp {
         assert_eq!(reply.status, 200, "{}", reply.text);
         reply.json()
     }
+
+    /// Advances the test clock to `offset_secs` seconds after the RFC 3339 instant `at` (before
+    /// it when negative), to within a second: deadlines fall at local midnight, not at a fixed
+    /// distance from the test's start.
+    pub async fn advance_to(&self, at: &Value, offset_secs: i64) -> Value {
+        let at = chrono::DateTime::parse_from_rfc3339(at.as_str().expect("an instant"))
+            .expect("RFC 3339");
+        let clock = self.get("/v1/admin/clock", Some(&admin())).await.json();
+        let now = chrono::DateTime::parse_from_rfc3339(clock["now"].as_str().expect("now"))
+            .expect("RFC 3339");
+        let seconds = (at - now).num_seconds() + offset_secs;
+        assert!(
+            seconds >= 0,
+            "{at} + {offset_secs}s is behind the clock ({now})"
+        );
+        self.advance(&format!("PT{seconds}S")).await
+    }
 }
 
 pub fn processor_body(id: &str) -> Value {

@@ -30,11 +30,19 @@ async fn seed_000_timengo_specific_approval(app: TestApp) {
     assert_eq!(change["earliest_use"], change["planned_from"]);
     let windows = change["windows"].as_array().expect("windows");
     assert_eq!(windows.len(), 2);
-    let opened =
-        chrono::DateTime::parse_from_rfc3339(change["announced_at"].as_str().unwrap()).unwrap();
-    let closes =
-        chrono::DateTime::parse_from_rfc3339(windows[0]["closes_at"].as_str().unwrap()).unwrap();
-    assert_eq!(closes - opened, chrono::Duration::days(30));
+    // "30 kalenderdage": the day of the notice does not count; the window closes when the
+    // 30th day after it ends (24:00 in Copenhagen).
+    let copenhagen = chrono_tz::Europe::Copenhagen;
+    let opened = chrono::DateTime::parse_from_rfc3339(change["announced_at"].as_str().unwrap())
+        .unwrap()
+        .with_timezone(&copenhagen);
+    let closes = chrono::DateTime::parse_from_rfc3339(windows[0]["closes_at"].as_str().unwrap())
+        .unwrap()
+        .with_timezone(&copenhagen);
+    let last_day = opened.date_naive() + chrono::Days::new(30);
+    assert_eq!(windows[0]["closes_on_local_date"], last_day.to_string());
+    assert_eq!(closes.date_naive(), last_day + chrono::Days::new(1));
+    assert_eq!(closes.time(), chrono::NaiveTime::MIN);
     let greve_window = windows
         .iter()
         .find(|w| w["controller_id"] == "greve")
@@ -236,7 +244,14 @@ async fn seed_004_hosting_seven_days_reason_required(app: TestApp) {
     );
 
     // Seven calendar days later: the silent controller has consented tacitly.
-    app.advance("P7DT1M").await;
+    let deadline = app
+        .window(
+            "lejre",
+            app.windows("lejre").await[0]["id"].as_str().unwrap(),
+        )
+        .await["closes_at"]
+        .clone();
+    app.advance_to(&deadline, 60).await;
     assert_eq!(app.windows("lejre").await[0]["state"], "tacit_consent");
     assert_eq!(app.window("roskilde", &roskilde).await["state"], "objected");
     let effective = app
@@ -711,7 +726,8 @@ async fn objections_racing_the_expiry(app: TestApp) {
     }
     app.announce_addition("eg-netblanket", &eea_entry("Qbox ApS"))
         .await;
-    app.advance("P6DT23H59M59S").await;
+    let deadline = app.windows(&controllers[0]).await[0]["closes_at"].clone();
+    app.advance_to(&deadline, -1).await;
     let mut windows = Vec::new();
     for cid in &controllers {
         windows.push(

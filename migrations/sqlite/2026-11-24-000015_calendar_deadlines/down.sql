@@ -1,0 +1,2 @@
+ALTER TABLE objection_windows DROP COLUMN closes_on;
+ALTER TABLE agreements DROP COLUMN time_zone;
