@@ -532,13 +532,14 @@ proptest! {
     #[test]
     fn window_decisions_never_panic(
         reason in some_text(),
-        state in select(vec![WindowState::Open, WindowState::Objected, WindowState::Approved, WindowState::TacitConsent]),
+        state in select(vec![WindowState::Open, WindowState::Objected, WindowState::Approved, WindowState::TacitConsent, WindowState::NotApproved, WindowState::Withdrawn]),
         closed in any::<bool>(),
         requires_reason in any::<bool>(),
         closes_at in instant(),
         now in instant(),
         which in 0u8..3,
         blocking in any::<bool>(),
+        change_withdrawn in any::<bool>(),
         instruction in some_text(),
     ) {
         let facts = WindowFacts {
@@ -548,13 +549,24 @@ proptest! {
             authorisation: Authorisation::General,
             objection_requires_reason: requires_reason,
             blocking,
+            change_withdrawn,
         };
         let decision = match which {
             0 => Decision::Object { reason: reason.clone() },
             1 => Decision::Approve { note: reason.clone(), instruction: instruction.clone() },
             _ => Decision::WithdrawObjection,
         };
-        match window::decide(&facts, now, decision) {
+        let decided = window::decide(&facts, now, decision);
+        if let Ok(window::Transition::Approve { late: true, .. }) = &decided {
+            // Late approvals only of a refusal, while the change stands.
+            prop_assert!(closed && !change_withdrawn);
+            prop_assert!(matches!(state, WindowState::Objected | WindowState::NotApproved));
+        }
+        if closed {
+            let reopened = matches!(decided, Ok(window::Transition::Object { .. }) | Ok(window::Transition::WithdrawObjection));
+            prop_assert!(!reopened, "a closed window turned into an objection");
+        }
+        match decided {
             Ok(window::Transition::Object { reason: Some(kept) })
             | Ok(window::Transition::Approve { note: Some(kept), .. }) => {
                 prop_assert_eq!(kept.trim(), kept.as_str());

@@ -245,7 +245,8 @@ mod tests {
     "objection_requires_reason": false,
     "third_country_transfers": "forbidden",
     "signed_at": "2026-11-23T12:00:00Z",
-    "reference": "DPA 2024-03"
+    "reference": "DPA 2024-03",
+    "time_zone": "Europe/Copenhagen"
 }))]
 pub struct Agreement {
     #[schema(format = "uuid")]

@@ -44,6 +44,8 @@ pub struct AuthorisedEntry {
     /// did not allow the entry by itself; null otherwise.
     #[schema(required = true)]
     pub instruction: Option<String>,
+    /// Approved after the deadline (the window had ended `objected` or `not_approved`).
+    pub late: bool,
 }
 
 /// An entry in use that the controller has not authorised: its compliance alarm.
@@ -98,7 +100,7 @@ fn judge(
     let Some(window) = window.filter(|w| w.closed_by(as_of)) else {
         return Verdict::NotAuthorised(NotAuthorisedReason::InUseBeforeWindowClosed);
     };
-    match window.state {
+    match window.state_at(as_of) {
         WindowState::Approved => Verdict::Authorised(AuthorisedBy::Approved),
         WindowState::TacitConsent => Verdict::Authorised(AuthorisedBy::TacitConsent),
         WindowState::Objected => Verdict::NotAuthorised(NotAuthorisedReason::Objected),
@@ -140,6 +142,7 @@ pub fn authorised_list<'a>(
                         .filter(|_| authorised_by == AuthorisedBy::Approved)
                         .and_then(|w| w.approval.as_ref())
                         .and_then(|a| a.instruction.clone()),
+                    late: authorised_by == AuthorisedBy::Approved && window.is_some_and(|w| w.late),
                 }),
                 Verdict::NotAuthorised(reason) => list.not_authorised.push(NotAuthorisedEntry {
                     entry: entry.clone(),
@@ -197,6 +200,8 @@ mod tests {
             opened_at: t,
             closes_at: t,
             closes_on_local_date: None,
+            late: false,
+            ended_as: None,
             state,
             conflicts: vec![],
             decided_at: closed_at,

@@ -7,6 +7,11 @@
 //! or where a conflict blocks silence (`Conflict::blocks_silence`: a contractual ban is not
 //! amended by silence). Approving a window with such a conflict needs the controller's
 //! documented instruction.
+//!
+//! After the deadline a window that ended `objected` or `not_approved` may still be approved
+//! while its change is not withdrawn (silence is not approval, but a late approval is one): it
+//! becomes `approved`, marked `late`, and authorises the entry from that moment. Nothing turns
+//! an authorisation into an objection after the deadline.
 
 use super::agreement::Authorisation;
 use chrono::{DateTime, Utc};
@@ -69,6 +74,8 @@ pub struct WindowFacts {
     pub objection_requires_reason: bool,
     /// A conflict on the window that silence cannot cure.
     pub blocking: bool,
+    /// The window's change was withdrawn: nothing is left to decide.
+    pub change_withdrawn: bool,
 }
 
 /// A controller's decision on a window.
@@ -91,10 +98,12 @@ pub enum Transition {
     Object { reason: Option<String> },
     /// `objected` → `open`, window stays live.
     WithdrawObjection,
-    /// `open` → `approved`, window closes.
+    /// `open` → `approved`, window closes; or, `late`, a closed `objected` / `not_approved`
+    /// window → `approved` after its deadline.
     Approve {
         note: Option<String>,
         instruction: Option<String>,
+        late: bool,
     },
     /// The window closes in this terminal state.
     Close { outcome: WindowState },
@@ -172,7 +181,7 @@ pub fn decide(
     decision: Decision,
 ) -> Result<Transition, WindowError> {
     if facts.closed {
-        return Err(WindowError::Closed(facts.state));
+        return decide_late(facts, decision);
     }
     if now >= facts.closes_at {
         return Err(WindowError::Expired);
@@ -198,9 +207,32 @@ pub fn decide(
             Ok(Transition::Approve {
                 note: non_blank(note),
                 instruction,
+                late: false,
             })
         }
         (Decision::Approve { .. }, _) => Err(WindowError::ObjectedCannotApprove),
+    }
+}
+
+/// A decision on a closed window: only a late approval of a refusal, while the change stands.
+fn decide_late(facts: &WindowFacts, decision: Decision) -> Result<Transition, WindowError> {
+    let refused = matches!(
+        facts.state,
+        WindowState::Objected | WindowState::NotApproved
+    );
+    match decision {
+        Decision::Approve { note, instruction } if refused && !facts.change_withdrawn => {
+            let instruction = non_blank(instruction);
+            if facts.blocking && instruction.is_none() {
+                return Err(WindowError::InstructionRequired);
+            }
+            Ok(Transition::Approve {
+                note: non_blank(note),
+                instruction,
+                late: true,
+            })
+        }
+        _ => Err(WindowError::Closed(facts.state)),
     }
 }
 
@@ -226,6 +258,88 @@ mod tests {
             authorisation,
             objection_requires_reason: requires_reason,
             blocking: false,
+            change_withdrawn: false,
+        }
+    }
+
+    #[test]
+    fn a_refused_window_may_still_be_approved_late_while_the_change_stands() {
+        let after = noon() + Duration::days(40);
+        for refused in [WindowState::NotApproved, WindowState::Objected] {
+            let closed = WindowFacts {
+                state: refused,
+                closed: true,
+                ..live(Authorisation::Specific, false)
+            };
+            assert_eq!(
+                decide(
+                    &closed,
+                    after,
+                    Decision::Approve {
+                        note: Some(" late ".into()),
+                        instruction: None
+                    }
+                ),
+                Ok(Transition::Approve {
+                    note: Some("late".into()),
+                    instruction: None,
+                    late: true
+                })
+            );
+            // Nothing turns it into an objection, and a withdrawn change is not approved.
+            assert_eq!(
+                decide(&closed, after, Decision::Object { reason: None }),
+                Err(WindowError::Closed(refused))
+            );
+            let withdrawn = WindowFacts {
+                change_withdrawn: true,
+                ..closed
+            };
+            assert_eq!(
+                decide(
+                    &withdrawn,
+                    after,
+                    Decision::Approve {
+                        note: None,
+                        instruction: None
+                    }
+                ),
+                Err(WindowError::Closed(refused))
+            );
+            // A blocking conflict needs the instruction late too.
+            let banned = WindowFacts {
+                blocking: true,
+                ..closed
+            };
+            assert_eq!(
+                decide(
+                    &banned,
+                    after,
+                    Decision::Approve {
+                        note: None,
+                        instruction: None
+                    }
+                ),
+                Err(WindowError::InstructionRequired)
+            );
+        }
+        for authorised in [WindowState::Approved, WindowState::TacitConsent] {
+            let closed = WindowFacts {
+                state: authorised,
+                closed: true,
+                ..live(Authorisation::General, false)
+            };
+            assert_eq!(
+                decide(
+                    &closed,
+                    after,
+                    Decision::Approve {
+                        note: None,
+                        instruction: None
+                    }
+                ),
+                Err(WindowError::Closed(authorised))
+            );
         }
     }
 
@@ -264,7 +378,8 @@ mod tests {
             ),
             Ok(Transition::Approve {
                 note: None,
-                instruction: Some("Use Backblaze US for backups only.".into())
+                instruction: Some("Use Backblaze US for backups only.".into()),
+                late: false
             })
         );
     }
@@ -456,13 +571,16 @@ pub struct Approval {
     "controller_id": "roskilde-kommune",
     "processor_id": "timengo-dpg",
     "opened_at": "2026-11-23T12:00:00Z",
-    "closes_at": "2026-12-23T12:00:00Z",
+    "closes_at": "2026-12-23T23:00:00Z",
+    "closes_on_local_date": "2026-12-23",
     "state": "objected",
     "conflicts": ["third_country_forbidden"],
     "decided_at": "2026-11-25T09:30:00Z",
     "closed_at": null,
     "objection": {"reason": "Data leaves the EEA", "at": "2026-11-25T09:30:00Z"},
-    "approval": null
+    "approval": null,
+    "late": false,
+    "ended_as": null
 }))]
 pub struct ObjectionWindow {
     #[schema(format = "uuid")]
@@ -499,6 +617,12 @@ pub struct ObjectionWindow {
     /// The approval that closed the window, if any.
     #[schema(required = true)]
     pub approval: Option<Approval>,
+    /// The approval came after the deadline, on a window that had ended `objected` or
+    /// `not_approved`: the entry is authorised from `approval.at`, not before.
+    pub late: bool,
+    /// With `late`: the state the window ended in at its deadline; null otherwise.
+    #[schema(required = true)]
+    pub ended_as: Option<WindowState>,
     /// The change, for controllers and in events; left out inside a change's `windows`.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false, no_recursion)]
@@ -509,5 +633,14 @@ impl ObjectionWindow {
     /// Whether the window had closed by `at`.
     pub fn closed_by(&self, at: DateTime<Utc>) -> bool {
         self.closed_at.is_some_and(|closed| closed <= at)
+    }
+
+    /// The window's state as it stood at `at` (after it closed): a late approval counts only
+    /// from the moment it was given.
+    pub fn state_at(&self, at: DateTime<Utc>) -> WindowState {
+        match (&self.approval, self.ended_as) {
+            (Some(approval), Some(ended_as)) if self.late && approval.at > at => ended_as,
+            _ => self.state,
+        }
     }
 }

@@ -274,7 +274,10 @@ fn how_text(lang: Lang, facts: &AnnexFacts, item: &AuthorisedEntry) -> String {
             format!("{} {}", l.by_agreement, at(authorisation.authorised_at))
         }
         AuthorisedBy::Approved => {
-            let approved = format!("{} {}", l.by_approval, at(authorisation.authorised_at));
+            let mut approved = format!("{} {}", l.by_approval, at(authorisation.authorised_at));
+            if item.late {
+                approved = format!("{approved} ({})", l.late);
+            }
             match &item.instruction {
                 Some(instruction) => format!("{approved} — {}: {instruction}", l.instruction),
                 None => approved,

@@ -485,13 +485,16 @@ impl<'r> ToResponse<'r> for WindowConflict {
                         "controller_id": "roskilde-kommune",
                         "processor_id": "timengo-dpg",
                         "opened_at": "2026-11-23T12:00:00Z",
-                        "closes_at": "2026-12-23T12:00:00Z",
+                        "closes_at": "2026-12-23T23:00:00Z",
+                        "closes_on_local_date": "2026-12-23",
                         "state": "tacit_consent",
                         "conflicts": [],
-                        "decided_at": "2026-12-23T12:00:00Z",
-                        "closed_at": "2026-12-23T12:00:00Z",
+                        "decided_at": "2026-12-23T23:00:00Z",
+                        "closed_at": "2026-12-23T23:00:00Z",
                         "objection": null,
-                        "approval": null
+                        "approval": null,
+                        "late": false,
+                        "ended_as": null
                     }
                 }),
             )],

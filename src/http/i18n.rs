@@ -267,6 +267,8 @@ pub struct Labels {
     pub by_approval: &'static str,
     /// Shown with an approval that carries the controller's instruction (GDPR Art. 28(3)(a)).
     pub instruction: &'static str,
+    /// Marks an approval given after the deadline.
+    pub late: &'static str,
     pub by_tacit_consent: &'static str,
     pub window: &'static str,
     pub not_authorised: &'static str,
@@ -344,6 +346,7 @@ pub static EN: Labels = Labels {
     by_agreement: "the agreement, signed",
     by_approval: "written approval, given",
     instruction: "documented instruction",
+    late: "after the deadline",
     by_tacit_consent: "tacit consent: no objection in the window",
     window: "window",
     not_authorised: "In use but NOT authorised",
@@ -421,6 +424,7 @@ pub static DA: Labels = Labels {
     by_agreement: "aftalen, underskrevet",
     by_approval: "skriftlig godkendelse, givet",
     instruction: "dokumenteret instruks",
+    late: "efter fristen",
     by_tacit_consent: "stiltiende samtykke: ingen indsigelse i fristen",
     window: "frist",
     not_authorised: "I brug, men IKKE godkendt",

@@ -65,6 +65,8 @@ struct WindowRow {
     approval_at: Option<NaiveDateTime>,
     approval_instruction: Option<String>,
     closes_on: Option<String>,
+    late: bool,
+    ended_as: Option<String>,
 }
 
 fn corrupt(what: &str, id: &str) -> StoreError {
@@ -97,6 +99,13 @@ fn to_window(row: WindowRow, change: Option<&Change>) -> Result<ObjectionWindow,
             instruction: row.approval_instruction.clone(),
             at: from_db(at),
         }),
+        late: row.late,
+        ended_as: match &row.ended_as {
+            Some(state) => {
+                Some(WindowState::parse(state).ok_or_else(|| corrupt("ended_as", &row.id))?)
+            }
+            None => None,
+        },
         change: change.map(|c| {
             Box::new(Change {
                 windows: None,
@@ -353,6 +362,8 @@ fn open_windows(
             opened_at: window.opened_at,
             closes_at: window.closes_at,
             closes_on_local_date: last_day,
+            late: false,
+            ended_as: None,
             state: WindowState::Open,
             conflicts: window.conflicts,
             decided_at: None,
@@ -600,6 +611,7 @@ fn facts(
         authorisation,
         objection_requires_reason,
         blocking: conflicts.iter().any(|c| c.blocks_silence()),
+        change_withdrawn: false,
     })
 }
 
@@ -735,14 +747,21 @@ pub fn decide(
         // Re-read under the lock: this is the state every other writer has finished with.
         let row = controller_window(conn, controller_id, window_id)?;
         let (authorisation, requires_reason) = agreement_terms(conn, &row.agreement_id)?;
-        let facts = facts(&row, authorisation, requires_reason)?;
-        let transition = match window_rules::decide(&facts, now, decision) {
-            Ok(transition) => transition,
+        let facts = decision_facts(conn, &row, authorisation, requires_reason)?;
+        let (row, transition) = match window_rules::decide(&facts, now, decision.clone()) {
+            Ok(transition) => (row, transition),
             Err(WindowError::Expired) => {
+                // The deadline passed first: the window closes as it stood, and the decision is
+                // then one on a closed window (a late approval of a refusal may still be given).
                 let outcome = window_rules::outcome_at_expiry(&facts);
                 let closes_at = facts.closes_at;
                 close_windows(conn, &processor_id, vec![(row, outcome, closes_at)], now)?;
-                return Ok(Some(WindowError::Closed(outcome)));
+                let row = controller_window(conn, controller_id, window_id)?;
+                let facts = decision_facts(conn, &row, authorisation, requires_reason)?;
+                match window_rules::decide(&facts, now, decision) {
+                    Ok(transition) => (row, transition),
+                    Err(refused) => return Ok(Some(refused)),
+                }
             }
             Err(refused) => return Ok(Some(refused)),
         };
@@ -759,6 +778,72 @@ pub fn decide(
     }
 }
 
+/// The facts a controller's decision is judged on, with whether its change was withdrawn.
+fn decision_facts(
+    conn: &mut DbConnection,
+    row: &WindowRow,
+    authorisation: Authorisation,
+    objection_requires_reason: bool,
+) -> Result<WindowFacts, StoreError> {
+    let change_state: String = changes::table
+        .find(&row.change_id)
+        .select(changes::state)
+        .first(conn)?;
+    Ok(WindowFacts {
+        change_withdrawn: change_state == ChangeState::Withdrawn.as_str(),
+        ..facts(row, authorisation, objection_requires_reason)?
+    })
+}
+
+/// Records a late approval: a window that ended `objected` or `not_approved` becomes
+/// `approved` from now, keeping the state it ended in.
+fn apply_late_approval(
+    conn: &mut DbConnection,
+    processor_id: &str,
+    row: WindowRow,
+    note: Option<String>,
+    instruction: Option<String>,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let updated = diesel::update(
+        objection_windows::table
+            .filter(objection_windows::id.eq(&row.id))
+            .filter(objection_windows::closed_at.is_not_null())
+            .filter(objection_windows::state.eq(&row.state)),
+    )
+    .set((
+        objection_windows::state.eq(WindowState::Approved.as_str()),
+        objection_windows::approval_note.eq(note),
+        objection_windows::approval_instruction.eq(instruction),
+        objection_windows::approval_at.eq(to_db(now)),
+        objection_windows::decided_at.eq(to_db(now)),
+        objection_windows::late.eq(true),
+        objection_windows::ended_as.eq(&row.state),
+    ))
+    .execute(conn)?;
+    if updated != 1 {
+        return Err(StoreError::Busy);
+    }
+    let fresh = objection_windows::table
+        .find(&row.id)
+        .select(WindowRow::as_select())
+        .first(conn)?;
+    let change_row = change_row(conn, processor_id, &fresh.change_id)?;
+    let change = to_change(conn, change_row)?;
+    let window = to_window(fresh, Some(&change))?;
+    events::append(
+        conn,
+        now,
+        NewEvent {
+            event_type: EventType::ApprovalGiven,
+            processor_id: processor_id.to_string(),
+            controller_id: Some(window.controller_id.clone()),
+            data: json(&window)?,
+        },
+    )?;
+    Ok(())
+}
+
 fn apply_decision(
     conn: &mut DbConnection,
     processor_id: &str,
@@ -766,6 +851,14 @@ fn apply_decision(
     transition: Transition,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
+    if let Transition::Approve {
+        note,
+        instruction,
+        late: true,
+    } = transition
+    {
+        return apply_late_approval(conn, processor_id, row, note, instruction, now);
+    }
     let from = row.state.clone();
     let target = objection_windows::table
         .filter(objection_windows::id.eq(&row.id))
@@ -794,7 +887,9 @@ fn apply_decision(
                 .execute(conn)?,
             EventType::ObjectionWithdrawn,
         ),
-        Transition::Approve { note, instruction } => (
+        Transition::Approve {
+            note, instruction, ..
+        } => (
             diesel::update(target)
                 .set((
                     objection_windows::approval_note.eq(note),

@@ -141,6 +141,8 @@ diesel::table! {
         approval_at -> Nullable<Timestamp>,
         approval_instruction -> Nullable<Text>,
         closes_on -> Nullable<Text>,
+        late -> Bool,
+        ended_as -> Nullable<Text>,
     }
 }
 

@@ -231,3 +231,129 @@ async fn deadlines_are_calendar_days_in_the_agreements_time_zone(app: TestApp) {
 }
 
 on_both_backends!(deadlines_are_calendar_days_in_the_agreements_time_zone);
+
+/// Seed 000 (Timengo DPG, specific authorisation: silence is not approval) sets no deadline on
+/// the approval itself: Roskilde approves Qbox a week after the window lapsed. The entry is
+/// authorised from that moment, marked late; before it, it stays an alarm. A withdrawn change
+/// is not approved late, an authorisation does not turn into an objection, and a late approval
+/// is in the evidence log.
+async fn a_refusal_may_be_approved_late(app: TestApp) {
+    app.processor("timengo-dpg").await;
+    app.controller("roskilde").await;
+    app.agreement("roskilde", "timengo-dpg", specific_terms())
+        .await;
+    let change = app
+        .announce_addition("timengo-dpg", &eea_entry("Qbox ApS"))
+        .await;
+    let wid = change["windows"][0]["id"].as_str().expect("id").to_string();
+    let deadline = change["windows"][0]["closes_at"].clone();
+    app.advance_to(&deadline, 60).await;
+    assert_eq!(app.window("roskilde", &wid).await["state"], "not_approved");
+    let lapsed = app.advance("P7D").await["now"].clone();
+    assert_eq!(
+        app.authorised("roskilde").await,
+        (vec![], vec![pair("Qbox ApS", "not_approved")])
+    );
+
+    // An objection after the deadline is refused; the approval a week late is not.
+    let objection = app
+        .object("roskilde", &wid, Some("Too late to object"))
+        .await;
+    assert_eq!(objection.problem(409)["state"], "not_approved");
+    app.advance("PT1H").await;
+    let approved = app.approve("roskilde", &wid).await;
+    assert_eq!(approved.status, 200, "{}", approved.text);
+    let window = approved.json();
+    assert_eq!(window["state"], "approved");
+    assert_eq!(window["late"], true);
+    assert_eq!(window["ended_as"], "not_approved");
+    assert_eq!(window["approval"]["note"], "Approved by the DPO");
+
+    // Authorised from the approval on, marked late; before it, still the alarm.
+    let list = app
+        .get(
+            "/v1/controllers/roskilde/subprocessors",
+            Some(&controller("roskilde")),
+        )
+        .await
+        .json();
+    assert_eq!(list["items"][0]["name"], "Qbox ApS");
+    assert_eq!(list["items"][0]["authorised_by"], "approved");
+    assert_eq!(list["items"][0]["late"], true);
+    let before = app
+        .get(
+            &format!(
+                "/v1/controllers/roskilde/subprocessors?as_of={}",
+                lapsed.as_str().expect("now")
+            ),
+            Some(&controller("roskilde")),
+        )
+        .await
+        .json();
+    assert_eq!(before["items"], json!([]), "{before}");
+    assert_eq!(before["not_authorised"][0]["reason"], "not_approved");
+    let page = app
+        .get(
+            "/v1/controllers/roskilde/annex?processor=timengo-dpg&lang=da",
+            Some(&controller("roskilde")),
+        )
+        .await;
+    assert!(page.text.contains("(efter fristen)"), "{}", page.text);
+
+    // Approving again, or objecting now, changes nothing.
+    assert_eq!(
+        app.approve("roskilde", &wid).await.problem(409)["state"],
+        "approved"
+    );
+    assert_eq!(
+        app.object("roskilde", &wid, Some("No")).await.problem(409)["state"],
+        "approved"
+    );
+    let types = app.event_types("timengo-dpg").await;
+    assert_eq!(
+        types.iter().filter(|t| *t == "approval.given").count(),
+        1,
+        "{types:?}"
+    );
+}
+
+/// A change withdrawn after its window lapsed is not approved late.
+async fn a_withdrawn_change_is_not_approved_late(app: TestApp) {
+    app.processor("timengo-dpg").await;
+    app.controller("roskilde").await;
+    app.agreement("roskilde", "timengo-dpg", specific_terms())
+        .await;
+    let mut body = json!({"kind": "addition", "subprocessor": eea_entry("Qbox ApS"),
+        "summary": "Qbox", "announce": true, "planned_from": "2030-01-01T00:00:00Z"});
+    let change = app
+        .post(
+            "/v1/processors/timengo-dpg/changes",
+            Some(&processor("timengo-dpg")),
+            &body,
+        )
+        .await
+        .json();
+    let wid = change["windows"][0]["id"].as_str().expect("id").to_string();
+    app.advance_to(&change["windows"][0]["closes_at"], 60).await;
+    body = json!({});
+    let withdrawn = app
+        .post(
+            &format!(
+                "/v1/processors/timengo-dpg/changes/{}/withdraw",
+                change["id"].as_str().expect("id")
+            ),
+            Some(&processor("timengo-dpg")),
+            &body,
+        )
+        .await;
+    assert_eq!(withdrawn.status, 200, "{}", withdrawn.text);
+    assert_eq!(
+        app.approve("roskilde", &wid).await.problem(409)["state"],
+        "not_approved"
+    );
+}
+
+on_both_backends!(
+    a_refusal_may_be_approved_late,
+    a_withdrawn_change_is_not_approved_late
+);

@@ -99,9 +99,10 @@ async fn seed_000_timengo_specific_approval(app: TestApp) {
             vec![]
         )
     );
-    // A decision on a closed window says how it ended.
+    // An objection on a closed window says how it ended (a late approval is allowed:
+    // tests/api/consent.rs).
     let late = app
-        .approve("roskilde", roskilde_window["id"].as_str().unwrap())
+        .object("roskilde", roskilde_window["id"].as_str().unwrap(), None)
         .await;
     assert_eq!(late.problem(409)["state"], "not_approved");
 

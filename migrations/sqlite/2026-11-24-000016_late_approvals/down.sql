@@ -1,0 +1,2 @@
+ALTER TABLE objection_windows DROP COLUMN ended_as;
+ALTER TABLE objection_windows DROP COLUMN late;
