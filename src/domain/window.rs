@@ -536,6 +536,28 @@ mod tests {
     }
 }
 
+/// The person who decided for the controller, as they named themselves (`decided_by` in the
+/// request body).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Person {
+    /// 1 to 200 characters, e.g. "Mette Hansen".
+    #[schema(example = "Mette Hansen", min_length = 1, max_length = 200)]
+    pub name: String,
+    /// Their role, e.g. "DPO"; null if not given.
+    #[schema(required = true, example = "DPO", max_length = 200)]
+    pub role: Option<String>,
+}
+
+/// Who decided: the person named in the request (optional) and the token's subject (always).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Decider {
+    /// The person named in the request's `decided_by`; null if none was named.
+    #[schema(required = true)]
+    pub decided_by: Option<Person>,
+    /// The `sub` claim of the token that made the request.
+    pub sub: String,
+}
+
 /// The controller's objection, as recorded.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Objection {
@@ -543,6 +565,9 @@ pub struct Objection {
     #[schema(required = true)]
     pub reason: Option<String>,
     pub at: DateTime<Utc>,
+    /// Who objected; null on objections recorded before subreg kept it.
+    #[schema(required = true)]
+    pub by: Option<Decider>,
 }
 
 /// The controller's explicit approval, as recorded.
@@ -556,6 +581,9 @@ pub struct Approval {
     /// blocking conflict, null otherwise unless given.
     #[schema(required = true)]
     pub instruction: Option<String>,
+    /// Who approved; null on approvals recorded before subreg kept it.
+    #[schema(required = true)]
+    pub by: Option<Decider>,
     pub at: DateTime<Utc>,
 }
 
@@ -577,7 +605,11 @@ pub struct Approval {
     "conflicts": ["third_country_forbidden"],
     "decided_at": "2026-11-25T09:30:00Z",
     "closed_at": null,
-    "objection": {"reason": "Data leaves the EEA", "at": "2026-11-25T09:30:00Z"},
+    "objection": {
+        "reason": "Data leaves the EEA",
+        "at": "2026-11-25T09:30:00Z",
+        "by": {"decided_by": {"name": "Mette Hansen", "role": "DPO"}, "sub": "mette.hansen@roskilde.dk"}
+    },
     "approval": null,
     "late": false,
     "ended_as": null

@@ -8,7 +8,8 @@ use super::openapi::{
 use super::{parse_instant, AppState, Routes};
 use crate::domain::authorised::AuthorisedList;
 use crate::domain::subprocessor::MAX_TEXT;
-use crate::domain::window::{Decision, ObjectionWindow, WindowState};
+use crate::domain::window::{Decider, Decision, ObjectionWindow, Person, WindowState};
+use crate::domain::FieldError;
 type WindowPage = crate::store::Page<ObjectionWindow>;
 use crate::store::{lifecycle, organisations};
 use actix_web::http::Method;
@@ -158,17 +159,64 @@ fn bounded(field: &str, text: Option<String>) -> Result<Option<String>, ApiError
     }
 }
 
+/// Who the request body says decided; refused with field errors under `decided_by`.
+#[derive(Deserialize, utoipa::ToSchema)]
+struct PersonInput {
+    /// 1 to 200 characters.
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 200)]
+    name: Option<String>,
+    /// At most 200 characters, e.g. "DPO".
+    #[schema(max_length = 200)]
+    role: Option<String>,
+}
+
+const MAX_PERSON_TEXT: usize = 200;
+
+fn person(input: Option<PersonInput>) -> Result<Option<Person>, ApiError> {
+    let Some(input) = input else {
+        return Ok(None);
+    };
+    let trimmed = |t: Option<String>| t.map(|t| t.trim().to_string()).filter(|t| !t.is_empty());
+    let (name, role) = (trimmed(input.name), trimmed(input.role));
+    let mut errors = Vec::new();
+    for (field, value) in [("decided_by.name", &name), ("decided_by.role", &role)] {
+        if let Some(text) = value {
+            if text.chars().count() > MAX_PERSON_TEXT {
+                errors.push(FieldError::new(
+                    field,
+                    format!("`{field}` is longer than {MAX_PERSON_TEXT} characters"),
+                ));
+            }
+        }
+    }
+    if name.is_none() {
+        errors.push(FieldError::new(
+            "decided_by.name",
+            "`decided_by` needs the deciding person's `name` (or leave `decided_by` out)",
+        ));
+    }
+    match name {
+        Some(name) if errors.is_empty() => Ok(Some(Person { name, role })),
+        _ => Err(ApiError::Invalid(errors)),
+    }
+}
+
 async fn decide(
     state: &AppState,
     actor: &Actor,
     cid: String,
     wid: String,
     decision: Decision,
+    decided_by: Option<Person>,
 ) -> Result<HttpResponse, ApiError> {
     actor.require_controller(&cid)?;
     let now = state.clock.now();
+    let by = Decider {
+        decided_by,
+        sub: actor.sub.clone(),
+    };
     let window = state
-        .db(move |conn| lifecycle::decide(conn, &cid, &wid, decision, now))
+        .db(move |conn| lifecycle::decide(conn, &cid, &wid, decision, &by, now))
         .await?;
     Ok(HttpResponse::Ok().json(window))
 }
@@ -180,6 +228,8 @@ struct ObjectionInput {
     /// trimmed, blank counts as absent; at most 1000 characters.
     #[schema(max_length = 1000)]
     reason: Option<String>,
+    /// The person objecting for the controller; the token's `sub` is recorded as well.
+    decided_by: Option<PersonInput>,
 }
 
 /// Object
@@ -239,11 +289,19 @@ async fn object(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let (cid, wid) = path.into_inner();
-    let reason = bounded(
-        "reason",
-        optional_json::<ObjectionInput>(&body)?.and_then(|b| b.reason),
-    )?;
-    decide(&state, &actor, cid, wid, Decision::Object { reason }).await
+    let (reason, decided_by) = match optional_json::<ObjectionInput>(&body)? {
+        Some(input) => (bounded("reason", input.reason)?, person(input.decided_by)?),
+        None => (None, None),
+    };
+    decide(
+        &state,
+        &actor,
+        cid,
+        wid,
+        Decision::Object { reason },
+        decided_by,
+    )
+    .await
 }
 
 /// Withdraw own objection
@@ -287,7 +345,7 @@ async fn withdraw_objection(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (cid, wid) = path.into_inner();
-    decide(&state, &actor, cid, wid, Decision::WithdrawObjection).await
+    decide(&state, &actor, cid, wid, Decision::WithdrawObjection, None).await
 }
 
 /// The optional body of an approval.
@@ -303,6 +361,8 @@ struct ApprovalInput {
     /// 1000 characters; kept on the approval, the authorised list and the annex.
     #[schema(max_length = 1000)]
     instruction: Option<String>,
+    /// The person approving for the controller; the token's `sub` is recorded as well.
+    decided_by: Option<PersonInput>,
 }
 
 /// Approve explicitly
@@ -338,12 +398,13 @@ async fn approve(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let (cid, wid) = path.into_inner();
-    let (note, instruction) = match optional_json::<ApprovalInput>(&body)? {
+    let (note, instruction, decided_by) = match optional_json::<ApprovalInput>(&body)? {
         Some(input) => (
             bounded("note", input.note)?,
             bounded("instruction", input.instruction)?,
+            person(input.decided_by)?,
         ),
-        None => (None, None),
+        None => (None, None, None),
     };
     decide(
         &state,
@@ -351,6 +412,7 @@ async fn approve(
         cid,
         wid,
         Decision::Approve { note, instruction },
+        decided_by,
     )
     .await
 }

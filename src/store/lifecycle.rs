@@ -13,7 +13,8 @@ use crate::domain::authorised::{authorised_list, AuthorisedList, ProcessorFacts}
 use crate::domain::change::{self, Change, ChangeKind, ChangeSpec, ChangeState, Conflict};
 use crate::domain::event::EventType;
 use crate::domain::subprocessor::{EntryStatus, Subprocessor};
-use crate::domain::window::{self as window_rules, Approval, Decision, Objection, ObjectionWindow};
+use crate::domain::window::ObjectionWindow;
+use crate::domain::window::{self as window_rules, Approval, Decider, Decision, Objection};
 use crate::domain::window::{Transition, WindowError, WindowFacts, WindowState};
 use crate::domain::{DomainError, FieldError};
 use chrono::{DateTime, NaiveDateTime, Utc};
@@ -67,6 +68,8 @@ struct WindowRow {
     closes_on: Option<String>,
     late: bool,
     ended_as: Option<String>,
+    objection_by: Option<String>,
+    approval_by: Option<String>,
 }
 
 fn corrupt(what: &str, id: &str) -> StoreError {
@@ -90,15 +93,23 @@ fn to_window(row: WindowRow, change: Option<&Change>) -> Result<ObjectionWindow,
         },
         decided_at: row.decided_at.map(from_db),
         closed_at: row.closed_at.map(from_db),
-        objection: row.objection_at.map(|at| Objection {
-            reason: row.objection_reason.clone(),
-            at: from_db(at),
-        }),
-        approval: row.approval_at.map(|at| Approval {
-            note: row.approval_note.clone(),
-            instruction: row.approval_instruction.clone(),
-            at: from_db(at),
-        }),
+        objection: match row.objection_at {
+            Some(at) => Some(Objection {
+                reason: row.objection_reason.clone(),
+                at: from_db(at),
+                by: decider(row.objection_by.as_deref(), &row.id)?,
+            }),
+            None => None,
+        },
+        approval: match row.approval_at {
+            Some(at) => Some(Approval {
+                note: row.approval_note.clone(),
+                instruction: row.approval_instruction.clone(),
+                at: from_db(at),
+                by: decider(row.approval_by.as_deref(), &row.id)?,
+            }),
+            None => None,
+        },
         late: row.late,
         ended_as: match &row.ended_as {
             Some(state) => {
@@ -118,6 +129,12 @@ fn to_window(row: WindowRow, change: Option<&Change>) -> Result<ObjectionWindow,
         controller_id: row.controller_id,
         processor_id: row.processor_id,
     })
+}
+
+fn decider(stored: Option<&str>, window_id: &str) -> Result<Option<Decider>, StoreError> {
+    stored
+        .map(|text| serde_json::from_str(text).map_err(|_| corrupt("decider", window_id)))
+        .transpose()
 }
 
 fn to_change(conn: &mut DbConnection, row: ChangeRow) -> Result<Change, StoreError> {
@@ -739,8 +756,10 @@ pub fn decide(
     controller_id: &str,
     window_id: &str,
     decision: Decision,
+    by: &Decider,
     now: DateTime<Utc>,
 ) -> Result<ObjectionWindow, StoreError> {
+    let by = json(by)?.to_string();
     let processor_id = controller_window(conn, controller_id, window_id)?.processor_id;
     let refusal = write_transaction(conn, |conn| {
         events::lock_chain(conn, &processor_id)?;
@@ -765,7 +784,7 @@ pub fn decide(
             }
             Err(refused) => return Ok(Some(refused)),
         };
-        apply_decision(conn, &processor_id, row, transition, now)?;
+        apply_decision(conn, &processor_id, row, transition, &by, now)?;
         Ok::<_, StoreError>(None)
     })?;
     let window = get_window(conn, controller_id, window_id)?;
@@ -803,6 +822,7 @@ fn apply_late_approval(
     row: WindowRow,
     note: Option<String>,
     instruction: Option<String>,
+    by: &str,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     let updated = diesel::update(
@@ -819,6 +839,7 @@ fn apply_late_approval(
         objection_windows::decided_at.eq(to_db(now)),
         objection_windows::late.eq(true),
         objection_windows::ended_as.eq(&row.state),
+        objection_windows::approval_by.eq(by),
     ))
     .execute(conn)?;
     if updated != 1 {
@@ -849,6 +870,7 @@ fn apply_decision(
     processor_id: &str,
     row: WindowRow,
     transition: Transition,
+    by: &str,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     if let Transition::Approve {
@@ -857,7 +879,7 @@ fn apply_decision(
         late: true,
     } = transition
     {
-        return apply_late_approval(conn, processor_id, row, note, instruction, now);
+        return apply_late_approval(conn, processor_id, row, note, instruction, by, now);
     }
     let from = row.state.clone();
     let target = objection_windows::table
@@ -871,6 +893,7 @@ fn apply_decision(
                     objection_windows::state.eq(WindowState::Objected.as_str()),
                     objection_windows::objection_reason.eq(reason),
                     objection_windows::objection_at.eq(to_db(now)),
+                    objection_windows::objection_by.eq(by),
                     objection_windows::decided_at.eq(to_db(now)),
                 ))
                 .execute(conn)?,
@@ -882,6 +905,7 @@ fn apply_decision(
                     objection_windows::state.eq(WindowState::Open.as_str()),
                     objection_windows::objection_reason.eq(None::<String>),
                     objection_windows::objection_at.eq(None::<NaiveDateTime>),
+                    objection_windows::objection_by.eq(None::<String>),
                     objection_windows::decided_at.eq(None::<NaiveDateTime>),
                 ))
                 .execute(conn)?,
@@ -895,6 +919,7 @@ fn apply_decision(
                     objection_windows::approval_note.eq(note),
                     objection_windows::approval_instruction.eq(instruction),
                     objection_windows::approval_at.eq(to_db(now)),
+                    objection_windows::approval_by.eq(by),
                 ))
                 .execute(conn)?,
             EventType::ApprovalGiven,

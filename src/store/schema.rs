@@ -143,6 +143,8 @@ diesel::table! {
         closes_on -> Nullable<Text>,
         late -> Bool,
         ended_as -> Nullable<Text>,
+        objection_by -> Nullable<Text>,
+        approval_by -> Nullable<Text>,
     }
 }
 

@@ -357,3 +357,88 @@ on_both_backends!(
     a_refusal_may_be_approved_late,
     a_withdrawn_change_is_not_approved_late
 );
+
+/// Decisions record who made them: the person the body names (`decided_by`, optional so older
+/// clients keep working) and the token's `sub` (always), on the window and in its event.
+async fn decisions_record_who_decided(app: TestApp) {
+    app.processor("timengo-dpg").await;
+    app.controller("roskilde").await;
+    app.controller("greve").await;
+    app.agreement("roskilde", "timengo-dpg", general_terms(30))
+        .await;
+    app.agreement("greve", "timengo-dpg", general_terms(30))
+        .await;
+    let change = app
+        .announce_addition("timengo-dpg", &eea_entry("Qbox ApS"))
+        .await;
+    let window_of = |cid: &str| {
+        change["windows"]
+            .as_array()
+            .expect("windows")
+            .iter()
+            .find(|w| w["controller_id"] == cid)
+            .and_then(|w| w["id"].as_str())
+            .expect("a window")
+            .to_string()
+    };
+    let (roskilde, greve) = (window_of("roskilde"), window_of("greve"));
+    let objection = format!("/v1/controllers/roskilde/windows/{roskilde}/objection");
+
+    // A named person needs a name; the fields are checked like any other.
+    let nameless = app
+        .post(
+            &objection,
+            Some(&controller("roskilde")),
+            &json!({"reason": "No", "decided_by": {"role": "DPO"}}),
+        )
+        .await;
+    nameless.problem(422);
+    assert_eq!(nameless.error_fields(), ["decided_by.name"]);
+    let long = app
+        .post(
+            &objection,
+            Some(&controller("roskilde")),
+            &json!({"decided_by": {"name": "x".repeat(201)}}),
+        )
+        .await;
+    assert_eq!(long.error_fields(), ["decided_by.name"]);
+
+    let objected = app
+        .post(
+            &objection,
+            Some(&controller("roskilde")),
+            &json!({"reason": "No", "decided_by": {"name": " Mette Hansen ", "role": "DPO"}}),
+        )
+        .await;
+    assert_eq!(objected.status, 200, "{}", objected.text);
+    assert_eq!(
+        objected.json()["objection"]["by"],
+        json!({"decided_by": {"name": "Mette Hansen", "role": "DPO"}, "sub": "controller:roskilde"})
+    );
+    // Without `decided_by` the token's subject is still recorded.
+    let approved = app.approve("greve", &greve).await;
+    assert_eq!(
+        approved.json()["approval"]["by"],
+        json!({"decided_by": null, "sub": "controller:greve"})
+    );
+    let events = app
+        .get(
+            "/v1/processors/timengo-dpg/events?limit=500",
+            Some(&processor("timengo-dpg")),
+        )
+        .await
+        .json();
+    let raised = events["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|e| e["type"] == "objection.raised")
+        .expect("objection.raised")
+        .clone();
+    assert_eq!(
+        raised["data"]["objection"]["by"]["decided_by"]["name"],
+        "Mette Hansen"
+    );
+}
+
+on_both_backends!(decisions_record_who_decided);
