@@ -3,7 +3,26 @@
 
 use crate::helpers::*;
 use crate::on_both_backends;
-use serde_json::json;
+use serde_json::{json, Value};
+
+/// The window a change opened for controller `cid`.
+fn window_for(change: &Value, cid: &str) -> Value {
+    change["windows"]
+        .as_array()
+        .expect("windows")
+        .iter()
+        .find(|w| w["controller_id"] == cid)
+        .expect("a window")
+        .clone()
+}
+
+/// The id of that window.
+fn window_id(change: &Value, cid: &str) -> String {
+    window_for(change, cid)["id"]
+        .as_str()
+        .expect("an id")
+        .to_string()
+}
 
 /// Seed 004 (Roskilde Kommune, general authorisation, "Databehandleren overfører ikke
 /// Personoplysningerne til tredjelande"): a US sub-processor announced under it. Silence does
@@ -21,17 +40,7 @@ async fn silence_cannot_cure_a_transfer_ban(app: TestApp) {
     let us = app
         .announce_addition("roskilde-hosting", &us_with_sccs("Backblaze, Inc."))
         .await;
-    let window_of = |cid: &str| {
-        us["windows"]
-            .as_array()
-            .expect("windows")
-            .iter()
-            .find(|w| w["controller_id"] == cid)
-            .and_then(|w| w["id"].as_str())
-            .expect("a window")
-            .to_string()
-    };
-    let (roskilde, lejre) = (window_of("roskilde"), window_of("lejre"));
+    let (roskilde, lejre) = (window_id(&us, "roskilde"), window_id(&us, "lejre"));
 
     // Approving without an instruction is refused and names the field.
     let path = format!("/v1/controllers/lejre/windows/{lejre}/approval");
@@ -200,21 +209,12 @@ async fn deadlines_are_calendar_days_in_the_agreements_time_zone(app: TestApp) {
     let change = app
         .announce_addition("roskilde-hosting", &eea_entry("Qbox ApS"))
         .await;
-    let window = |cid: &str| {
-        change["windows"]
-            .as_array()
-            .expect("windows")
-            .iter()
-            .find(|w| w["controller_id"] == cid)
-            .expect("a window")
-            .clone()
-    };
-    let copenhagen = window("roskilde");
+    let copenhagen = window_for(&change, "roskilde");
     assert_eq!(copenhagen["closes_at"], "2027-03-31T22:00:00Z");
     assert_eq!(copenhagen["closes_on_local_date"], "2027-03-31");
     // Nuuk (UTC-2 in March 2027, summer time from 27 March at -1): 24 March 12:30 local; the
     // 7th day is 31 March, ending 1 April 00:00 -01:00.
-    let nuuk = window("nuuk");
+    let nuuk = window_for(&change, "nuuk");
     assert_eq!(nuuk["closes_on_local_date"], "2027-03-31");
     assert_eq!(nuuk["closes_at"], "2027-04-01T01:00:00Z");
     // The change may go live only when the last window has closed.
@@ -371,17 +371,7 @@ async fn decisions_record_who_decided(app: TestApp) {
     let change = app
         .announce_addition("timengo-dpg", &eea_entry("Qbox ApS"))
         .await;
-    let window_of = |cid: &str| {
-        change["windows"]
-            .as_array()
-            .expect("windows")
-            .iter()
-            .find(|w| w["controller_id"] == cid)
-            .and_then(|w| w["id"].as_str())
-            .expect("a window")
-            .to_string()
-    };
-    let (roskilde, greve) = (window_of("roskilde"), window_of("greve"));
+    let (roskilde, greve) = (window_id(&change, "roskilde"), window_id(&change, "greve"));
     let objection = format!("/v1/controllers/roskilde/windows/{roskilde}/objection");
 
     // A named person needs a name; the fields are checked like any other.
