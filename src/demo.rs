@@ -298,6 +298,7 @@ pub fn load(conn: &mut DbConnection, now: DateTime<Utc>) -> Result<String, Store
                 terms,
                 signed_at: now,
                 reference: Some(reference.into()),
+                authorised_at_signing: None,
             };
             agreements::create(conn, &spec, now)?;
             added.push(format!("agreement {controller_id} / {processor_id}"));

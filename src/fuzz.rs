@@ -8,6 +8,7 @@
 //! this module sits at the crate root so the domain keeps no path to those layers.
 
 use crate::domain::agreement::{self, AgreementInput, Authorisation, ThirdCountryTransfers};
+use crate::domain::authorised::AuthorisedBy;
 use crate::domain::change::{self, ChangeInput, ChangeKind};
 use crate::domain::error::DomainError;
 use crate::domain::event::{self, ChainLink, EventType};
@@ -364,8 +365,26 @@ proptest! {
         signed_at in prop::option::of(instant()),
         reference in some_text(),
         time_zone in prop_oneof![Just(None), Just(Some("Europe/Copenhagen".to_string())), some_text()],
+        annex in prop::option::of(prop::collection::vec(
+            (
+                some_text(),
+                prop::option::of(select(vec![AuthorisedBy::Agreement, AuthorisedBy::Approved, AuthorisedBy::TacitConsent])),
+                prop::option::of(instant()),
+            ),
+            0..4,
+        )),
     ) {
         let input = AgreementInput {
+            authorised_at_signing: annex.map(|entries| {
+                entries
+                    .into_iter()
+                    .map(|(subprocessor_id, authorised_by, decided_at)| agreement::AnnexEntryInput {
+                        subprocessor_id,
+                        authorised_by,
+                        decided_at,
+                    })
+                    .collect()
+            }),
             controller_id,
             processor_id,
             authorisation,
@@ -380,12 +399,18 @@ proptest! {
             Ok(spec) => {
                 prop_assert!((1..=agreement::MAX_NOTICE_DAYS).contains(&i64::from(spec.terms.notice_days)));
                 prop_assert!(spec.signed_at <= noon());
+                for entry in spec.authorised_at_signing.iter().flatten() {
+                    prop_assert!(!entry.subprocessor_id.is_empty());
+                    prop_assert!(entry.decided_at.is_none_or(|at| at <= noon()));
+                    prop_assert_eq!(entry.decided_at.is_none(), entry.authorised_by == AuthorisedBy::Agreement);
+                }
                 // The window and planning arithmetic on the agreed terms never overflows.
                 let _ = change::window_closes_at(noon(), spec.terms.notice_days, spec.terms.time_zone);
             }
             Err(error) => assert_names_fields(&error, &[
                 "controller_id", "processor_id", "authorisation", "notice_days",
                 "third_country_transfers", "signed_at", "reference", "time_zone",
+                "authorised_at_signing",
             ])?,
         }
     }

@@ -1,3 +1,4 @@
+use super::authorised::AuthorisedBy;
 use super::deadline::{parse_zone, DEFAULT_TIME_ZONE};
 use super::error::{DomainError, Problems};
 use chrono::{DateTime, Utc};
@@ -100,6 +101,68 @@ pub struct AgreementInput {
     /// count; the window closes at the end of the last day there); default `Europe/Copenhagen`.
     #[schema(example = "Europe/Copenhagen", max_length = 64)]
     pub time_zone: Option<String>,
+    /// The agreement's own annex (Bilag B): the processor's entries it authorises. Left out:
+    /// the processor's list at `signed_at`. Given: exactly these entries, each in use by the
+    /// processor now, with the decision that authorised it where that came before subreg
+    /// (an existing customer's earlier approvals), so onboarding raises no false alarm.
+    #[schema(max_items = 1000)]
+    pub authorised_at_signing: Option<Vec<AnnexEntryInput>>,
+}
+
+/// One entry of an agreement's annex as the caller gives it.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[schema(as = AuthorisedAtSigningInput)]
+pub struct AnnexEntryInput {
+    /// The id of one of the processor's entries in use.
+    #[schema(value_type = String, format = "uuid", required = true)]
+    pub subprocessor_id: Option<String>,
+    /// `agreement` (default: listed when the agreement was signed), or the earlier decision that
+    /// authorised it: `approved` or `tacit_consent`.
+    pub authorised_by: Option<AuthorisedBy>,
+    /// When that decision was made; required for `approved` and `tacit_consent`, refused for
+    /// `agreement` (which is authorised from `signed_at`).
+    pub decided_at: Option<DateTime<Utc>>,
+}
+
+/// An entry on an agreement's annex, with the decision that authorised it and from when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(as = AuthorisedAtSigning)]
+pub struct AnnexEntry {
+    #[schema(format = "uuid")]
+    pub subprocessor_id: String,
+    pub authorised_by: AuthorisedBy,
+    /// From when it is authorised: `signed_at` for `agreement`, else the decision's date.
+    pub decided_at: DateTime<Utc>,
+}
+
+/// Annexes longer than this are almost certainly a mistake in an import.
+pub const MAX_ANNEX_ENTRIES: usize = 1000;
+
+/// An agreement with its annex, as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({
+    "id": "3f0b6a52-9c4e-4f3a-8a59-2a3a1d2f5b10",
+    "controller_id": "roskilde-kommune",
+    "processor_id": "timengo-dpg",
+    "authorisation": "specific",
+    "notice_days": 30,
+    "objection_requires_reason": false,
+    "third_country_transfers": "forbidden",
+    "signed_at": "2025-03-01T09:00:00Z",
+    "reference": "DPA 2024-03",
+    "time_zone": "Europe/Copenhagen",
+    "authorised_at_signing": [{
+        "subprocessor_id": "0193a3c4-5b6d-7e8f-9a0b-1c2d3e4f5a6b",
+        "authorised_by": "agreement",
+        "decided_at": "2025-03-01T09:00:00Z"
+    }]
+}))]
+#[schema(as = Agreement)]
+pub struct AgreementWithAnnex {
+    #[serde(flatten)]
+    pub agreement: Agreement,
+    /// The entries the agreement itself authorises (its Bilag B).
+    pub authorised_at_signing: Vec<AnnexEntry>,
 }
 
 /// A validated agreement, ready to be stored.
@@ -110,6 +173,89 @@ pub struct AgreementSpec {
     pub terms: AgreementTerms,
     pub signed_at: DateTime<Utc>,
     pub reference: Option<String>,
+    /// `None`: the processor's list at `signed_at`.
+    pub authorised_at_signing: Option<Vec<AnnexEntrySpec>>,
+}
+
+/// A validated annex entry; the store checks that the entry is the processor's and in use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnnexEntrySpec {
+    pub subprocessor_id: String,
+    pub authorised_by: AuthorisedBy,
+    /// `None` for `agreement`: authorised from `signed_at`.
+    pub decided_at: Option<DateTime<Utc>>,
+}
+
+fn validate_annex(
+    problems: &mut Problems,
+    entries: &[AnnexEntryInput],
+    now: DateTime<Utc>,
+) -> Vec<AnnexEntrySpec> {
+    if entries.len() > MAX_ANNEX_ENTRIES {
+        problems.push(
+            "authorised_at_signing",
+            format!(
+                "an annex of {} entries is more than the {MAX_ANNEX_ENTRIES} allowed: check the import",
+                entries.len()
+            ),
+        );
+        return Vec::new();
+    }
+    let mut seen = std::collections::HashSet::new();
+    let mut specs = Vec::new();
+    for (i, input) in entries.iter().enumerate() {
+        let at = |field: &str| format!("authorised_at_signing[{i}].{field}");
+        let id = super::subprocessor::required_text(
+            problems,
+            &at("subprocessor_id"),
+            input.subprocessor_id.as_deref(),
+        );
+        if !id.is_empty() && !seen.insert(id.clone()) {
+            problems.push(
+                at("subprocessor_id"),
+                format!("entry `{id}` is listed twice: list each entry once"),
+            );
+        }
+        let authorised_by = input.authorised_by.unwrap_or(AuthorisedBy::Agreement);
+        let decided_at = match (authorised_by, input.decided_at) {
+            (AuthorisedBy::Agreement, None) => None,
+            (AuthorisedBy::Agreement, Some(_)) => {
+                problems.push(
+                    at("decided_at"),
+                    "an entry authorised by the agreement itself is authorised from `signed_at`: \
+                     leave `decided_at` out, or give `authorised_by` approved or tacit_consent",
+                );
+                None
+            }
+            (_, None) => {
+                problems.push(
+                    at("decided_at"),
+                    format!(
+                        "`decided_at` is required for `{}`: when the controller decided",
+                        authorised_by.as_str()
+                    ),
+                );
+                None
+            }
+            (_, Some(decided)) => {
+                if let Err(error) = super::text::check_instant(&at("decided_at"), decided) {
+                    problems.push(error.field, error.message);
+                } else if decided > now {
+                    problems.push(
+                        at("decided_at"),
+                        "`decided_at` lies in the future: record decisions once they are made",
+                    );
+                }
+                Some(decided)
+            }
+        };
+        specs.push(AnnexEntrySpec {
+            subprocessor_id: id,
+            authorised_by,
+            decided_at,
+        });
+    }
+    specs
 }
 
 /// Validates an agreement; `now` is the default signing time and the latest allowed one.
@@ -174,7 +320,12 @@ pub fn validate(input: &AgreementInput, now: DateTime<Utc>) -> Result<AgreementS
             DEFAULT_TIME_ZONE
         }),
     };
+    let authorised_at_signing = input
+        .authorised_at_signing
+        .as_deref()
+        .map(|entries| validate_annex(&mut problems, entries, now));
     problems.finish(AgreementSpec {
+        authorised_at_signing,
         controller_id,
         processor_id,
         terms: AgreementTerms {
@@ -208,6 +359,7 @@ mod tests {
             signed_at: None,
             reference: Some("Hostingaftale".into()),
             time_zone: None,
+            authorised_at_signing: None,
         }
     }
 
@@ -232,11 +384,42 @@ mod tests {
         let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["notice_days", "signed_at"]);
     }
+
+    #[test]
+    fn an_annex_names_each_entry_once_with_its_decision() {
+        let now = noon();
+        let mut input = seed_004();
+        let entry =
+            |id: &str, by: Option<AuthorisedBy>, at: Option<DateTime<Utc>>| AnnexEntryInput {
+                subprocessor_id: Some(id.into()),
+                authorised_by: by,
+                decided_at: at,
+            };
+        input.authorised_at_signing = Some(vec![
+            entry("a", None, None),
+            entry("b", Some(AuthorisedBy::Approved), Some(now)),
+            entry("a", None, None),
+            entry("c", Some(AuthorisedBy::TacitConsent), None),
+            entry("d", None, Some(now)),
+        ]);
+        let Err(DomainError::Invalid(errors)) = validate(&input, now) else {
+            panic!("expected errors");
+        };
+        let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "authorised_at_signing[2].subprocessor_id",
+                "authorised_at_signing[3].decided_at",
+                "authorised_at_signing[4].decided_at"
+            ]
+        );
+    }
 }
 
 /// A data-processing agreement between one controller and one processor.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-#[schema(example = json!({
+#[schema(as = AgreementCore, example = json!({
     "id": "3f0b6a52-9c4e-4f3a-8a59-2a3a1d2f5b10",
     "controller_id": "roskilde-kommune",
     "processor_id": "timengo-dpg",

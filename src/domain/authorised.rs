@@ -1,7 +1,7 @@
 //! A controller's authorised list: which of its processors' entries it has authorised, how,
 //! and which are in use without its authorisation.
 
-use super::agreement::Agreement;
+use super::agreement::AgreementWithAnnex;
 use super::subprocessor::Subprocessor;
 use super::window::{ObjectionWindow, WindowState};
 use chrono::{DateTime, Utc};
@@ -10,12 +10,32 @@ use std::collections::HashMap;
 
 /// `agreement`: on the list when the agreement was signed (Bilag B / Annex IV). `approved` /
 /// `tacit_consent`: the outcome of the entry's window.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AuthorisedBy {
     Agreement,
     Approved,
     TacitConsent,
+}
+
+impl AuthorisedBy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthorisedBy::Agreement => "agreement",
+            AuthorisedBy::Approved => "approved",
+            AuthorisedBy::TacitConsent => "tacit_consent",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [
+            AuthorisedBy::Agreement,
+            AuthorisedBy::Approved,
+            AuthorisedBy::TacitConsent,
+        ]
+        .into_iter()
+        .find(|by| by.as_str() == text)
+    }
 }
 
 /// `objected` / `not_approved`: the outcome of the entry's window.
@@ -81,21 +101,25 @@ pub struct ProcessorFacts<'a> {
 }
 
 enum Verdict {
+    /// On the agreement's annex, authorised from the annex entry's date.
+    Annexed(AuthorisedBy),
+    /// By the outcome of the entry's window.
     Authorised(AuthorisedBy),
     NotAuthorised(NotAuthorisedReason),
 }
 
 fn judge(
-    agreement: &Agreement,
+    agreement: &AgreementWithAnnex,
     entry: &Subprocessor,
     window: Option<&ObjectionWindow>,
     as_of: DateTime<Utc>,
 ) -> Verdict {
-    if entry
-        .active_from
-        .is_some_and(|from| from <= agreement.signed_at)
+    if let Some(annexed) = agreement
+        .authorised_at_signing
+        .iter()
+        .find(|a| a.subprocessor_id == entry.id && a.decided_at <= as_of)
     {
-        return Verdict::Authorised(AuthorisedBy::Agreement);
+        return Verdict::Annexed(annexed.authorised_by);
     }
     let Some(window) = window.filter(|w| w.closed_by(as_of)) else {
         return Verdict::NotAuthorised(NotAuthorisedReason::InUseBeforeWindowClosed);
@@ -111,17 +135,18 @@ fn judge(
     }
 }
 
-/// Combines a controller's agreements, each judged by its own terms and windows.
+/// Combines a controller's agreements, each judged by its own annex, terms and windows.
 pub fn authorised_list<'a>(
     as_of: DateTime<Utc>,
-    agreements: impl IntoIterator<Item = (&'a Agreement, ProcessorFacts<'a>)>,
+    agreements: impl IntoIterator<Item = (&'a AgreementWithAnnex, ProcessorFacts<'a>)>,
 ) -> AuthorisedList {
     let mut list = AuthorisedList {
         as_of,
         items: Vec::new(),
         not_authorised: Vec::new(),
     };
-    for (agreement, facts) in agreements {
+    for (with_annex, facts) in agreements {
+        let agreement = &with_annex.agreement;
         if agreement.signed_at > as_of {
             continue;
         }
@@ -131,24 +156,27 @@ pub fn authorised_list<'a>(
                     .windows
                     .get(&(change_id.clone(), agreement.id.clone()))
             });
-            let window_id = window.map(|w| w.id.clone());
-            match judge(agreement, entry, window, as_of) {
-                Verdict::Authorised(authorised_by) => list.items.push(AuthorisedEntry {
-                    entry: entry.clone(),
-                    authorised_by,
-                    agreement_id: agreement.id.clone(),
-                    window_id: window_id.filter(|_| authorised_by != AuthorisedBy::Agreement),
-                    instruction: window
-                        .filter(|_| authorised_by == AuthorisedBy::Approved)
-                        .and_then(|w| w.approval.as_ref())
-                        .and_then(|a| a.instruction.clone()),
-                    late: authorised_by == AuthorisedBy::Approved && window.is_some_and(|w| w.late),
-                }),
+            let authorised = |authorised_by, window: Option<&ObjectionWindow>| AuthorisedEntry {
+                entry: entry.clone(),
+                authorised_by,
+                agreement_id: agreement.id.clone(),
+                window_id: window.map(|w| w.id.clone()),
+                instruction: window
+                    .filter(|_| authorised_by == AuthorisedBy::Approved)
+                    .and_then(|w| w.approval.as_ref())
+                    .and_then(|a| a.instruction.clone()),
+                late: authorised_by == AuthorisedBy::Approved && window.is_some_and(|w| w.late),
+            };
+            match judge(with_annex, entry, window, as_of) {
+                Verdict::Annexed(authorised_by) => list.items.push(authorised(authorised_by, None)),
+                Verdict::Authorised(authorised_by) => {
+                    list.items.push(authorised(authorised_by, window))
+                }
                 Verdict::NotAuthorised(reason) => list.not_authorised.push(NotAuthorisedEntry {
                     entry: entry.clone(),
                     reason,
                     agreement_id: agreement.id.clone(),
-                    window_id,
+                    window_id: window.map(|w| w.id.clone()),
                 }),
             }
         }
@@ -164,7 +192,7 @@ mod tests {
     fn noon() -> DateTime<Utc> {
         chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 11, 23, 12, 0, 0).unwrap()
     }
-    use crate::domain::agreement::{Authorisation, ThirdCountryTransfers};
+    use crate::domain::agreement::{Agreement, AnnexEntry, Authorisation, ThirdCountryTransfers};
     use crate::domain::geography::Location;
     use crate::domain::subprocessor::EntryStatus;
     use chrono::Duration;
@@ -227,10 +255,38 @@ mod tests {
             reference: None,
             time_zone: crate::domain::deadline::DEFAULT_TIME_ZONE,
         };
+        let annexed = |id: &str, authorised_by, decided_at| AnnexEntry {
+            subprocessor_id: id.into(),
+            authorised_by,
+            decided_at,
+        };
         let now = noon();
+        let agreement = AgreementWithAnnex {
+            agreement,
+            authorised_at_signing: vec![
+                annexed("bilag-b", AuthorisedBy::Agreement, signed),
+                annexed(
+                    "approved-2025",
+                    AuthorisedBy::Approved,
+                    signed - Duration::days(300),
+                ),
+                annexed(
+                    "approved-later",
+                    AuthorisedBy::Approved,
+                    now + Duration::days(1),
+                ),
+            ],
+        };
         let closed = Some(now - Duration::days(1));
         let cases = [
             (None, "bilag-b", Some(AuthorisedBy::Agreement), None),
+            (None, "approved-2025", Some(AuthorisedBy::Approved), None),
+            (
+                None,
+                "approved-later",
+                None,
+                Some(NotAuthorisedReason::InUseBeforeWindowClosed),
+            ),
             (
                 Some(window(WindowState::TacitConsent, closed)),
                 "tacit",

@@ -5,7 +5,7 @@ use super::openapi::{
 };
 use super::processors::{announce_addition, PartialBodyLinks};
 use super::{AppState, Routes};
-use crate::domain::agreement::{self, Agreement, AgreementInput};
+use crate::domain::agreement::{self, AgreementInput, AgreementWithAnnex};
 use crate::store::agreements;
 use actix_web::http::Method;
 use actix_web::{web, HttpResponse};
@@ -44,7 +44,7 @@ pub fn routes(routes: &mut Routes) {
         (
             status = 201,
             description = "The agreement was recorded.",
-            body = Agreement,
+            body = AgreementWithAnnex,
             headers(("Location" = String, description = "The path of the created resource.")),
             links(
                 ("GetAgreement" = (operation_id = "getAgreement", parameters(("aid" = "$response.body#/id")))),
@@ -87,7 +87,10 @@ async fn create(
         .db(move |conn| agreements::create(conn, &spec, now))
         .await?;
     Ok(HttpResponse::Created()
-        .insert_header(("Location", format!("/v1/agreements/{}", created.id)))
+        .insert_header((
+            "Location",
+            format!("/v1/agreements/{}", created.agreement.id),
+        ))
         .json(created))
 }
 
@@ -102,7 +105,7 @@ async fn create(
     operation_id = "getAgreement",
     params(AgreementId),
     responses(
-        (status = 200, description = "The agreement.", body = Agreement),
+        (status = 200, description = "The agreement.", body = AgreementWithAnnex),
         (status = 404, response = NotFound),
     )
 )]
@@ -113,13 +116,15 @@ async fn get(
 ) -> Result<HttpResponse, ApiError> {
     let aid = path.into_inner();
     let not_found = ApiError::NotFound(format!("agreement `{aid}` does not exist"));
-    let found = state.db(move |conn| agreements::get(conn, &aid)).await;
+    let found = state
+        .db(move |conn| agreements::get_with_annex(conn, &aid))
+        .await;
     match found {
         // Parties other than the two signatories learn nothing, not even that it exists.
         Ok(a)
             if actor.is_admin()
-                || actor.acts_for(Role::Processor, &a.processor_id)
-                || actor.acts_for(Role::Controller, &a.controller_id) =>
+                || actor.acts_for(Role::Processor, &a.agreement.processor_id)
+                || actor.acts_for(Role::Controller, &a.agreement.controller_id) =>
         {
             Ok(HttpResponse::Ok().json(a))
         }

@@ -8,7 +8,7 @@ use super::i18n::{Labels, Lang};
 use super::openapi::{ControllerId, Forbidden, NotFound, ValidationFailed};
 use super::pages::{html, render};
 use super::{parse_instant, AppState, Routes};
-use crate::domain::agreement::{Agreement, Authorisation};
+use crate::domain::agreement::{AgreementWithAnnex, Authorisation};
 use crate::domain::authorised::{AuthorisedBy, AuthorisedEntry, NotAuthorisedReason};
 use crate::domain::party::{Controller, Processor};
 use crate::domain::subprocessor::Contact;
@@ -103,21 +103,28 @@ fn window_dates(window: &ObjectionWindow) -> WindowDates {
 
 fn authorisation_of(facts: &AnnexFacts, item: &AuthorisedEntry) -> AuthorisationFacts {
     let window = item.window_id.as_ref().and_then(|w| facts.windows.get(w));
-    let authorised_at = match item.authorised_by {
-        AuthorisedBy::Agreement => facts
+    let authorised_at = match window {
+        // On the agreement's annex: from signing, or from the earlier decision it records.
+        None => facts
             .agreements
             .iter()
-            .find(|a| a.id == item.agreement_id)
-            .map(|a| a.signed_at),
-        AuthorisedBy::Approved => window.and_then(|w| {
-            w.approval
+            .find(|a| a.agreement.id == item.agreement_id)
+            .and_then(|a| {
+                a.authorised_at_signing
+                    .iter()
+                    .find(|e| e.subprocessor_id == item.entry.id)
+            })
+            .map(|e| e.decided_at),
+        Some(w) => match item.authorised_by {
+            // Silence authorises when the window ends.
+            AuthorisedBy::TacitConsent => Some(w.closed_at.unwrap_or(w.closes_at)),
+            AuthorisedBy::Agreement | AuthorisedBy::Approved => w
+                .approval
                 .as_ref()
                 .map(|a| a.at)
                 .or(w.decided_at)
-                .or(w.closed_at)
-        }),
-        // Silence authorises when the window ends.
-        AuthorisedBy::TacitConsent => window.map(|w| w.closed_at.unwrap_or(w.closes_at)),
+                .or(w.closed_at),
+        },
     };
     AuthorisationFacts {
         authorised_at,
@@ -146,7 +153,7 @@ struct AnnexDocument<'a> {
     processor: &'a Processor,
     as_of: DateTime<Utc>,
     /// The agreements between the controller and the processor signed by `as_of`.
-    agreements: &'a [Agreement],
+    agreements: &'a [AgreementWithAnnex],
     items: Vec<AnnexItem<'a>>,
     not_authorised: &'a [crate::domain::authorised::NotAuthorisedEntry],
     /// The processor's last event at `as_of` that the controller may see; null if there is
@@ -291,7 +298,7 @@ fn how_text(lang: Lang, facts: &AnnexFacts, item: &AuthorisedEntry) -> String {
                 lang.datetime(w.opened_at),
                 lang.datetime(w.closes_at)
             ),
-            None => l.by_tacit_consent.to_string(),
+            None => format!("{} {}", l.by_tacit_consent, at(authorisation.authorised_at)),
         },
     }
 }
@@ -375,6 +382,7 @@ async fn annex_html(
     let agreements = facts
         .agreements
         .iter()
+        .map(|a| &a.agreement)
         .map(|a| {
             let terms = match a.authorisation {
                 Authorisation::General => l.general_authorisation,

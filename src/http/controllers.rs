@@ -6,7 +6,7 @@ use super::openapi::{
 };
 use super::processors::PartialBodyLinks;
 use super::{AppState, PageQuery, Routes};
-use crate::domain::agreement::Agreement;
+use crate::domain::agreement::AgreementWithAnnex;
 use crate::domain::party::{validate_controller, Controller, ControllerInput, OrganisationInput};
 use crate::store::{agreements, organisations};
 use actix_web::http::Method;
@@ -25,7 +25,7 @@ pub fn routes(routes: &mut Routes) {
 }
 
 type ControllerPage = crate::store::Page<Controller>;
-type AgreementPage = crate::store::Page<Agreement>;
+type AgreementPage = crate::store::Page<AgreementWithAnnex>;
 
 /// Create a controller
 ///

@@ -5,7 +5,7 @@ use super::openapi::{
     ValidationFailed,
 };
 use super::{parse_instant, AppState, PageQuery, Routes};
-use crate::domain::agreement::Agreement;
+use crate::domain::agreement::AgreementWithAnnex;
 use crate::domain::party::{validate_processor, OrganisationInput, Processor};
 use crate::domain::subprocessor::{self, Subprocessor, SubprocessorInput, SubprocessorItems};
 use crate::domain::{DomainError, FieldError};
@@ -19,7 +19,7 @@ use utoipa::{PartialSchema, ToSchema};
 
 type ProcessorPage = crate::store::Page<Processor>;
 type SubprocessorPage = crate::store::Page<Subprocessor>;
-type AgreementPage = crate::store::Page<Agreement>;
+type AgreementPage = crate::store::Page<AgreementWithAnnex>;
 
 pub fn routes(routes: &mut Routes) {
     routes

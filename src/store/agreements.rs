@@ -1,9 +1,14 @@
-use super::schema::{agreements, controllers, processors};
+use super::schema::{agreement_annex_entries, agreements, controllers, processors};
 use super::{from_db, to_db, DbConnection, Page, PageRequest, StoreError};
-use crate::domain::agreement::{Agreement, AgreementSpec, Authorisation, ThirdCountryTransfers};
+use crate::domain::agreement::{
+    Agreement, AgreementSpec, AgreementWithAnnex, AnnexEntry, AnnexEntrySpec, Authorisation,
+    ThirdCountryTransfers,
+};
+use crate::domain::authorised::AuthorisedBy;
 use crate::domain::{DomainError, FieldError};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
+use std::collections::HashMap;
 
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = agreements)]
@@ -53,7 +58,7 @@ pub fn create(
     conn: &mut DbConnection,
     spec: &AgreementSpec,
     now: DateTime<Utc>,
-) -> Result<Agreement, StoreError> {
+) -> Result<AgreementWithAnnex, StoreError> {
     super::write_transaction(conn, |conn| {
         // Taken first: signing may open windows, which appends to the processor's chain.
         match super::events::lock_chain(conn, &spec.processor_id) {
@@ -120,10 +125,137 @@ pub fn create(
                 agreements::created_at.eq(to_db(now)),
             ))
             .execute(conn)?;
+        let annex = annex_at_signing(conn, spec)?;
+        let rows: Vec<_> = annex
+            .iter()
+            .map(|entry| {
+                (
+                    agreement_annex_entries::agreement_id.eq(&id),
+                    agreement_annex_entries::subprocessor_id.eq(&entry.subprocessor_id),
+                    agreement_annex_entries::authorised_by.eq(entry.authorised_by.as_str()),
+                    agreement_annex_entries::decided_at.eq(to_db(entry.decided_at)),
+                )
+            })
+            .collect();
+        for chunk in rows.chunks(500) {
+            crate::insert_rows!(conn, agreement_annex_entries::table, chunk)?;
+        }
         let agreement = get(conn, &id)?;
         super::lifecycle::open_windows_for_agreement(conn, &agreement, now)?;
-        Ok(agreement)
+        Ok(AgreementWithAnnex {
+            agreement,
+            authorised_at_signing: annex,
+        })
     })
+}
+
+/// The annex an agreement is recorded with: the entries the caller names, each checked to be
+/// one of the processor's entries in use, or else the processor's list at `signed_at`.
+fn annex_at_signing(
+    conn: &mut DbConnection,
+    spec: &AgreementSpec,
+) -> Result<Vec<AnnexEntry>, StoreError> {
+    let Some(named) = &spec.authorised_at_signing else {
+        return Ok(
+            super::subprocessors::all(conn, &spec.processor_id, Some(spec.signed_at))?
+                .into_iter()
+                .map(|entry| AnnexEntry {
+                    subprocessor_id: entry.id,
+                    authorised_by: AuthorisedBy::Agreement,
+                    decided_at: spec.signed_at,
+                })
+                .collect(),
+        );
+    };
+    let in_use: std::collections::HashSet<String> =
+        super::subprocessors::all(conn, &spec.processor_id, None)?
+            .into_iter()
+            .map(|entry| entry.id)
+            .collect();
+    let mut problems = Vec::new();
+    for (i, entry) in named.iter().enumerate() {
+        if !in_use.contains(&entry.subprocessor_id) {
+            problems.push(FieldError::new(
+                format!("authorised_at_signing[{i}].subprocessor_id"),
+                format!(
+                    "`{}` is not an entry in use on processor `{}`'s list: name entries from \
+                     GET /v1/processors/{}/subprocessors",
+                    entry.subprocessor_id, spec.processor_id, spec.processor_id
+                ),
+            ));
+        }
+    }
+    if !problems.is_empty() {
+        return Err(StoreError::Domain(DomainError::Invalid(problems)));
+    }
+    Ok(named
+        .iter()
+        .map(|entry: &AnnexEntrySpec| AnnexEntry {
+            subprocessor_id: entry.subprocessor_id.clone(),
+            authorised_by: entry.authorised_by,
+            decided_at: entry.decided_at.unwrap_or(spec.signed_at),
+        })
+        .collect())
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = agreement_annex_entries)]
+struct AnnexRow {
+    agreement_id: String,
+    subprocessor_id: String,
+    authorised_by: String,
+    decided_at: NaiveDateTime,
+}
+
+/// Agreements with their annexes, read in one query per chunk of agreements.
+pub fn with_annex(
+    conn: &mut DbConnection,
+    agreements: Vec<Agreement>,
+) -> Result<Vec<AgreementWithAnnex>, StoreError> {
+    let mut annexes: HashMap<String, Vec<AnnexEntry>> = HashMap::new();
+    let ids: Vec<&str> = agreements.iter().map(|a| a.id.as_str()).collect();
+    // Bound the bind parameters per statement (SQLite allows 32,766).
+    for chunk in ids.chunks(500) {
+        let rows: Vec<AnnexRow> = agreement_annex_entries::table
+            .filter(agreement_annex_entries::agreement_id.eq_any(chunk))
+            .order((
+                agreement_annex_entries::agreement_id,
+                agreement_annex_entries::subprocessor_id,
+            ))
+            .select(AnnexRow::as_select())
+            .load(conn)?;
+        for row in rows {
+            let authorised_by = AuthorisedBy::parse(&row.authorised_by).ok_or_else(|| {
+                StoreError::Corrupt(format!(
+                    "agreement {}: bad annex authorised_by",
+                    row.agreement_id
+                ))
+            })?;
+            annexes
+                .entry(row.agreement_id)
+                .or_default()
+                .push(AnnexEntry {
+                    subprocessor_id: row.subprocessor_id,
+                    authorised_by,
+                    decided_at: from_db(row.decided_at),
+                });
+        }
+    }
+    Ok(agreements
+        .into_iter()
+        .map(|agreement| AgreementWithAnnex {
+            authorised_at_signing: annexes.remove(&agreement.id).unwrap_or_default(),
+            agreement,
+        })
+        .collect())
+}
+
+/// An agreement with its annex, as the API shows it.
+pub fn get_with_annex(conn: &mut DbConnection, id: &str) -> Result<AgreementWithAnnex, StoreError> {
+    let agreement = get(conn, id)?;
+    with_annex(conn, vec![agreement])?
+        .pop()
+        .ok_or_else(|| StoreError::not_found("agreement", id))
 }
 
 pub fn get(conn: &mut DbConnection, id: &str) -> Result<Agreement, StoreError> {
@@ -145,7 +277,7 @@ pub fn list(
     conn: &mut DbConnection,
     party: Party<'_>,
     page: &PageRequest,
-) -> Result<Page<Agreement>, StoreError> {
+) -> Result<Page<AgreementWithAnnex>, StoreError> {
     let mut query = agreements::table
         .select(AgreementRow::as_select())
         .order(agreements::id)
@@ -158,8 +290,9 @@ pub fn list(
     if let Some(after) = &page.after {
         query = query.filter(agreements::id.gt(after.clone()));
     }
-    let rows = convert(query.load(conn)?)?;
-    Ok(page.page(rows, |a| a.id.clone()))
+    let loaded = convert(query.load(conn)?)?;
+    let rows = with_annex(conn, loaded)?;
+    Ok(page.page(rows, |a| a.agreement.id.clone()))
 }
 
 /// Every agreement of a processor, for opening windows and checking seeding.

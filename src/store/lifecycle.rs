@@ -1150,6 +1150,7 @@ pub fn controller_authorised_list(
     as_of: DateTime<Utc>,
 ) -> Result<AuthorisedList, StoreError> {
     let agreements = agreement_store::all_for_controller(conn, controller_id)?;
+    let agreements = agreement_store::with_annex(conn, agreements)?;
     let window_rows: Vec<WindowRow> = objection_windows::table
         .filter(objection_windows::controller_id.eq(controller_id))
         .select(WindowRow::as_select())
@@ -1161,7 +1162,7 @@ pub fn controller_authorised_list(
     }
     let mut per_processor: HashMap<String, (Vec<Subprocessor>, HashMap<String, String>)> =
         HashMap::new();
-    for agreement in &agreements {
+    for agreement in agreements.iter().map(|a| &a.agreement) {
         if per_processor.contains_key(&agreement.processor_id) {
             continue;
         }
@@ -1181,8 +1182,9 @@ pub fn controller_authorised_list(
     Ok(authorised_list(
         as_of,
         agreements.iter().map(|agreement| {
-            let (entries, introduced_by) =
-                per_processor.get(&agreement.processor_id).unwrap_or(&empty);
+            let (entries, introduced_by) = per_processor
+                .get(&agreement.agreement.processor_id)
+                .unwrap_or(&empty);
             (
                 agreement,
                 ProcessorFacts {

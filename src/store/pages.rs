@@ -4,7 +4,7 @@
 use super::schema::{changes, events, objection_windows, processors};
 use super::{agreements, from_db, lifecycle, organisations, subprocessors, to_db};
 use super::{DbConnection, PageRequest, StoreError};
-use crate::domain::agreement::Agreement;
+use crate::domain::agreement::{Agreement, AgreementWithAnnex};
 use crate::domain::authorised::AuthorisedList;
 use crate::domain::change::{Change, ChangeState};
 use crate::domain::party::{Controller, Processor};
@@ -212,7 +212,7 @@ pub fn last_event_at(
 pub struct AnnexFacts {
     pub controller: Controller,
     pub processor: Processor,
-    pub agreements: Vec<Agreement>,
+    pub agreements: Vec<AgreementWithAnnex>,
     /// The controller's authorised list, narrowed to this processor's agreements.
     pub list: AuthorisedList,
     pub windows: HashMap<String, ObjectionWindow>,
@@ -228,15 +228,16 @@ pub fn annex(
 ) -> Result<AnnexFacts, StoreError> {
     let controller = organisations::get_controller(conn, cid)?;
     let processor = organisations::get_processor(conn, pid)?;
-    let agreements: Vec<Agreement> = agreements::all_for_controller(conn, cid)?
+    let ours: Vec<Agreement> = agreements::all_for_controller(conn, cid)?
         .into_iter()
         .filter(|a| a.processor_id == pid)
         .collect();
+    let agreements = agreements::with_annex(conn, ours)?;
     if agreements.is_empty() {
         return Err(StoreError::not_found("agreement", format!("{cid}/{pid}")));
     }
     let mut list = lifecycle::controller_authorised_list(conn, cid, as_of)?;
-    let ours = |agreement_id: &str| agreements.iter().any(|a| a.id == agreement_id);
+    let ours = |agreement_id: &str| agreements.iter().any(|a| a.agreement.id == agreement_id);
     list.items.retain(|e| ours(&e.agreement_id));
     list.not_authorised.retain(|e| ours(&e.agreement_id));
     let mut windows = HashMap::new();

@@ -44,6 +44,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    agreement_annex_entries (agreement_id, subprocessor_id) {
+        agreement_id -> Text,
+        subprocessor_id -> Text,
+        authorised_by -> Text,
+        decided_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     subprocessors (id) {
         id -> Text,
         processor_id -> Text,

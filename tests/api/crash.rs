@@ -54,6 +54,7 @@ fn thousand_due_windows(conn: &mut DbConnection) {
             terms,
             signed_at: now,
             reference: None,
+            authorised_at_signing: None,
         };
         agreements::create(conn, &agreement, now).unwrap();
     }

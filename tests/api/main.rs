@@ -8,6 +8,7 @@
     clippy::panic
 )]
 
+mod annex_at_signing;
 mod auth;
 mod browser;
 mod cli;

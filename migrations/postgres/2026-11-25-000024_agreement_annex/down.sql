@@ -1,0 +1,1 @@
+DROP TABLE agreement_annex_entries;
