@@ -1,6 +1,7 @@
 //! HTTP: actix handlers per resource. Handlers check who may do what, parse input, and call
 //! the store through `web::block`; they never build SQL themselves.
 
+pub mod agreement_import;
 pub mod agreements;
 pub mod annex;
 pub mod auth;
@@ -120,6 +121,7 @@ pub fn register(cfg: &mut web::ServiceConfig, test_clock: bool) -> Vec<(Method, 
     controllers::routes(&mut routes);
     windows::routes(&mut routes);
     agreements::routes(&mut routes);
+    agreement_import::routes(&mut routes);
     feeds::routes(&mut routes);
     webhooks::routes(&mut routes);
     pages::routes(&mut routes);

@@ -106,6 +106,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
         super::events::Api::openapi(),
         super::controllers::Api::openapi(),
         super::agreements::Api::openapi(),
+        super::agreement_import::Api::openapi(),
         super::changes::Api::openapi(),
         super::windows::Api::openapi(),
         super::annex::Api::openapi(),

@@ -60,92 +60,153 @@ pub fn create(
     now: DateTime<Utc>,
 ) -> Result<AgreementWithAnnex, StoreError> {
     super::write_transaction(conn, |conn| {
-        // Taken first: signing may open windows, which appends to the processor's chain.
-        match super::events::lock_chain(conn, &spec.processor_id) {
-            Ok(()) | Err(StoreError::NotFound { .. }) => {}
-            Err(other) => return Err(other),
+        lock_processor(conn, &spec.processor_id)?;
+        create_locked(conn, spec, now)
+    })
+}
+
+/// Taken first: signing may open windows, which appends to the processor's chain. A missing
+/// processor is reported as a field error by the signing itself.
+fn lock_processor(conn: &mut DbConnection, processor_id: &str) -> Result<(), StoreError> {
+    match super::events::lock_chain(conn, processor_id) {
+        Ok(()) | Err(StoreError::NotFound { .. }) => Ok(()),
+        Err(other) => Err(other),
+    }
+}
+
+/// Records many agreements at once, all or none: every row is checked against the database
+/// in one transaction, and any refusal rolls all back and is reported as a field error under
+/// `rows[i]`, together with the refusals the caller found before (`refused`, by row).
+pub fn import(
+    conn: &mut DbConnection,
+    rows: &[(usize, AgreementSpec)],
+    refused: Vec<(usize, FieldError)>,
+    now: DateTime<Utc>,
+) -> Result<Vec<AgreementWithAnnex>, StoreError> {
+    super::write_transaction(conn, |conn| {
+        // Locks in one order, so two imports cannot wait for each other.
+        let mut processors: Vec<&str> = rows.iter().map(|(_, s)| s.processor_id.as_str()).collect();
+        processors.sort_unstable();
+        processors.dedup();
+        for processor_id in processors {
+            lock_processor(conn, processor_id)?;
         }
-        let mut missing = Vec::new();
-        let controller_exists: i64 = controllers::table
-            .filter(controllers::id.eq(&spec.controller_id))
-            .count()
-            .get_result(conn)?;
-        if controller_exists == 0 {
-            missing.push(FieldError::new(
-                "controller_id",
-                format!(
-                    "no controller `{}`: create it first with POST /v1/controllers",
-                    spec.controller_id
-                ),
-            ));
+        let mut created = Vec::new();
+        let mut problems = refused;
+        for (i, spec) in rows {
+            // Each refusal below is decided by reads before any write, so the transaction
+            // stays usable for the rows after it.
+            match create_locked(conn, spec, now) {
+                Ok(agreement) => created.push(agreement),
+                Err(StoreError::Domain(DomainError::Invalid(errors))) => {
+                    problems.extend(errors.into_iter().map(|e| {
+                        (
+                            *i,
+                            FieldError::new(format!("rows[{i}].{}", e.field), e.message),
+                        )
+                    }))
+                }
+                Err(StoreError::Conflict(message)) => {
+                    problems.push((*i, FieldError::new(format!("rows[{i}]"), message)))
+                }
+                Err(other) => return Err(other),
+            }
         }
-        let processor_exists: i64 = processors::table
-            .filter(processors::id.eq(&spec.processor_id))
-            .count()
-            .get_result(conn)?;
-        if processor_exists == 0 {
-            missing.push(FieldError::new(
-                "processor_id",
-                format!("no processor `{}`", spec.processor_id),
-            ));
+        if problems.is_empty() {
+            return Ok(created);
         }
-        if !missing.is_empty() {
-            return Err(StoreError::Domain(DomainError::Invalid(missing)));
-        }
-        // One agreement per controller and processor: a second one would re-authorise, by its
-        // own signing date, entries the first one's windows refused (objection laundering).
-        // The chain lock taken above serialises this check with every other signing.
-        let existing: Option<String> = agreements::table
-            .filter(agreements::controller_id.eq(&spec.controller_id))
-            .filter(agreements::processor_id.eq(&spec.processor_id))
-            .select(agreements::id)
-            .first(conn)
-            .optional()?;
-        if let Some(existing) = existing {
-            return Err(StoreError::Conflict(format!(
-                "controller `{}` already has an agreement with processor `{}` (`{existing}`): \
-                 there is one agreement per controller and processor, and a second one may not \
-                 authorise again what the first one's windows decided",
-                spec.controller_id, spec.processor_id
-            )));
-        }
-        let id = uuid::Uuid::now_v7().to_string();
-        diesel::insert_into(agreements::table)
-            .values((
-                agreements::id.eq(&id),
-                agreements::controller_id.eq(&spec.controller_id),
-                agreements::processor_id.eq(&spec.processor_id),
-                agreements::authorisation.eq(spec.terms.authorisation.as_str()),
-                agreements::notice_days.eq(i32::from(spec.terms.notice_days)),
-                agreements::objection_requires_reason.eq(spec.terms.objection_requires_reason),
-                agreements::third_country_transfers.eq(spec.terms.third_country_transfers.as_str()),
-                agreements::signed_at.eq(to_db(spec.signed_at)),
-                agreements::reference.eq(&spec.reference),
-                agreements::time_zone.eq(spec.terms.time_zone.name()),
-                agreements::created_at.eq(to_db(now)),
-            ))
-            .execute(conn)?;
-        let annex = annex_at_signing(conn, spec)?;
-        let rows: Vec<_> = annex
-            .iter()
-            .map(|entry| {
-                (
-                    agreement_annex_entries::agreement_id.eq(&id),
-                    agreement_annex_entries::subprocessor_id.eq(&entry.subprocessor_id),
-                    agreement_annex_entries::authorised_by.eq(entry.authorised_by.as_str()),
-                    agreement_annex_entries::decided_at.eq(to_db(entry.decided_at)),
-                )
-            })
-            .collect();
-        for chunk in rows.chunks(500) {
-            crate::insert_rows!(conn, agreement_annex_entries::table, chunk)?;
-        }
-        let agreement = get(conn, &id)?;
-        super::lifecycle::open_windows_for_agreement(conn, &agreement, now)?;
-        Ok(AgreementWithAnnex {
-            agreement,
-            authorised_at_signing: annex,
+        problems.sort_by_key(|(i, _)| *i);
+        Err(StoreError::Domain(DomainError::Invalid(
+            problems.into_iter().map(|(_, e)| e).collect(),
+        )))
+    })
+}
+
+fn create_locked(
+    conn: &mut DbConnection,
+    spec: &AgreementSpec,
+    now: DateTime<Utc>,
+) -> Result<AgreementWithAnnex, StoreError> {
+    let mut missing = Vec::new();
+    let controller_exists: i64 = controllers::table
+        .filter(controllers::id.eq(&spec.controller_id))
+        .count()
+        .get_result(conn)?;
+    if controller_exists == 0 {
+        missing.push(FieldError::new(
+            "controller_id",
+            format!(
+                "no controller `{}`: create it first with POST /v1/controllers",
+                spec.controller_id
+            ),
+        ));
+    }
+    let processor_exists: i64 = processors::table
+        .filter(processors::id.eq(&spec.processor_id))
+        .count()
+        .get_result(conn)?;
+    if processor_exists == 0 {
+        missing.push(FieldError::new(
+            "processor_id",
+            format!("no processor `{}`", spec.processor_id),
+        ));
+    }
+    if !missing.is_empty() {
+        return Err(StoreError::Domain(DomainError::Invalid(missing)));
+    }
+    // One agreement per controller and processor: a second one would re-authorise, by its
+    // own signing date, entries the first one's windows refused (objection laundering).
+    // The chain lock taken above serialises this check with every other signing.
+    let existing: Option<String> = agreements::table
+        .filter(agreements::controller_id.eq(&spec.controller_id))
+        .filter(agreements::processor_id.eq(&spec.processor_id))
+        .select(agreements::id)
+        .first(conn)
+        .optional()?;
+    if let Some(existing) = existing {
+        return Err(StoreError::Conflict(format!(
+            "controller `{}` already has an agreement with processor `{}` (`{existing}`): \
+             there is one agreement per controller and processor, and a second one may not \
+             authorise again what the first one's windows decided",
+            spec.controller_id, spec.processor_id
+        )));
+    }
+    let id = uuid::Uuid::now_v7().to_string();
+    diesel::insert_into(agreements::table)
+        .values((
+            agreements::id.eq(&id),
+            agreements::controller_id.eq(&spec.controller_id),
+            agreements::processor_id.eq(&spec.processor_id),
+            agreements::authorisation.eq(spec.terms.authorisation.as_str()),
+            agreements::notice_days.eq(i32::from(spec.terms.notice_days)),
+            agreements::objection_requires_reason.eq(spec.terms.objection_requires_reason),
+            agreements::third_country_transfers.eq(spec.terms.third_country_transfers.as_str()),
+            agreements::signed_at.eq(to_db(spec.signed_at)),
+            agreements::reference.eq(&spec.reference),
+            agreements::time_zone.eq(spec.terms.time_zone.name()),
+            agreements::created_at.eq(to_db(now)),
+        ))
+        .execute(conn)?;
+    let annex = annex_at_signing(conn, spec)?;
+    let rows: Vec<_> = annex
+        .iter()
+        .map(|entry| {
+            (
+                agreement_annex_entries::agreement_id.eq(&id),
+                agreement_annex_entries::subprocessor_id.eq(&entry.subprocessor_id),
+                agreement_annex_entries::authorised_by.eq(entry.authorised_by.as_str()),
+                agreement_annex_entries::decided_at.eq(to_db(entry.decided_at)),
+            )
         })
+        .collect();
+    for chunk in rows.chunks(500) {
+        crate::insert_rows!(conn, agreement_annex_entries::table, chunk)?;
+    }
+    let agreement = get(conn, &id)?;
+    super::lifecycle::open_windows_for_agreement(conn, &agreement, now)?;
+    Ok(AgreementWithAnnex {
+        agreement,
+        authorised_at_signing: annex,
     })
 }
 

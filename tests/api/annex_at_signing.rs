@@ -171,3 +171,117 @@ async fn an_annex_is_checked_entry_by_entry(app: TestApp) {
 }
 
 on_both_backends!(an_annex_is_checked_entry_by_entry);
+
+/// Posts CSV to the import as `token`.
+async fn import_csv(app: &TestApp, token: &str, csv: &str) -> Reply {
+    app.send(
+        app.client
+            .post(app.url("/v1/agreements/import"))
+            .bearer_auth(token)
+            .header("Content-Type", "text/csv; charset=utf-8")
+            .body(csv.to_string()),
+    )
+    .await
+}
+
+/// An operator onboards existing customers from a spreadsheet: a row that cannot be recorded
+/// (an unknown controller, a bad number, a pair that already has an agreement) is reported
+/// with every other row's errors and nothing is written; the corrected file records them all,
+/// each with its annex, and raises no alarm.
+async fn a_spreadsheet_of_agreements_is_imported_all_or_nothing(app: TestApp) {
+    app.processor("timengo-dpg").await;
+    app.controller("roskilde").await;
+    app.controller("lejre").await;
+    let azure = app.seed("timengo-dpg", &azure()).await;
+    let header = "controller_id;processor_id;authorisation;notice_days;\
+                  third_country_transfers;signed_at;reference;authorised_at_signing";
+    let broken = format!(
+        "\u{FEFF}{header}\n\
+         roskilde;timengo-dpg;specific;30;forbidden;2025-03-01T09:00:00Z;DPA 2025-03;{azure}\n\
+         lejre;timengo-dpg;general;syv;forbidden;2025-04-01T09:00:00Z;;{azure}\n\
+         greve;timengo-dpg;general;7;forbidden;2025-05-01T09:00:00Z;;\n\
+         roskilde;timengo-dpg;general;7;forbidden;2025-05-01T09:00:00Z;;\n",
+        azure = id(&azure)
+    );
+    let reply = import_csv(&app, &admin(), &broken).await;
+    let problem = reply.problem(422);
+    assert_eq!(
+        reply.error_fields(),
+        ["rows[1].notice_days", "rows[2].controller_id", "rows[3]"],
+        "{problem}"
+    );
+    assert!(
+        problem["errors"][2]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("already has an agreement")),
+        "{problem}"
+    );
+
+    // Rows that repeat a pair are refused too, against the rows before them.
+    let fixed = broken.replace("syv", "7").replace("greve;", "lejre;");
+    let reply = import_csv(&app, &admin(), &fixed).await;
+    let problem = reply.problem(422);
+    assert_eq!(reply.error_fields(), ["rows[2]", "rows[3]"], "{problem}");
+    for cid in ["roskilde", "lejre"] {
+        let reply = app
+            .get(&format!("/v1/controllers/{cid}/agreements"), Some(&admin()))
+            .await;
+        assert_eq!(
+            reply.json()["items"],
+            json!([]),
+            "nothing written for {cid}"
+        );
+    }
+
+    let good: String = fixed.lines().take(3).map(|l| format!("{l}\n")).collect();
+    let reply = import_csv(&app, &admin(), &good).await;
+    assert_eq!(reply.status, 201, "{}", reply.text);
+    let items = reply.json()["items"].clone();
+    assert_eq!(items.as_array().map(Vec::len), Some(2));
+    assert_eq!(items[0]["reference"], "DPA 2025-03");
+    assert_eq!(items[1]["notice_days"], 7);
+    for cid in ["roskilde", "lejre"] {
+        let (authorised, alarms) = app.authorised(cid).await;
+        assert_eq!(authorised, [pair("Microsoft Azure", "agreement")], "{cid}");
+        assert!(alarms.is_empty(), "{cid}: {alarms:?}");
+    }
+}
+
+on_both_backends!(a_spreadsheet_of_agreements_is_imported_all_or_nothing);
+
+/// The JSON form carries earlier decisions; a processor imports only its own agreements.
+async fn a_json_import_carries_earlier_decisions_and_stays_with_its_processor(app: TestApp) {
+    app.processor("timengo-dpg").await;
+    app.processor("other").await;
+    app.controller("roskilde").await;
+    let qbox = app.seed("timengo-dpg", &eea_entry("Qbox ApS")).await;
+    let mut row = general_terms(30);
+    row["controller_id"] = json!("roskilde");
+    row["processor_id"] = json!("timengo-dpg");
+    row["signed_at"] = json!("2025-03-01T09:00:00Z");
+    row["authorised_at_signing"] = json!([{"subprocessor_id": id(&qbox),
+        "authorised_by": "tacit_consent", "decided_at": "2025-09-10T22:00:00Z"}]);
+    let path = "/v1/agreements/import";
+    let refused = app
+        .post(path, Some(&processor("other")), &json!([row]))
+        .await;
+    refused.problem(403);
+    let wrong_shape = app.post(path, Some(&admin()), &json!({"rows": []})).await;
+    assert_eq!(wrong_shape.error_fields(), ["rows"]);
+    let empty = app.post(path, Some(&admin()), &json!([])).await;
+    assert_eq!(empty.error_fields(), ["rows"]);
+
+    let reply = app
+        .post(path, Some(&processor("timengo-dpg")), &json!([row]))
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.text);
+    assert_eq!(
+        reply.json()["items"][0]["authorised_at_signing"][0]["authorised_by"],
+        "tacit_consent"
+    );
+    let (authorised, alarms) = app.authorised("roskilde").await;
+    assert_eq!(authorised, [pair("Qbox ApS", "tacit_consent")]);
+    assert!(alarms.is_empty());
+}
+
+on_both_backends!(a_json_import_carries_earlier_decisions_and_stays_with_its_processor);
