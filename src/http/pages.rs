@@ -363,9 +363,15 @@ fn processor_view(
                     .unwrap_or_default(),
                 summary: a.change.summary.clone(),
                 planned_from: date(a.change.planned_from),
-                object_until: match a.change.kind {
+                object_until: match (a.change.kind, a.general, a.specific) {
                     // A removal opens no window: there is nothing to object to.
-                    ChangeKind::Removal => "—".into(),
+                    (ChangeKind::Removal, _, _) => "—".into(),
+                    // Silence is not approval under specific authorisation: no deadline to
+                    // object by, but an approval each controller must give first.
+                    (_, false, true) => l.prior_approval.into(),
+                    (_, true, true) => {
+                        format!("{}; {}", date(a.objections_until), l.prior_approval_also)
+                    }
                     _ => date(a.objections_until),
                 },
             }

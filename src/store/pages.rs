@@ -4,7 +4,7 @@
 use super::schema::{changes, events, objection_windows, processors};
 use super::{agreements, from_db, lifecycle, organisations, subprocessors, to_db};
 use super::{DbConnection, PageRequest, StoreError};
-use crate::domain::agreement::{Agreement, AgreementWithAnnex};
+use crate::domain::agreement::{Agreement, AgreementWithAnnex, Authorisation};
 use crate::domain::authorised::AuthorisedList;
 use crate::domain::change::{Change, ChangeState};
 use crate::domain::party::{Controller, Processor};
@@ -82,6 +82,10 @@ pub struct Announced {
     pub replaced: Option<Subprocessor>,
     /// Until when controllers may object: the latest window close, never before `earliest_use`.
     pub objections_until: Option<DateTime<Utc>>,
+    /// Whether windows under general authorisation (controllers may object) and under specific
+    /// authorisation (each controller's prior approval is needed) are open for it.
+    pub general: bool,
+    pub specific: bool,
 }
 
 /// Everything the public page of one processor shows.
@@ -122,14 +126,30 @@ pub fn processor_page(
     let processor = organisations::get_processor(conn, pid)?;
     let entries = subprocessors::all(conn, pid, None)?;
     let mut announced = Vec::new();
+    let authorisations: HashMap<String, Authorisation> = agreements::all_for_processor(conn, pid)?
+        .into_iter()
+        .map(|a| (a.id, a.authorisation))
+        .collect();
     for mut change in all_changes(conn, pid, ChangeState::Announced, true)? {
-        let latest_close = change
-            .windows
-            .take()
-            .unwrap_or_default()
-            .iter()
-            .map(|w| w.closes_at)
-            .max();
+        let windows = change.windows.take().unwrap_or_default();
+        let authorisations = &authorisations;
+        let windows = &windows;
+        let under = move |wanted: Authorisation| {
+            windows
+                .iter()
+                .filter(move |w| authorisations.get(&w.agreement_id) == Some(&wanted))
+        };
+        let (general, specific) = (
+            under(Authorisation::General).next().is_some(),
+            under(Authorisation::Specific).next().is_some(),
+        );
+        // The objection deadline is the general windows' one; under specific authorisation
+        // the page asks for prior approval instead.
+        let latest_close = if general {
+            under(Authorisation::General).map(|w| w.closes_at).max()
+        } else {
+            windows.iter().map(|w| w.closes_at).max()
+        };
         let objections_until = match (latest_close, change.earliest_use) {
             (Some(a), Some(b)) => Some(a.max(b)),
             (a, b) => a.or(b),
@@ -142,6 +162,8 @@ pub fn processor_page(
             change,
             replaced,
             objections_until,
+            general,
+            specific,
         });
     }
     announced.sort_by_key(|a| (a.change.planned_from, a.change.id.clone()));

@@ -270,7 +270,7 @@ async fn announced_changes_then_history(app: TestApp) {
     assert!(row.contains("CVR 27720102"), "{row}");
     let deadline = select(
         &doc,
-        "table.changes tbody td[data-label=\"Controllers may object until\"]",
+        "table.changes tbody td[data-label=\"Latest objection deadline (each controller's follows from its agreement)\"]",
     );
     assert!(
         deadline[0].ends_with("CET") || deadline[0].ends_with("CEST"),
@@ -490,7 +490,54 @@ async fn annex_is_for_the_controller_only(app: TestApp) {
     .problem(422);
 }
 
+/// Under specific authorisation silence is not approval: the page does not invite objections
+/// there, it says that each controller's prior approval is needed; with customers under both
+/// kinds it gives the deadline and says so.
+async fn the_deadline_column_follows_the_terms(app: TestApp) {
+    app.processor("timengo-dpg").await;
+    app.controller("roskilde").await;
+    app.controller("lejre").await;
+    app.agreement("roskilde", "timengo-dpg", specific_terms())
+        .await;
+    app.announce_addition("timengo-dpg", &eea_entry("Qbox ApS"))
+        .await;
+    let column = |lang: &str| {
+        match lang {
+        "da" => "table.changes tbody td[data-label=\"Seneste indsigelsesfrist (den enkelte dataansvarliges frist følger af dennes aftale)\"]",
+        _ => "table.changes tbody td[data-label=\"Latest objection deadline (each controller's follows from its agreement)\"]",
+    }
+    };
+    let (_, doc) = page(&app, "?lang=da", None).await;
+    assert_eq!(
+        select(&doc, column("da")),
+        ["Kræver forudgående specifik skriftlig godkendelse fra hver dataansvarlig"]
+    );
+    let (_, doc) = page(&app, "?lang=en", None).await;
+    assert_eq!(
+        select(&doc, column("en")),
+        ["Each controller's prior specific written approval is required"]
+    );
+
+    app.agreement("lejre", "timengo-dpg", general_terms(7))
+        .await;
+    app.announce_addition("timengo-dpg", &eea_entry("Netic A/S"))
+        .await;
+    let (_, doc) = page(&app, "?lang=en", None).await;
+    let cells = select(&doc, column("en"));
+    let mixed = cells
+        .iter()
+        .find(|c| c.contains(';'))
+        .expect("a deadline with a note");
+    assert!(
+        mixed.ends_with(
+            "; controllers under specific authorisation: their prior specific written approval is required"
+        ),
+        "{cells:?}"
+    );
+}
+
 on_both_backends!(
+    the_deadline_column_follows_the_terms,
     page_shows_the_list_and_autodiscovery,
     language_follows_accept_language_and_lang,
     hostile_names_render_as_text,
