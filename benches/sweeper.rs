@@ -69,6 +69,7 @@ fn setup(conn: &mut DbConnection, count: usize) -> Result<(), Box<dyn std::error
         "processing_locations": ["DK"], "purpose": "Logging"
     }))?;
     let change = ChangeSpec {
+        modifies: None,
         kind: ChangeKind::Addition,
         subprocessor: Some(subprocessor::validate(&entry)?),
         replaces: None,

@@ -309,6 +309,7 @@ pub fn load(conn: &mut DbConnection, now: DateTime<Utc>) -> Result<String, Store
             lifecycle::list_changes(conn, processor_id, None, false, &PageRequest::first(1))?;
         if existing.items.is_empty() {
             let spec = ChangeSpec {
+                modifies: None,
                 kind: ChangeKind::Addition,
                 subprocessor: Some(subprocessor::validate(&entry)?),
                 replaces: None,

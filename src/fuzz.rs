@@ -337,16 +337,17 @@ proptest! {
 
     #[test]
     fn change_validation_names_fields(
-        kind in prop::option::of(select(vec![ChangeKind::Addition, ChangeKind::Replacement, ChangeKind::Removal])),
+        kind in prop::option::of(select(vec![ChangeKind::Addition, ChangeKind::Replacement, ChangeKind::Removal, ChangeKind::Modification])),
         entry in prop::option::of(subprocessor_input()),
         replaces in some_text(),
+        modifies in some_text(),
         summary in some_text(),
         planned_from in prop::option::of(instant()),
         announce in any::<bool>(),
     ) {
-        let input = ChangeInput { kind, subprocessor: entry, replaces, summary, planned_from, announce };
+        let input = ChangeInput { kind, subprocessor: entry, replaces, modifies, summary, planned_from, announce };
         if let Err(error) = change::validate(&input) {
-            let mut known = vec!["summary", "kind", "subprocessor", "replaces"];
+            let mut known = vec!["summary", "kind", "subprocessor", "replaces", "modifies"];
             let prefixed: Vec<String> =
                 SUBPROCESSOR_FIELDS.iter().map(|f| format!("subprocessor.{f}")).collect();
             known.extend(prefixed.iter().map(String::as_str));
@@ -627,7 +628,7 @@ proptest! {
                 time_zone: crate::domain::deadline::DEFAULT_TIME_ZONE,
             })
             .collect();
-        for kind in [ChangeKind::Addition, ChangeKind::Replacement, ChangeKind::Removal] {
+        for kind in [ChangeKind::Addition, ChangeKind::Replacement, ChangeKind::Removal, ChangeKind::Modification] {
             if let Ok(at) = change::plan(kind, planned_from, announced_at, &agreements) {
                 prop_assert!(at >= announced_at);
             }

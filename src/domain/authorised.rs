@@ -98,6 +98,8 @@ pub struct ProcessorFacts<'a> {
     pub introduced_by: &'a HashMap<String, String>,
     /// (change id, agreement id) → window.
     pub windows: &'a HashMap<(String, String), ObjectionWindow>,
+    /// Entry id → the effective modifications of it: (change id, in force from), oldest first.
+    pub modifications: &'a HashMap<String, Vec<(String, DateTime<Utc>)>>,
 }
 
 enum Verdict {
@@ -121,6 +123,11 @@ fn judge(
     {
         return Verdict::Annexed(annexed.authorised_by);
     }
+    by_window(window, as_of)
+}
+
+/// The verdict of one window: authorised only once it closed (by `as_of`) with consent.
+fn by_window(window: Option<&ObjectionWindow>, as_of: DateTime<Utc>) -> Verdict {
     let Some(window) = window.filter(|w| w.closed_by(as_of)) else {
         return Verdict::NotAuthorised(NotAuthorisedReason::InUseBeforeWindowClosed);
     };
@@ -167,7 +174,27 @@ pub fn authorised_list<'a>(
                     .and_then(|a| a.instruction.clone()),
                 late: authorised_by == AuthorisedBy::Approved && window.is_some_and(|w| w.late),
             };
-            match judge(with_annex, entry, window, as_of) {
+            let mut verdict = judge(with_annex, entry, window, as_of);
+            let mut window = window;
+            // Each version in force since needs its own authorisation, unless the annex was
+            // recorded with it already on the list.
+            let annexed_at = with_annex
+                .authorised_at_signing
+                .iter()
+                .find(|a| a.subprocessor_id == entry.id)
+                .map(|a| a.decided_at);
+            let modifications = facts.modifications.get(&entry.id).into_iter().flatten();
+            for (change_id, from) in modifications {
+                let covered = annexed_at.is_some_and(|at| at >= *from);
+                if *from > as_of || covered || matches!(verdict, Verdict::NotAuthorised(_)) {
+                    continue;
+                }
+                window = facts
+                    .windows
+                    .get(&(change_id.clone(), agreement.id.clone()));
+                verdict = by_window(window, as_of);
+            }
+            match verdict {
                 Verdict::Annexed(authorised_by) => list.items.push(authorised(authorised_by, None)),
                 Verdict::Authorised(authorised_by) => {
                     list.items.push(authorised(authorised_by, window))
@@ -214,6 +241,7 @@ mod tests {
             status: EntryStatus::Active,
             active_from: Some(active_from),
             active_until: None,
+            version: 1,
         }
     }
 
@@ -334,6 +362,7 @@ mod tests {
                 entries: &entries,
                 introduced_by: &introduced_by,
                 windows: &windows,
+                modifications: &HashMap::new(),
             };
             let list = authorised_list(now, [(&agreement, facts)]);
             assert_eq!(

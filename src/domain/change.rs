@@ -8,14 +8,17 @@ use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
 /// `addition`: a new entry. `replacement`: a new entry that replaces an existing one.
-/// `removal`: an existing entry leaves the list. Additions and replacements open an objection
-/// window per agreement when announced; a removal is announced but opens none.
+/// `removal`: an existing entry leaves the list. `modification`: a new version of an existing
+/// entry (locations, transfer basis, purpose, contact), which keeps its id. All but a removal
+/// open an objection window per agreement when announced; a removal is announced but opens
+/// none.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ChangeKind {
     Addition,
     Replacement,
     Removal,
+    Modification,
 }
 
 impl ChangeKind {
@@ -24,6 +27,7 @@ impl ChangeKind {
             ChangeKind::Addition => "addition",
             ChangeKind::Replacement => "replacement",
             ChangeKind::Removal => "removal",
+            ChangeKind::Modification => "modification",
         }
     }
 
@@ -32,13 +36,14 @@ impl ChangeKind {
             ChangeKind::Addition,
             ChangeKind::Replacement,
             ChangeKind::Removal,
+            ChangeKind::Modification,
         ]
         .into_iter()
         .find(|k| k.as_str() == text)
     }
 
-    /// Additions and replacements bring in a new sub-processor, which controllers must
-    /// authorise; a removal needs nobody's consent.
+    /// Additions, replacements and modifications bring in a sub-processor or new terms of one,
+    /// which controllers must authorise; a removal needs nobody's consent.
     pub fn opens_windows(self) -> bool {
         !matches!(self, ChangeKind::Removal)
     }
@@ -301,9 +306,11 @@ mod tests {
         "contact": null,
         "status": "proposed",
         "active_from": null,
-        "active_until": null
+        "active_until": null,
+        "version": 1
     },
     "replaces": null,
+    "modifies": null,
     "summary": "Adding Qbox for customer logging",
     "planned_from": "2027-01-15T00:00:00Z",
     "state": "announced",
@@ -319,12 +326,17 @@ pub struct Change {
     pub processor_id: String,
     pub kind: ChangeKind,
     /// The new entry (addition, replacement; status `proposed` until the change is effective,
-    /// `withdrawn` if the change is withdrawn) or the entry removed (removal).
+    /// `withdrawn` if the change is withdrawn), the entry removed (removal), or the proposed
+    /// version (modification: its own id, `inactive` once the modified entry has taken it).
     #[schema(required = true)]
     pub subprocessor: Option<super::subprocessor::Subprocessor>,
-    /// The id of the entry replaced (replacement) or removed (removal); null for an addition.
+    /// The id of the entry replaced (replacement) or removed (removal); null otherwise.
     #[schema(required = true)]
     pub replaces: Option<String>,
+    /// The id of the entry a modification changes; null otherwise. The entry keeps its id and
+    /// takes the new version (`subprocessor`, the proposal) when the change is effective.
+    #[schema(required = true)]
+    pub modifies: Option<String>,
     /// What changes and why, for controllers.
     pub summary: String,
     /// When the processor intends to start (the new entry's `active_from`). Null only for a
@@ -359,12 +371,16 @@ pub struct ChangeInput {
     /// Missing: 422 (field `kind`).
     #[schema(required = true, nullable = false)]
     pub kind: Option<ChangeKind>,
-    /// The new entry (addition, replacement); its field errors are prefixed `subprocessor.`.
+    /// The new entry (addition, replacement) or the entry as it will be (modification); its
+    /// field errors are prefixed `subprocessor.`.
     pub subprocessor: Option<super::subprocessor::SubprocessorInput>,
     /// The id of the entry replaced (replacement) or removed (removal); trimmed, blank counts
     /// as absent. It must name an active entry on the processor's list (else 422, field
     /// `replaces`).
     pub replaces: Option<String>,
+    /// The id of the active entry a modification changes (required for a modification,
+    /// refused otherwise; else 422, field `modifies`).
+    pub modifies: Option<String>,
     /// What changes and why, for controllers; trimmed, then 1 to 1000 characters (else 422,
     /// field `summary`).
     #[schema(required = true, nullable = false, min_length = 1, max_length = 1000)]
@@ -384,6 +400,7 @@ pub struct ChangeSpec {
     pub kind: ChangeKind,
     pub subprocessor: Option<super::subprocessor::SubprocessorSpec>,
     pub replaces: Option<String>,
+    pub modifies: Option<String>,
     pub summary: String,
     pub planned_from: Option<DateTime<Utc>>,
     pub announce: bool,
@@ -396,7 +413,7 @@ pub fn validate(input: &ChangeInput) -> Result<ChangeSpec, super::DomainError> {
     let kind = input.kind.unwrap_or_else(|| {
         problems.push(
             "kind",
-            "`kind` is required: addition, replacement or removal",
+            "`kind` is required: addition, replacement, removal or modification",
         );
         ChangeKind::Addition
     });
@@ -424,16 +441,37 @@ pub fn validate(input: &ChangeInput) -> Result<ChangeSpec, super::DomainError> {
             }
         },
     };
-    let replaces = input
-        .replaces
-        .as_deref()
-        .map(str::trim)
-        .filter(|r| !r.is_empty())
-        .map(String::from);
+    let present = |value: &Option<String>| {
+        value
+            .as_deref()
+            .map(str::trim)
+            .filter(|r| !r.is_empty())
+            .map(String::from)
+    };
+    let replaces = present(&input.replaces);
+    let modifies = present(&input.modifies);
+    match (kind, &modifies) {
+        (ChangeKind::Modification, None) => problems.push(
+            "modifies",
+            "a modification needs `modifies`: the id of the entry on your list it changes",
+        ),
+        (ChangeKind::Modification, Some(_)) | (_, None) => {}
+        (_, Some(_)) => problems.push(
+            "modifies",
+            format!(
+                "a {} modifies no entry: use kind modification, or leave out `modifies`",
+                kind.as_str()
+            ),
+        ),
+    }
     match (kind, &replaces) {
         (ChangeKind::Addition, Some(_)) => problems.push(
             "replaces",
             "an addition replaces nothing: use kind replacement, or leave out `replaces`",
+        ),
+        (ChangeKind::Modification, Some(_)) => problems.push(
+            "replaces",
+            "a modification keeps its entry: name it in `modifies`, and leave out `replaces`",
         ),
         (ChangeKind::Replacement | ChangeKind::Removal, None) => problems.push(
             "replaces",
@@ -454,6 +492,7 @@ pub fn validate(input: &ChangeInput) -> Result<ChangeSpec, super::DomainError> {
         kind,
         subprocessor,
         replaces,
+        modifies,
         summary,
         planned_from: input.planned_from,
         announce: input.announce,

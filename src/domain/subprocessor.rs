@@ -449,7 +449,7 @@ impl EntryStatus {
 }
 
 /// An entry on one processor's list (the fields of Annex IV of decision 2021/915).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[schema(example = json!({
     "id": "8d0e6c1c-1f4b-4a3e-9f39-0a4f1c2b7d11",
     "processor_id": "timengo-dpg",
@@ -465,7 +465,8 @@ impl EntryStatus {
     "contact": null,
     "status": "active",
     "active_from": "2026-11-23T12:00:00Z",
-    "active_until": null
+    "active_until": null,
+    "version": 1
 }))]
 pub struct Subprocessor {
     #[schema(format = "uuid")]
@@ -497,6 +498,10 @@ pub struct Subprocessor {
     pub active_from: Option<chrono::DateTime<chrono::Utc>>,
     #[schema(required = true)]
     pub active_until: Option<chrono::DateTime<chrono::Utc>>,
+    /// 1 when the entry is added; one more with each modification that takes effect. Earlier
+    /// versions are kept: `as_of` shows the one in force.
+    #[schema(minimum = 1)]
+    pub version: u32,
 }
 
 /// The entries created by one seeding request.

@@ -47,16 +47,20 @@ pub fn routes(routes: &mut Routes) {
 ///   entry it replaces) are required.
 /// - `removal`: `replaces` (the id of the active entry removed) is required,
 ///   `subprocessor` is refused; the answer shows the removed entry as `subprocessor`.
+/// - `modification`: `modifies` (the id of the active entry it changes) and `subprocessor`
+///   (the entry as it will be) are required. Windows open as for an addition; when the
+///   change is effective the entry keeps its id and becomes its next `version`, and
+///   `as_of` shows the version in force.
 ///
 /// The new entry is stored with status `proposed` until the change becomes effective.
 /// `replaces` must name an active entry on `{pid}`'s list (else 422, field `replaces`).
 ///
-/// `planned_from` is checked when the change is announced: for an addition or replacement
+/// `planned_from` is checked when the change is announced: for a change that opens windows
 /// it must not be earlier than the latest window close over the processor's agreements
 /// (announcement + the longest `notice_days`), else 422 `rule-violation` with
 /// `earliest_allowed`. Left out, it becomes that earliest instant; a removal may take
 /// effect at once (a past instant means "now"). Announcing appends `change.announced`
-/// and, for additions and replacements, one `window.opened` per agreement. The answer
+/// and, for additions, replacements and modifications, one `window.opened` per agreement. The answer
 /// includes the change's `windows`.
 #[utoipa::path(
     post,
@@ -81,6 +85,23 @@ pub fn routes(routes: &mut Routes) {
                     },
                     "summary": "Adding Qbox for customer logging",
                     "planned_from": "2027-01-15T00:00:00Z",
+                    "announce": true
+                })
+            )),
+            ("modification" = (
+                summary = "Announce that an entry moves its processing",
+                value = json!({
+                    "kind": "modification",
+                    "modifies": "8d0e6c1c-1f4b-4a3e-9f39-0a4f1c2b7d11",
+                    "subprocessor": {
+                        "name": "Microsoft Azure",
+                        "registration": {"scheme": "cvr", "number": "13612870"},
+                        "address": "Kanalvej 7, 2800 Kgs. Lyngby",
+                        "country": "DK",
+                        "processing_locations": ["IE", "NL", "SE"],
+                        "purpose": "Cloud platform hosting the DPG service"
+                    },
+                    "summary": "Azure adds a data centre in Sweden",
                     "announce": true
                 })
             )),

@@ -172,6 +172,7 @@ fn kind_label(l: &Labels, kind: ChangeKind) -> &'static str {
         ChangeKind::Addition => l.kind_addition,
         ChangeKind::Replacement => l.kind_replacement,
         ChangeKind::Removal => l.kind_removal,
+        ChangeKind::Modification => l.kind_modification,
     }
 }
 

@@ -37,6 +37,7 @@ struct ChangeRow {
     kind: String,
     subprocessor_id: Option<String>,
     replaces: Option<String>,
+    modifies: Option<String>,
     summary: String,
     planned_from: Option<NaiveDateTime>,
     state: String,
@@ -155,6 +156,7 @@ fn to_change(conn: &mut DbConnection, row: ChangeRow) -> Result<Change, StoreErr
         id: row.id,
         processor_id: row.processor_id,
         replaces: row.replaces,
+        modifies: row.modifies,
         summary: row.summary,
     })
 }
@@ -259,6 +261,31 @@ fn invalid(field: &str, message: impl Into<String>) -> StoreError {
     StoreError::Domain(DomainError::Invalid(vec![FieldError::new(field, message)]))
 }
 
+/// The active entry a change names in `field`, or a field error saying why it cannot.
+fn active_entry(
+    conn: &mut DbConnection,
+    processor_id: &str,
+    field: &str,
+    entry_id: &str,
+) -> Result<Subprocessor, StoreError> {
+    let entry = entries::get(conn, processor_id, entry_id).map_err(|e| match e {
+        StoreError::NotFound { .. } => {
+            invalid(field, format!("`{entry_id}` is not an entry on your list"))
+        }
+        other => other,
+    })?;
+    if entry.status != EntryStatus::Active {
+        return Err(invalid(
+            field,
+            format!(
+                "`{entry_id}` is {}, not active on your list",
+                entry.status.as_str()
+            ),
+        ));
+    }
+    Ok(entry)
+}
+
 /// Creates a change (a draft, or announced at once).
 pub fn create_change(
     conn: &mut DbConnection,
@@ -270,26 +297,11 @@ pub fn create_change(
         events::lock_chain(conn, processor_id)?;
         let replaced = match &spec.replaces {
             None => None,
-            Some(entry_id) => {
-                let entry = entries::get(conn, processor_id, entry_id).map_err(|e| match e {
-                    StoreError::NotFound { .. } => invalid(
-                        "replaces",
-                        format!("`{entry_id}` is not an entry on your list"),
-                    ),
-                    other => other,
-                })?;
-                if entry.status != EntryStatus::Active {
-                    return Err(invalid(
-                        "replaces",
-                        format!(
-                            "`{entry_id}` is {}, not active on your list",
-                            entry.status.as_str()
-                        ),
-                    ));
-                }
-                Some(entry)
-            }
+            Some(entry_id) => Some(active_entry(conn, processor_id, "replaces", entry_id)?),
         };
+        if let Some(entry_id) = &spec.modifies {
+            active_entry(conn, processor_id, "modifies", entry_id)?;
+        }
         let entry_id = match (&spec.subprocessor, &replaced) {
             (Some(new_entry), _) => Some(
                 entries::insert(
@@ -314,6 +326,7 @@ pub fn create_change(
                 changes::kind.eq(spec.kind.as_str()),
                 changes::subprocessor_id.eq(entry_id),
                 changes::replaces.eq(&spec.replaces),
+                changes::modifies.eq(&spec.modifies),
                 changes::summary.eq(&spec.summary),
                 changes::planned_from.eq(spec.planned_from.map(to_db)),
                 changes::state.eq(ChangeState::Draft.as_str()),
@@ -1101,7 +1114,18 @@ fn activate_locked(
         return Ok(0);
     }
     let kind = ChangeKind::parse(&row.kind).ok_or_else(|| corrupt("change kind", change_id))?;
-    if let (true, Some(entry_id)) = (kind.opens_windows(), &row.subprocessor_id) {
+    if let (ChangeKind::Modification, Some(proposal_id), Some(entry_id)) =
+        (kind, &row.subprocessor_id, &row.modifies)
+    {
+        entries::apply_modification(
+            conn,
+            processor_id,
+            entry_id,
+            proposal_id,
+            change_id,
+            from_db(planned_from),
+        )?;
+    } else if let (true, Some(entry_id)) = (kind.opens_windows(), &row.subprocessor_id) {
         diesel::update(subprocessors::table.find(entry_id))
             .set((
                 subprocessors::status.eq(EntryStatus::Active.as_str()),
@@ -1160,39 +1184,77 @@ pub fn controller_authorised_list(
         let key = (row.change_id.clone(), row.agreement_id.clone());
         windows.insert(key, to_window(row, None)?);
     }
-    let mut per_processor: HashMap<String, (Vec<Subprocessor>, HashMap<String, String>)> =
-        HashMap::new();
+    let mut per_processor: HashMap<String, ProcessorSide> = HashMap::new();
     for agreement in agreements.iter().map(|a| &a.agreement) {
         if per_processor.contains_key(&agreement.processor_id) {
             continue;
         }
-        let in_use = entries::all(conn, &agreement.processor_id, Some(as_of))?;
-        let introduced: Vec<(Option<String>, String)> = changes::table
-            .filter(changes::processor_id.eq(&agreement.processor_id))
-            .filter(changes::kind.ne(ChangeKind::Removal.as_str()))
-            .select((changes::subprocessor_id, changes::id))
-            .load(conn)?;
-        let introduced_by = introduced
-            .into_iter()
-            .filter_map(|(entry_id, change_id)| entry_id.map(|e| (e, change_id)))
-            .collect();
-        per_processor.insert(agreement.processor_id.clone(), (in_use, introduced_by));
+        let side = processor_side(conn, &agreement.processor_id, as_of)?;
+        per_processor.insert(agreement.processor_id.clone(), side);
     }
-    let empty = (Vec::new(), HashMap::new());
+    let empty = ProcessorSide::default();
     Ok(authorised_list(
         as_of,
         agreements.iter().map(|agreement| {
-            let (entries, introduced_by) = per_processor
+            let side = per_processor
                 .get(&agreement.agreement.processor_id)
                 .unwrap_or(&empty);
             (
                 agreement,
                 ProcessorFacts {
-                    entries,
-                    introduced_by,
+                    entries: &side.entries,
+                    introduced_by: &side.introduced_by,
                     windows: &windows,
+                    modifications: &side.modifications,
                 },
             )
         }),
     ))
+}
+
+/// What one processor's list looks like at `as_of`, for judging its controllers' lists.
+#[derive(Default)]
+struct ProcessorSide {
+    entries: Vec<Subprocessor>,
+    introduced_by: HashMap<String, String>,
+    modifications: HashMap<String, Vec<(String, DateTime<Utc>)>>,
+}
+
+fn processor_side(
+    conn: &mut DbConnection,
+    processor_id: &str,
+    as_of: DateTime<Utc>,
+) -> Result<ProcessorSide, StoreError> {
+    let entries = entries::all(conn, processor_id, Some(as_of))?;
+    let introduced: Vec<(Option<String>, String)> = changes::table
+        .filter(changes::processor_id.eq(processor_id))
+        .filter(changes::kind.ne(ChangeKind::Removal.as_str()))
+        .filter(changes::kind.ne(ChangeKind::Modification.as_str()))
+        .select((changes::subprocessor_id, changes::id))
+        .load(conn)?;
+    let introduced_by = introduced
+        .into_iter()
+        .filter_map(|(entry_id, change_id)| entry_id.map(|e| (e, change_id)))
+        .collect();
+    let modified: Vec<(Option<String>, String, Option<NaiveDateTime>)> = changes::table
+        .filter(changes::processor_id.eq(processor_id))
+        .filter(changes::kind.eq(ChangeKind::Modification.as_str()))
+        .filter(changes::state.eq(ChangeState::Effective.as_str()))
+        .order(changes::planned_from)
+        .select((changes::modifies, changes::id, changes::planned_from))
+        .load(conn)?;
+    let mut modifications: HashMap<String, Vec<(String, DateTime<Utc>)>> = HashMap::new();
+    for (entry_id, change_id, from) in modified {
+        if let (Some(entry_id), Some(from)) = (entry_id, from) {
+            modifications
+                .entry(entry_id)
+                .or_default()
+                .push((change_id, from_db(from)));
+        }
+    }
+    Ok(ProcessorSide {
+        entries,
+        introduced_by,
+        modifications,
+    })
 }

@@ -73,6 +73,17 @@ diesel::table! {
         active_from -> Nullable<Timestamp>,
         active_until -> Nullable<Timestamp>,
         created_at -> Timestamp,
+        version -> Integer,
+    }
+}
+
+diesel::table! {
+    subprocessor_versions (entry_id, version) {
+        entry_id -> Text,
+        version -> Integer,
+        snapshot -> Text,
+        valid_until -> Timestamp,
+        change_id -> Text,
     }
 }
 
@@ -112,6 +123,7 @@ diesel::table! {
         effective_at -> Nullable<Timestamp>,
         withdrawn_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
+        modifies -> Nullable<Text>,
     }
 }
 
@@ -205,6 +217,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     controllers,
     agreements,
     subprocessors,
+    subprocessor_versions,
     events,
     test_clock,
     webhook_endpoints,

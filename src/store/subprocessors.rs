@@ -1,6 +1,6 @@
 use super::events::{self, NewEvent};
 use super::organisations::{registration, registration_columns};
-use super::schema::{agreements, subprocessors};
+use super::schema::{agreements, subprocessor_versions, subprocessors};
 use super::{from_db, to_db, DbConnection, Page, PageRequest, StoreError};
 use crate::domain::event::EventType;
 use crate::domain::geography::Location;
@@ -31,6 +31,7 @@ struct EntryRow {
     status: String,
     active_from: Option<NaiveDateTime>,
     active_until: Option<NaiveDateTime>,
+    version: i32,
 }
 
 impl TryFrom<EntryRow> for Subprocessor {
@@ -47,6 +48,7 @@ impl TryFrom<EntryRow> for Subprocessor {
                 email: row.contact_email.clone(),
             }),
         };
+        let version = u32::try_from(row.version).map_err(|_| corrupt("version"))?;
         Ok(Subprocessor {
             processing_locations: serde_json::from_str(&row.processing_locations)
                 .map_err(|_| corrupt("processing_locations"))?,
@@ -69,6 +71,7 @@ impl TryFrom<EntryRow> for Subprocessor {
             purpose: row.purpose,
             active_from: row.active_from.map(from_db),
             active_until: row.active_until.map(from_db),
+            version,
         })
     }
 }
@@ -209,8 +212,115 @@ pub fn list(
     if let Some(after) = &page.after {
         query = query.filter(subprocessors::id.gt(after.clone()));
     }
-    let rows = convert(query.load(conn)?)?;
+    let mut rows = convert(query.load(conn)?)?;
+    if let Some(at) = as_of {
+        in_force_at(conn, &mut rows, at)?;
+    }
     Ok(page.page(rows, |e| e.id.clone()))
+}
+
+/// Replaces each modified entry by the version that was in force at `at`.
+fn in_force_at(
+    conn: &mut DbConnection,
+    entries: &mut [Subprocessor],
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let modified: Vec<&str> = entries
+        .iter()
+        .filter(|e| e.version > 1)
+        .map(|e| e.id.as_str())
+        .collect();
+    if modified.is_empty() {
+        return Ok(());
+    }
+    // The earliest version that ended after `at` was in force then.
+    let ended: Vec<(String, String)> = subprocessor_versions::table
+        .filter(subprocessor_versions::entry_id.eq_any(&modified))
+        .filter(subprocessor_versions::valid_until.gt(to_db(at)))
+        .order((
+            subprocessor_versions::entry_id,
+            subprocessor_versions::version,
+        ))
+        .select((
+            subprocessor_versions::entry_id,
+            subprocessor_versions::snapshot,
+        ))
+        .load(conn)?;
+    let mut earlier = std::collections::HashMap::new();
+    for (entry_id, snapshot) in ended {
+        earlier.entry(entry_id).or_insert(snapshot);
+    }
+    for entry in entries.iter_mut() {
+        if let Some(snapshot) = earlier.get(&entry.id) {
+            let mut version: Subprocessor = serde_json::from_str(snapshot).map_err(|e| {
+                StoreError::Corrupt(format!("sub-processor {}: bad version: {e}", entry.id))
+            })?;
+            // Whether and when it left the list is the entry's, not the version's.
+            version.status = entry.status;
+            version.active_until = entry.active_until;
+            *entry = version;
+        }
+    }
+    Ok(())
+}
+
+/// Makes a modification effective at `at`: the entry keeps its id and takes the proposed
+/// version's contents as its next version; the version it leaves is kept whole, and the
+/// proposal, now carried by the entry, leaves nothing of its own on the list.
+pub fn apply_modification(
+    conn: &mut DbConnection,
+    processor_id: &str,
+    entry_id: &str,
+    proposal_id: &str,
+    change_id: &str,
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let current = get(conn, processor_id, entry_id)?;
+    let snapshot =
+        serde_json::to_string(&current).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let version = i32::try_from(current.version)
+        .ok()
+        .and_then(|v| v.checked_add(1))
+        .ok_or_else(|| StoreError::Corrupt(format!("sub-processor {entry_id}: bad version")))?;
+    diesel::insert_into(subprocessor_versions::table)
+        .values((
+            subprocessor_versions::entry_id.eq(entry_id),
+            subprocessor_versions::version.eq(version - 1),
+            subprocessor_versions::snapshot.eq(snapshot),
+            subprocessor_versions::valid_until.eq(to_db(at)),
+            subprocessor_versions::change_id.eq(change_id),
+        ))
+        .execute(conn)?;
+    let proposal: EntryRow = subprocessors::table
+        .find(proposal_id)
+        .select(EntryRow::as_select())
+        .first(conn)?;
+    diesel::update(subprocessors::table.find(entry_id))
+        .set((
+            subprocessors::name.eq(proposal.name),
+            subprocessors::registration_scheme.eq(proposal.registration_scheme),
+            subprocessors::registration_number.eq(proposal.registration_number),
+            subprocessors::address.eq(proposal.address),
+            subprocessors::country.eq(proposal.country),
+            subprocessors::processing_locations.eq(proposal.processing_locations),
+            subprocessors::location.eq(proposal.location),
+            subprocessors::transfer_basis.eq(proposal.transfer_basis),
+            subprocessors::transfer_basis_note.eq(proposal.transfer_basis_note),
+            subprocessors::purpose.eq(proposal.purpose),
+            subprocessors::contact_name.eq(proposal.contact_name),
+            subprocessors::contact_position.eq(proposal.contact_position),
+            subprocessors::contact_email.eq(proposal.contact_email),
+            subprocessors::version.eq(version),
+        ))
+        .execute(conn)?;
+    diesel::update(subprocessors::table.find(proposal_id))
+        .set((
+            subprocessors::status.eq(EntryStatus::Inactive.as_str()),
+            subprocessors::active_from.eq(to_db(at)),
+            subprocessors::active_until.eq(to_db(at)),
+        ))
+        .execute(conn)?;
+    Ok(())
 }
 
 /// The whole list at an instant (or now), sorted by name, for exports and pages.

@@ -64,6 +64,7 @@ fn thousand_due_windows(conn: &mut DbConnection) {
         kind: ChangeKind::Addition,
         subprocessor: Some(subprocessor::validate(&entry).unwrap()),
         replaces: None,
+        modifies: None,
         summary: "Qbox".into(),
         planned_from: None,
         announce: true,

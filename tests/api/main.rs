@@ -23,6 +23,7 @@ mod idempotency;
 mod jwks;
 mod lifecycle;
 mod metrics;
+mod modifications;
 mod notify_e2e;
 mod openapi;
 mod page;
