@@ -31,48 +31,48 @@ diesel::define_sql_function! {
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = changes)]
-struct ChangeRow {
-    id: String,
-    processor_id: String,
-    kind: String,
-    subprocessor_id: Option<String>,
-    replaces: Option<String>,
-    summary: String,
-    planned_from: Option<NaiveDateTime>,
-    state: String,
-    announced_at: Option<NaiveDateTime>,
-    earliest_use: Option<NaiveDateTime>,
-    effective_at: Option<NaiveDateTime>,
-    withdrawn_at: Option<NaiveDateTime>,
+pub(super) struct ChangeRow {
+    pub(super) id: String,
+    pub(super) processor_id: String,
+    pub(super) kind: String,
+    pub(super) subprocessor_id: Option<String>,
+    pub(super) replaces: Option<String>,
+    pub(super) summary: String,
+    pub(super) planned_from: Option<NaiveDateTime>,
+    pub(super) state: String,
+    pub(super) announced_at: Option<NaiveDateTime>,
+    pub(super) earliest_use: Option<NaiveDateTime>,
+    pub(super) effective_at: Option<NaiveDateTime>,
+    pub(super) withdrawn_at: Option<NaiveDateTime>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = objection_windows)]
-struct WindowRow {
-    id: String,
-    change_id: String,
-    agreement_id: String,
-    controller_id: String,
-    processor_id: String,
-    opened_at: NaiveDateTime,
-    closes_at: NaiveDateTime,
-    state: String,
-    conflicts: String,
-    decided_at: Option<NaiveDateTime>,
-    closed_at: Option<NaiveDateTime>,
-    objection_reason: Option<String>,
-    objection_at: Option<NaiveDateTime>,
-    approval_note: Option<String>,
-    approval_at: Option<NaiveDateTime>,
-    approval_instruction: Option<String>,
-    closes_on: Option<String>,
-    late: bool,
-    ended_as: Option<String>,
-    objection_by: Option<String>,
-    approval_by: Option<String>,
+pub(super) struct WindowRow {
+    pub(super) id: String,
+    pub(super) change_id: String,
+    pub(super) agreement_id: String,
+    pub(super) controller_id: String,
+    pub(super) processor_id: String,
+    pub(super) opened_at: NaiveDateTime,
+    pub(super) closes_at: NaiveDateTime,
+    pub(super) state: String,
+    pub(super) conflicts: String,
+    pub(super) decided_at: Option<NaiveDateTime>,
+    pub(super) closed_at: Option<NaiveDateTime>,
+    pub(super) objection_reason: Option<String>,
+    pub(super) objection_at: Option<NaiveDateTime>,
+    pub(super) approval_note: Option<String>,
+    pub(super) approval_at: Option<NaiveDateTime>,
+    pub(super) approval_instruction: Option<String>,
+    pub(super) closes_on: Option<String>,
+    pub(super) late: bool,
+    pub(super) ended_as: Option<String>,
+    pub(super) objection_by: Option<String>,
+    pub(super) approval_by: Option<String>,
 }
 
-fn corrupt(what: &str, id: &str) -> StoreError {
+pub(super) fn corrupt(what: &str, id: &str) -> StoreError {
     StoreError::Corrupt(format!("{what} of `{id}` is not a known value"))
 }
 
@@ -159,11 +159,11 @@ fn to_change(conn: &mut DbConnection, row: ChangeRow) -> Result<Change, StoreErr
     })
 }
 
-fn json<T: serde::Serialize>(value: &T) -> Result<serde_json::Value, StoreError> {
+pub(super) fn json<T: serde::Serialize>(value: &T) -> Result<serde_json::Value, StoreError> {
     serde_json::to_value(value).map_err(|e| StoreError::Corrupt(format!("not serialisable: {e}")))
 }
 
-fn change_row(
+pub(super) fn change_row(
     conn: &mut DbConnection,
     processor_id: &str,
     change_id: &str,
@@ -1058,79 +1058,6 @@ fn close_due_locked(
     close_windows(conn, processor_id, closing, now)
 }
 
-/// Makes announced changes effective once `planned_from` has come.
-pub fn activate_due_changes(
-    conn: &mut DbConnection,
-    now: DateTime<Utc>,
-) -> Result<usize, StoreError> {
-    let due: Vec<(String, String)> = changes::table
-        .filter(changes::state.eq(ChangeState::Announced.as_str()))
-        .filter(changes::planned_from.le(to_db(now)))
-        .order(changes::planned_from)
-        .select((changes::processor_id, changes::id))
-        .load(conn)?;
-    let mut total = 0;
-    for (processor_id, change_id) in due {
-        total += write_transaction(conn, |conn| {
-            events::lock_chain(conn, &processor_id)?;
-            activate_locked(conn, &processor_id, &change_id, now)
-        })?;
-    }
-    Ok(total)
-}
-
-fn activate_locked(
-    conn: &mut DbConnection,
-    processor_id: &str,
-    change_id: &str,
-    now: DateTime<Utc>,
-) -> Result<usize, StoreError> {
-    let row = change_row(conn, processor_id, change_id)?;
-    let Some(planned_from) = row.planned_from else {
-        return Ok(0);
-    };
-    let updated = diesel::update(changes::table.find(change_id))
-        .filter(changes::state.eq(ChangeState::Announced.as_str()))
-        .set((
-            changes::state.eq(ChangeState::Effective.as_str()),
-            changes::effective_at.eq(to_db(now)),
-        ))
-        .execute(conn)?;
-    if updated == 0 {
-        // Another sweeper made it effective first.
-        return Ok(0);
-    }
-    let kind = ChangeKind::parse(&row.kind).ok_or_else(|| corrupt("change kind", change_id))?;
-    if let (true, Some(entry_id)) = (kind.opens_windows(), &row.subprocessor_id) {
-        diesel::update(subprocessors::table.find(entry_id))
-            .set((
-                subprocessors::status.eq(EntryStatus::Active.as_str()),
-                subprocessors::active_from.eq(planned_from),
-            ))
-            .execute(conn)?;
-    }
-    if let Some(old_id) = &row.replaces {
-        diesel::update(subprocessors::table.find(old_id))
-            .set((
-                subprocessors::status.eq(EntryStatus::Inactive.as_str()),
-                subprocessors::active_until.eq(planned_from),
-            ))
-            .execute(conn)?;
-    }
-    let change = get_change(conn, processor_id, change_id, false)?;
-    events::append(
-        conn,
-        now,
-        NewEvent {
-            event_type: EventType::ChangeEffective,
-            processor_id: processor_id.to_string(),
-            controller_id: None,
-            data: json(&change)?,
-        },
-    )?;
-    Ok(1)
-}
-
 /// One sweep: close what is due, then make due changes effective.
 pub fn sweep(
     conn: &mut DbConnection,
@@ -1139,7 +1066,7 @@ pub fn sweep(
 ) -> Result<SweepReport, StoreError> {
     Ok(SweepReport {
         windows_closed: close_due_windows(conn, now, batch)?,
-        changes_effective: activate_due_changes(conn, now)?,
+        changes_effective: super::activation::activate_due_changes(conn, now)?,
     })
 }
 
