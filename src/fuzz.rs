@@ -586,6 +586,7 @@ proptest! {
         planned_from in prop::option::of(instant()),
         announced_at in instant(),
         notice_days in proptest::collection::vec(1u16..=365, 0..4),
+        reaction_secs in 0i64..=31_536_000,
     ) {
         let agreements: Vec<agreement::Agreement> = notice_days
             .iter()
@@ -603,7 +604,8 @@ proptest! {
             })
             .collect();
         for kind in [ChangeKind::Addition, ChangeKind::Replacement, ChangeKind::Removal] {
-            if let Ok(at) = change::plan(kind, planned_from, announced_at, &agreements) {
+            let reaction = chrono::Duration::seconds(reaction_secs);
+            if let Ok(at) = change::plan(kind, planned_from, announced_at, &agreements, reaction) {
                 prop_assert!(at >= announced_at);
             }
         }

@@ -155,8 +155,9 @@ async fn create(
     actor.require_processor(&pid)?;
     let spec = change::validate(&body)?;
     let now = state.clock.now();
+    let reaction = state.reaction_time;
     let created = state
-        .db(move |conn| lifecycle::create_change(conn, &pid, &spec, now))
+        .db(move |conn| lifecycle::create_change(conn, &pid, &spec, now, reaction))
         .await?;
     state.wake_sweeper();
     Ok(HttpResponse::Created()
@@ -287,7 +288,9 @@ async fn change_step(
     state: web::Data<AppState>,
     actor: Actor,
     path: web::Path<(String, String)>,
-    step: fn(&mut DbConnection, &str, &str, DateTime<Utc>) -> Result<Change, StoreError>,
+    step: impl FnOnce(&mut DbConnection, &str, &str, DateTime<Utc>) -> Result<Change, StoreError>
+        + Send
+        + 'static,
 ) -> Result<HttpResponse, ApiError> {
     let (pid, chid) = path.into_inner();
     actor.require_processor(&pid)?;
@@ -384,7 +387,11 @@ async fn announce(
     actor: Actor,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    change_step(state, actor, path, lifecycle::announce).await
+    let reaction = state.reaction_time;
+    change_step(state, actor, path, move |conn, pid, chid, now| {
+        lifecycle::announce(conn, pid, chid, now, reaction)
+    })
+    .await
 }
 
 /// Withdraw a change

@@ -108,6 +108,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
         super::agreements::Api::openapi(),
         super::changes::Api::openapi(),
         super::windows::Api::openapi(),
+        super::resolutions::Api::openapi(),
         super::annex::Api::openapi(),
         super::feeds::Api::openapi(),
         super::webhooks::Api::openapi(),

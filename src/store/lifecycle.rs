@@ -9,10 +9,10 @@ use super::{
 };
 use super::{DbConnection, Page, PageRequest, StoreError};
 use crate::domain::agreement::{Agreement, Authorisation};
-use crate::domain::authorised::{authorised_list, AuthorisedList, ProcessorFacts};
 use crate::domain::change::{self, Change, ChangeKind, ChangeSpec, ChangeState, Conflict};
 use crate::domain::event::EventType;
-use crate::domain::subprocessor::{EntryStatus, Subprocessor};
+use crate::domain::resolution::{Resolution, ResolutionFacts, ResolutionKind};
+use crate::domain::subprocessor::EntryStatus;
 use crate::domain::window::ObjectionWindow;
 use crate::domain::window::{self as window_rules, Approval, Decider, Decision, Objection};
 use crate::domain::window::{Transition, WindowError, WindowFacts, WindowState};
@@ -44,6 +44,7 @@ pub(super) struct ChangeRow {
     pub(super) earliest_use: Option<NaiveDateTime>,
     pub(super) effective_at: Option<NaiveDateTime>,
     pub(super) withdrawn_at: Option<NaiveDateTime>,
+    pub(super) live_over_unresolved: Option<String>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -70,6 +71,10 @@ pub(super) struct WindowRow {
     pub(super) ended_as: Option<String>,
     pub(super) objection_by: Option<String>,
     pub(super) approval_by: Option<String>,
+    pub(super) resolution: Option<String>,
+    pub(super) resolution_note: Option<String>,
+    pub(super) resolution_at: Option<NaiveDateTime>,
+    pub(super) resolution_by: Option<String>,
 }
 
 pub(super) fn corrupt(what: &str, id: &str) -> StoreError {
@@ -80,7 +85,10 @@ fn window_state(row: &WindowRow) -> Result<WindowState, StoreError> {
     WindowState::parse(&row.state).ok_or_else(|| corrupt("window state", &row.id))
 }
 
-fn to_window(row: WindowRow, change: Option<&Change>) -> Result<ObjectionWindow, StoreError> {
+pub(super) fn to_window(
+    row: WindowRow,
+    change: Option<&Change>,
+) -> Result<ObjectionWindow, StoreError> {
     Ok(ObjectionWindow {
         state: window_state(&row)?,
         conflicts: serde_json::from_str(&row.conflicts)
@@ -111,6 +119,7 @@ fn to_window(row: WindowRow, change: Option<&Change>) -> Result<ObjectionWindow,
             None => None,
         },
         late: row.late,
+        resolution: resolution(&row)?,
         ended_as: match &row.ended_as {
             Some(state) => {
                 Some(WindowState::parse(state).ok_or_else(|| corrupt("ended_as", &row.id))?)
@@ -131,20 +140,80 @@ fn to_window(row: WindowRow, change: Option<&Change>) -> Result<ObjectionWindow,
     })
 }
 
+fn resolution(row: &WindowRow) -> Result<Option<Resolution>, StoreError> {
+    let (Some(kind), Some(at)) = (&row.resolution, row.resolution_at) else {
+        return Ok(None);
+    };
+    Ok(Some(Resolution {
+        resolution: ResolutionKind::parse(kind).ok_or_else(|| corrupt("resolution", &row.id))?,
+        note: row.resolution_note.clone(),
+        at: from_db(at),
+        by: decider(row.resolution_by.as_deref(), &row.id)?
+            .ok_or_else(|| corrupt("resolution_by", &row.id))?,
+    }))
+}
+
+/// The facts a resolution, and the blocking of its change, are judged on.
+pub(super) fn resolution_facts(
+    row: &WindowRow,
+    change_state: ChangeState,
+) -> Result<ResolutionFacts, StoreError> {
+    Ok(ResolutionFacts {
+        window_state: window_state(row)?,
+        closed: row.closed_at.is_some(),
+        resolved: match &row.resolution {
+            Some(kind) => {
+                Some(ResolutionKind::parse(kind).ok_or_else(|| corrupt("resolution", &row.id))?)
+            }
+            None => None,
+        },
+        change_state,
+    })
+}
+
+/// The ids of a change's windows that ended refused and have no resolution.
+pub(super) fn unresolved_windows(
+    conn: &mut DbConnection,
+    change_id: &str,
+    change_state: ChangeState,
+) -> Result<Vec<String>, StoreError> {
+    let mut ids = Vec::new();
+    for row in windows_of_change(conn, change_id)? {
+        if crate::domain::resolution::unresolved(&resolution_facts(&row, change_state)?) {
+            ids.push(row.id);
+        }
+    }
+    Ok(ids)
+}
+
 fn decider(stored: Option<&str>, window_id: &str) -> Result<Option<Decider>, StoreError> {
     stored
         .map(|text| serde_json::from_str(text).map_err(|_| corrupt("decider", window_id)))
         .transpose()
 }
 
-fn to_change(conn: &mut DbConnection, row: ChangeRow) -> Result<Change, StoreError> {
+pub(super) fn to_change(conn: &mut DbConnection, row: ChangeRow) -> Result<Change, StoreError> {
     let entry = match &row.subprocessor_id {
         Some(entry_id) => Some(entries::get(conn, &row.processor_id, entry_id)?),
         None => None,
     };
+    let state = ChangeState::parse(&row.state).ok_or_else(|| corrupt("change state", &row.id))?;
+    let blocked_by = if state == ChangeState::Blocked {
+        unresolved_windows(conn, &row.id, state)?
+    } else {
+        Vec::new()
+    };
+    let live_over_unresolved = match &row.live_over_unresolved {
+        Some(text) => {
+            serde_json::from_str(text).map_err(|_| corrupt("live_over_unresolved", &row.id))?
+        }
+        None => Vec::new(),
+    };
     Ok(Change {
         kind: ChangeKind::parse(&row.kind).ok_or_else(|| corrupt("change kind", &row.id))?,
-        state: ChangeState::parse(&row.state).ok_or_else(|| corrupt("change state", &row.id))?,
+        state,
+        blocked_by,
+        live_over_unresolved,
         subprocessor: entry,
         planned_from: row.planned_from.map(from_db),
         announced_at: row.announced_at.map(from_db),
@@ -177,7 +246,7 @@ pub(super) fn change_row(
         .ok_or_else(|| StoreError::not_found("change", change_id))
 }
 
-fn windows_of_change(
+pub(super) fn windows_of_change(
     conn: &mut DbConnection,
     change_id: &str,
 ) -> Result<Vec<WindowRow>, StoreError> {
@@ -259,12 +328,13 @@ fn invalid(field: &str, message: impl Into<String>) -> StoreError {
     StoreError::Domain(DomainError::Invalid(vec![FieldError::new(field, message)]))
 }
 
-/// Creates a change (a draft, or announced at once).
+/// Creates a change (a draft, or announced at once; `reaction`: see [`announce`]).
 pub fn create_change(
     conn: &mut DbConnection,
     processor_id: &str,
     spec: &ChangeSpec,
     now: DateTime<Utc>,
+    reaction: chrono::Duration,
 ) -> Result<Change, StoreError> {
     write_transaction(conn, |conn| {
         events::lock_chain(conn, processor_id)?;
@@ -321,21 +391,23 @@ pub fn create_change(
             ))
             .execute(conn)?;
         if spec.announce {
-            announce_locked(conn, processor_id, &id, now)?;
+            announce_locked(conn, processor_id, &id, now, reaction)?;
         }
         get_change(conn, processor_id, &id, true)
     })
 }
 
+/// Announces a draft; `planned_from` must leave `reaction` after the last window closes.
 pub fn announce(
     conn: &mut DbConnection,
     processor_id: &str,
     change_id: &str,
     now: DateTime<Utc>,
+    reaction: chrono::Duration,
 ) -> Result<Change, StoreError> {
     write_transaction(conn, |conn| {
         events::lock_chain(conn, processor_id)?;
-        announce_locked(conn, processor_id, change_id, now)?;
+        announce_locked(conn, processor_id, change_id, now, reaction)?;
         get_change(conn, processor_id, change_id, true)
     })
 }
@@ -381,6 +453,7 @@ fn open_windows(
             closes_on_local_date: last_day,
             late: false,
             ended_as: None,
+            resolution: None,
             state: WindowState::Open,
             conflicts: window.conflicts,
             decided_at: None,
@@ -439,6 +512,7 @@ fn announce_locked(
     processor_id: &str,
     change_id: &str,
     now: DateTime<Utc>,
+    reaction: chrono::Duration,
 ) -> Result<(), StoreError> {
     let row = change_row(conn, processor_id, change_id)?;
     let mut change = to_change(conn, row)?;
@@ -447,7 +521,7 @@ fn announce_locked(
         .into_iter()
         .filter(|a| a.signed_at <= now)
         .collect();
-    let planned_from = change::plan(change.kind, change.planned_from, now, &signed)?;
+    let planned_from = change::plan(change.kind, change.planned_from, now, &signed, reaction)?;
     let earliest_use = if change.kind.opens_windows() {
         change::earliest_use(now, &signed)
     } else {
@@ -816,15 +890,17 @@ fn decision_facts(
 
 /// Records a late approval: a window that ended `objected` or `not_approved` becomes
 /// `approved` from now, keeping the state it ended in.
+/// A blocked change with nothing else unresolved becomes effective in the same transaction.
 fn apply_late_approval(
     conn: &mut DbConnection,
     processor_id: &str,
     row: WindowRow,
-    note: Option<String>,
-    instruction: Option<String>,
+    approval: (Option<String>, Option<String>),
+    event_type: EventType,
     by: &str,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
+    let (note, instruction) = approval;
     let updated = diesel::update(
         objection_windows::table
             .filter(objection_windows::id.eq(&row.id))
@@ -856,12 +932,15 @@ fn apply_late_approval(
         conn,
         now,
         NewEvent {
-            event_type: EventType::ApprovalGiven,
+            event_type,
             processor_id: processor_id.to_string(),
             controller_id: Some(window.controller_id.clone()),
             data: json(&window)?,
         },
     )?;
+    if change.state == ChangeState::Blocked {
+        super::activation::settle_locked(conn, processor_id, &change.id, now)?;
+    }
     Ok(())
 }
 
@@ -879,7 +958,26 @@ fn apply_decision(
         late: true,
     } = transition
     {
-        return apply_late_approval(conn, processor_id, row, note, instruction, by, now);
+        return apply_late_approval(
+            conn,
+            processor_id,
+            row,
+            (note, instruction),
+            EventType::ApprovalGiven,
+            by,
+            now,
+        );
+    }
+    if let Transition::WithdrawObjectionLate = transition {
+        return apply_late_approval(
+            conn,
+            processor_id,
+            row,
+            (None, None),
+            EventType::ObjectionWithdrawn,
+            by,
+            now,
+        );
     }
     let from = row.state.clone();
     let target = objection_windows::table
@@ -924,8 +1022,10 @@ fn apply_decision(
                 .execute(conn)?,
             EventType::ApprovalGiven,
         ),
-        Transition::Close { .. } => {
-            return Err(StoreError::Corrupt("a decision cannot be an expiry".into()))
+        Transition::Close { .. } | Transition::WithdrawObjectionLate => {
+            return Err(StoreError::Corrupt(
+                "a live decision cannot be an expiry or a late withdrawal".into(),
+            ))
         }
     };
     if updated != 1 {
@@ -1068,56 +1168,4 @@ pub fn sweep(
         windows_closed: close_due_windows(conn, now, batch)?,
         changes_effective: super::activation::activate_due_changes(conn, now)?,
     })
-}
-
-/// A controller's authorised list at `as_of`, over all its agreements.
-pub fn controller_authorised_list(
-    conn: &mut DbConnection,
-    controller_id: &str,
-    as_of: DateTime<Utc>,
-) -> Result<AuthorisedList, StoreError> {
-    let agreements = agreement_store::all_for_controller(conn, controller_id)?;
-    let window_rows: Vec<WindowRow> = objection_windows::table
-        .filter(objection_windows::controller_id.eq(controller_id))
-        .select(WindowRow::as_select())
-        .load(conn)?;
-    let mut windows = HashMap::new();
-    for row in window_rows {
-        let key = (row.change_id.clone(), row.agreement_id.clone());
-        windows.insert(key, to_window(row, None)?);
-    }
-    let mut per_processor: HashMap<String, (Vec<Subprocessor>, HashMap<String, String>)> =
-        HashMap::new();
-    for agreement in &agreements {
-        if per_processor.contains_key(&agreement.processor_id) {
-            continue;
-        }
-        let in_use = entries::all(conn, &agreement.processor_id, Some(as_of))?;
-        let introduced: Vec<(Option<String>, String)> = changes::table
-            .filter(changes::processor_id.eq(&agreement.processor_id))
-            .filter(changes::kind.ne(ChangeKind::Removal.as_str()))
-            .select((changes::subprocessor_id, changes::id))
-            .load(conn)?;
-        let introduced_by = introduced
-            .into_iter()
-            .filter_map(|(entry_id, change_id)| entry_id.map(|e| (e, change_id)))
-            .collect();
-        per_processor.insert(agreement.processor_id.clone(), (in_use, introduced_by));
-    }
-    let empty = (Vec::new(), HashMap::new());
-    Ok(authorised_list(
-        as_of,
-        agreements.iter().map(|agreement| {
-            let (entries, introduced_by) =
-                per_processor.get(&agreement.processor_id).unwrap_or(&empty);
-            (
-                agreement,
-                ProcessorFacts {
-                    entries,
-                    introduced_by,
-                    windows: &windows,
-                },
-            )
-        }),
-    ))
 }

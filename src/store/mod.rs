@@ -4,6 +4,7 @@
 
 pub mod activation;
 pub mod agreements;
+pub mod authorised;
 pub mod clock;
 pub mod db;
 pub mod error;
@@ -15,6 +16,7 @@ pub mod metrics;
 pub mod organisations;
 pub mod page;
 pub mod pages;
+pub mod resolutions;
 pub mod revocations;
 pub mod schema;
 pub mod subprocessors;
