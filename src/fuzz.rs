@@ -608,6 +608,23 @@ proptest! {
             if let Ok(at) = change::plan(kind, planned_from, announced_at, &agreements, reaction) {
                 prop_assert!(at >= announced_at);
             }
+            // A postponement's bounds on any instants: no panic, and what passes is later.
+            let earliest = change::earliest_planned_from(
+                change::earliest_use(announced_at, &agreements),
+                reaction,
+            );
+            let requested = planned_from.unwrap_or(announced_at);
+            if change::check_postpone(
+                change::ChangeState::Blocked,
+                Some(announced_at),
+                requested,
+                earliest,
+                announced_at,
+            )
+            .is_ok()
+            {
+                prop_assert!(requested > announced_at && requested >= earliest);
+            }
         }
     }
 

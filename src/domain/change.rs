@@ -129,7 +129,11 @@ pub fn check_postpone(
     let floor = earliest.max(now);
     let floor = match current {
         // Strictly later than the current plan: one second is the smallest step the API shows.
-        Some(current) => floor.max(current + chrono::Duration::seconds(1)),
+        Some(current) => floor.max(
+            current
+                .checked_add_signed(chrono::Duration::seconds(1))
+                .unwrap_or(DateTime::<Utc>::MAX_UTC),
+        ),
         None => floor,
     };
     if requested < floor {

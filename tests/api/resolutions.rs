@@ -444,7 +444,38 @@ async fn a_late_objection_withdrawal_approves_late(app: TestApp) {
     assert_eq!(app.window("roskilde", &banned).await["state"], "objected");
 }
 
+/// The public page keeps a blocked change among the announced ones and says, in Danish and
+/// English, that it is not in use yet; once resolved it moves to the history.
+async fn the_public_page_shows_a_blocked_change(app: TestApp) {
+    let (_, chid, roskilde) = blocked_by_roskilde(&app).await;
+    for (lang, words) in [
+        ("en", "Not in use yet: a customer has refused the change"),
+        (
+            "da",
+            "Endnu ikke taget i brug: en kunde har afvist ændringen",
+        ),
+    ] {
+        let page = app
+            .get(&format!("/processors/{PID}?lang={lang}"), None)
+            .await;
+        assert_eq!(page.status, 200, "{}", page.text);
+        assert!(page.text.contains(words), "{lang}: {}", page.text);
+        assert!(page.text.contains("Qbox ApS"));
+    }
+    let resolved = step(
+        &app,
+        &chid,
+        "resolutions",
+        &json!({"window_id": roskilde, "resolution": "excluded"}),
+    )
+    .await;
+    assert_eq!(resolved.status, 200, "{}", resolved.text);
+    let page = app.get(&format!("/processors/{PID}?lang=en"), None).await;
+    assert!(!page.text.contains("Not in use yet"), "{}", page.text);
+}
+
 on_both_backends!(
+    the_public_page_shows_a_blocked_change,
     planned_from_leaves_a_day_to_react,
     an_exclusion_resolves_a_blocked_change,
     postponement_unblocks_and_withdrawal_ends_a_blocked_change,
