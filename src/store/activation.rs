@@ -22,7 +22,7 @@ pub fn activate_due_changes(
     conn: &mut DbConnection,
     now: DateTime<Utc>,
 ) -> Result<usize, StoreError> {
-    let due: Vec<(String, String)> = changes::table
+    let due: Vec<(String, String, String)> = changes::table
         .filter(
             changes::state
                 .eq(ChangeState::Announced.as_str())
@@ -30,10 +30,17 @@ pub fn activate_due_changes(
                 .or(changes::state.eq(ChangeState::Blocked.as_str())),
         )
         .order(changes::planned_from)
-        .select((changes::processor_id, changes::id))
+        .select((changes::processor_id, changes::id, changes::state))
         .load(conn)?;
     let mut total = 0;
-    for (processor_id, change_id) in due {
+    for (processor_id, change_id, state) in due {
+        // A blocked change waits for its processor's answer, which settles it in its own
+        // transaction; the sweep only takes the lock for one nothing blocks any more.
+        if state == ChangeState::Blocked.as_str()
+            && !unresolved_windows(conn, &change_id, ChangeState::Blocked)?.is_empty()
+        {
+            continue;
+        }
         total += write_transaction(conn, |conn| {
             events::lock_chain(conn, &processor_id)?;
             settle_locked(conn, &processor_id, &change_id, now)

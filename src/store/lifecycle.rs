@@ -579,8 +579,8 @@ fn announce_locked(
     Ok(())
 }
 
-/// An agreement signed while changes are announced gets its own window for each of them,
-/// opened now with its own notice period.
+/// An agreement signed while changes are announced (or blocked, not yet in use) gets its own
+/// window for each of them, opened now with its own notice period.
 pub(crate) fn open_windows_for_agreement(
     conn: &mut DbConnection,
     agreement: &Agreement,
@@ -588,7 +588,10 @@ pub(crate) fn open_windows_for_agreement(
 ) -> Result<(), StoreError> {
     let pending: Vec<ChangeRow> = changes::table
         .filter(changes::processor_id.eq(&agreement.processor_id))
-        .filter(changes::state.eq(ChangeState::Announced.as_str()))
+        .filter(changes::state.eq_any([
+            ChangeState::Announced.as_str(),
+            ChangeState::Blocked.as_str(),
+        ]))
         .filter(changes::kind.ne(ChangeKind::Removal.as_str()))
         .select(ChangeRow::as_select())
         .load(conn)?;

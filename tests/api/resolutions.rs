@@ -216,6 +216,10 @@ async fn an_exclusion_resolves_a_blocked_change(app: TestApp) {
 /// A postponement moves `planned_from` later and unblocks; a blocked change may be withdrawn.
 async fn postponement_unblocks_and_withdrawal_ends_a_blocked_change(app: TestApp) {
     let (_, chid, roskilde) = blocked_by_roskilde(&app).await;
+    // A customer signing now gets its own window on the blocked change, which is not in use.
+    app.controller("greve").await;
+    app.agreement("greve", PID, general_terms(7)).await;
+    assert_eq!(app.windows("greve").await.len(), 1);
     let current = instant(&change(&app, &chid).await["planned_from"]);
     let now = instant(&app.get("/v1/admin/clock", Some(&admin())).await.json()["now"]);
 
