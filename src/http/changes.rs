@@ -52,10 +52,13 @@ pub fn routes(routes: &mut Routes) {
 /// `replaces` must name an active entry on `{pid}`'s list (else 422, field `replaces`).
 ///
 /// `planned_from` is checked when the change is announced: for an addition or replacement
-/// it must not be earlier than the latest window close over the processor's agreements
-/// (announcement + the longest `notice_days`), else 422 `rule-violation` with
-/// `earliest_allowed`. Left out, it becomes that earliest instant; a removal may take
-/// effect at once (a past instant means "now"). Announcing appends `change.announced`
+/// it must not be earlier than the latest window close over the processor's agreements plus
+/// the reaction time (`SUBREG_REACTION_TIME_SECS`, default one day, for the processor to answer
+/// a refusal), else 422 `rule-violation` with `earliest_allowed`. Left out, it becomes that
+/// earliest instant; a removal may take effect at once (a past instant means "now"). At
+/// `planned_from` a change with a window that ended `objected` or `not_approved` and has no
+/// resolution becomes `blocked` instead of `effective` (see resolveWindow, postponeChange,
+/// goLive). Announcing appends `change.announced`
 /// and, for additions and replacements, one `window.opened` per agreement. The answer
 /// includes the change's `windows`.
 #[utoipa::path(
@@ -308,7 +311,7 @@ async fn change_step(
 /// 422 with `earliest_allowed`), sets `announced_at` and `earliest_use`, appends
 /// `change.announced` and, for additions and replacements, opens one objection window per
 /// agreement signed so far (`window.opened`), each closing after that agreement's
-/// `notice_days`. A removal opens no window. Answers the change with its `windows`.
+/// `notice_days`; `planned_from` must leave the reaction time after the last close. A removal opens no window. Answers the change with its `windows`.
 #[utoipa::path(
     post,
     path = "/v1/processors/{pid}/changes/{chid}/announce",
@@ -398,7 +401,7 @@ async fn announce(
 ///
 /// Requires a `processor` token whose `org` is `{pid}`, or an `admin` token. No body.
 ///
-/// Withdraws a `draft` or `announced` change before it becomes effective: the change
+/// Withdraws a `draft`, `announced` or `blocked` change before it becomes effective: the change
 /// becomes `withdrawn`, a proposed entry becomes `withdrawn`, `change.withdrawn` is
 /// appended, and every window still open closes as `withdrawn` (`window.closed`). Answers
 /// the change with its `windows`.
@@ -423,7 +426,7 @@ async fn announce(
                 "type": "urn:subreg:problem:conflict",
                 "title": "Conflict",
                 "status": 409,
-                "detail": "the change is already effective; only a draft or announced change can be withdrawn",
+                "detail": "the change is already effective; only a draft, announced or blocked change can be withdrawn",
                 "request_id": "019ab3c4-5d6e-7f80-9a1b-2c3d4e5f6a7b",
                 "state": "effective"
             })
