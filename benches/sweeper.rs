@@ -78,7 +78,13 @@ fn setup(conn: &mut DbConnection, count: usize) -> Result<(), Box<dyn std::error
         announce: true,
     };
     let started = Instant::now();
-    lifecycle::create_change(conn, "bench-processor", &change, now)?;
+    lifecycle::create_change(
+        conn,
+        "bench-processor",
+        &change,
+        now,
+        chrono::Duration::days(1),
+    )?;
     println!(
         "  announce to {count} agreements (windows + window.opened events): {:.2} s",
         started.elapsed().as_secs_f64()

@@ -27,6 +27,9 @@ pub struct Settings {
     pub public_url: String,
     pub sweep_interval: Duration,
     pub sweep_batch: i64,
+    /// `SUBREG_REACTION_TIME_SECS`: how long after the last window of a change closes its
+    /// `planned_from` may come at the earliest, so the processor can answer a refusal.
+    pub reaction_time: Duration,
     pub webhooks: WebhookSettings,
     /// `SUBREG_LOG_FORMAT`: `text` (default) or `json`, one object per line.
     pub log_format: LogFormat,
@@ -128,6 +131,7 @@ impl std::fmt::Debug for Settings {
             .field("public_url", &self.public_url)
             .field("sweep_interval", &self.sweep_interval)
             .field("sweep_batch", &self.sweep_batch)
+            .field("reaction_time", &self.reaction_time)
             .field("webhooks", &self.webhooks)
             .field("log_format", &self.log_format)
             .field("metrics_bind", &self.metrics_bind)
@@ -161,7 +165,16 @@ pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
 /// One day: a leaked token is of use for a day at most.
 pub const DEFAULT_JWT_MAX_LIFETIME_SECS: u64 = 86_400;
 
+/// One day for the processor to answer a refusal before its change may become effective.
+pub const DEFAULT_REACTION_TIME_SECS: u64 = 86_400;
+const MAX_REACTION_TIME_SECS: u64 = 31_536_000;
+
 impl Settings {
+    /// The reaction time as the domain counts it.
+    pub fn reaction(&self) -> chrono::Duration {
+        chrono::Duration::from_std(self.reaction_time).unwrap_or(chrono::Duration::days(1))
+    }
+
     pub fn from_env() -> Result<Settings, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
     }
@@ -200,6 +213,17 @@ impl Settings {
             "SUBREG_SWEEP_BATCH",
             crate::store::lifecycle::DEFAULT_SWEEP_BATCH as u64,
         )?;
+        let reaction_secs = parse_number(
+            &get,
+            "SUBREG_REACTION_TIME_SECS",
+            DEFAULT_REACTION_TIME_SECS,
+        )?;
+        if reaction_secs > MAX_REACTION_TIME_SECS {
+            return Err(ConfigError {
+                name: "SUBREG_REACTION_TIME_SECS",
+                message: format!("must be at most {MAX_REACTION_TIME_SECS} (one year)"),
+            });
+        }
         let public_url = get("SUBREG_PUBLIC_URL")
             .unwrap_or_else(|| format!("http://{bind}"))
             .trim_end_matches('/')
@@ -241,6 +265,7 @@ impl Settings {
             public_url,
             sweep_interval: Duration::from_millis(sweep_ms),
             sweep_batch: sweep_batch.min(i64::MAX as u64) as i64,
+            reaction_time: Duration::from_secs(reaction_secs),
             webhooks: webhook_settings(&get)?,
             log_format,
             metrics_bind,

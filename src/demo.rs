@@ -317,7 +317,13 @@ pub fn load(conn: &mut DbConnection, now: DateTime<Utc>) -> Result<String, Store
                 planned_from: None,
                 announce: true,
             };
-            lifecycle::create_change(conn, processor_id, &spec, now)?;
+            lifecycle::create_change(
+                conn,
+                processor_id,
+                &spec,
+                now,
+                chrono::Duration::seconds(crate::config::DEFAULT_REACTION_TIME_SECS as i64),
+            )?;
             added.push(format!("announced change for {processor_id}"));
         }
     }

@@ -612,6 +612,7 @@ proptest! {
         planned_from in prop::option::of(instant()),
         announced_at in instant(),
         notice_days in proptest::collection::vec(1u16..=365, 0..4),
+        reaction_secs in 0i64..=31_536_000,
     ) {
         let agreements: Vec<agreement::Agreement> = notice_days
             .iter()
@@ -629,8 +630,26 @@ proptest! {
             })
             .collect();
         for kind in [ChangeKind::Addition, ChangeKind::Replacement, ChangeKind::Removal, ChangeKind::Modification] {
-            if let Ok(at) = change::plan(kind, planned_from, announced_at, &agreements) {
+            let reaction = chrono::Duration::seconds(reaction_secs);
+            if let Ok(at) = change::plan(kind, planned_from, announced_at, &agreements, reaction) {
                 prop_assert!(at >= announced_at);
+            }
+            // A postponement's bounds on any instants: no panic, and what passes is later.
+            let earliest = change::earliest_planned_from(
+                change::earliest_use(announced_at, &agreements),
+                reaction,
+            );
+            let requested = planned_from.unwrap_or(announced_at);
+            if change::check_postpone(
+                change::ChangeState::Blocked,
+                Some(announced_at),
+                requested,
+                earliest,
+                announced_at,
+            )
+            .is_ok()
+            {
+                prop_assert!(requested > announced_at && requested >= earliest);
             }
         }
     }

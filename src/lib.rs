@@ -121,6 +121,7 @@ impl Application {
             public_url,
             sweeper: wake,
             sweep_batch: settings.sweep_batch,
+            reaction_time: settings.reaction(),
             feed_cache: http::feeds::cache(),
             write_gate: store::db::DatabaseTarget::parse(&settings.database_url)?
                 .is_sqlite()

@@ -1,12 +1,14 @@
 //! A controller's authorised list: which of its processors' entries it has authorised, how,
-//! and which are in use without its authorisation.
+//! which the processor excluded for it (a resolved refusal), and which are in use without its
+//! authorisation. A replaced entry stays on a controller's list until the replacement is
+//! authorised or resolved for that controller.
 
 use super::agreement::AgreementWithAnnex;
 use super::subprocessor::Subprocessor;
 use super::window::{ObjectionWindow, WindowState};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// `agreement`: on the list when the agreement was signed (Bilag B / Annex IV). `approved` /
 /// `tacit_consent`: the outcome of the entry's window.
@@ -40,13 +42,15 @@ impl AuthorisedBy {
 
 /// `objected` / `not_approved`: the outcome of the entry's window.
 /// `in_use_before_window_closed`: the entry is in use while its window is still open (or has no
-/// window for this agreement).
+/// window for this agreement). `in_use_without_authorisation`: the processor took the change
+/// live explicitly over this controller's unresolved refusal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum NotAuthorisedReason {
     Objected,
     NotApproved,
     InUseBeforeWindowClosed,
+    InUseWithoutAuthorisation,
 }
 
 /// An entry the controller has authorised, with how.
@@ -81,13 +85,37 @@ pub struct NotAuthorisedEntry {
     pub window_id: Option<String>,
 }
 
-/// A controller's authorised list at `as_of`: what it has authorised (`items`) and what is in
-/// use without its authorisation (`not_authorised`), over all its agreements.
+/// An entry the processor excluded for this controller after it refused it: the
+/// sub-processor does not process this controller's data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct ExcludedEntry {
+    #[serde(flatten)]
+    pub entry: Subprocessor,
+    #[schema(format = "uuid")]
+    pub agreement_id: String,
+    /// The refused window the resolution answers.
+    #[schema(format = "uuid")]
+    pub window_id: String,
+    /// The processor's note on the resolution; null if none was given.
+    #[schema(required = true)]
+    pub resolution_note: Option<String>,
+}
+
+/// A controller's authorised list at `as_of`: what it has authorised (`items`), what the
+/// processor excluded for it (`excluded`) and what is in use without its authorisation
+/// (`not_authorised`), over all its agreements.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct AuthorisedList {
     pub as_of: DateTime<Utc>,
     pub items: Vec<AuthorisedEntry>,
+    pub excluded: Vec<ExcludedEntry>,
     pub not_authorised: Vec<NotAuthorisedEntry>,
+}
+
+/// An entry replaced by an effective replacement, with the id of that change.
+pub struct Replaced {
+    pub entry: Subprocessor,
+    pub change_id: String,
 }
 
 /// What one processor's side looks like at `as_of`, as loaded by the store.
@@ -100,6 +128,10 @@ pub struct ProcessorFacts<'a> {
     pub windows: &'a HashMap<(String, String), ObjectionWindow>,
     /// Entry id → the effective modifications of it: (change id, in force from), oldest first.
     pub modifications: &'a HashMap<String, Vec<(String, DateTime<Utc>)>>,
+    /// Windows whose change the processor took live over them while they were unresolved.
+    pub live_over: &'a HashSet<String>,
+    /// Entries out of use at `as_of` because a replacement became effective.
+    pub replaced: &'a [Replaced],
 }
 
 enum Verdict {
@@ -107,6 +139,7 @@ enum Verdict {
     Annexed(AuthorisedBy),
     /// By the outcome of the entry's window.
     Authorised(AuthorisedBy),
+    Excluded,
     NotAuthorised(NotAuthorisedReason),
 }
 
@@ -114,6 +147,7 @@ fn judge(
     agreement: &AgreementWithAnnex,
     entry: &Subprocessor,
     window: Option<&ObjectionWindow>,
+    live_over: &HashSet<String>,
     as_of: DateTime<Utc>,
 ) -> Verdict {
     if let Some(annexed) = agreement
@@ -123,15 +157,28 @@ fn judge(
     {
         return Verdict::Annexed(annexed.authorised_by);
     }
-    by_window(window, as_of)
+    window_verdict(window, live_over, as_of)
 }
 
-/// The verdict of one window: authorised only once it closed (by `as_of`) with consent.
-fn by_window(window: Option<&ObjectionWindow>, as_of: DateTime<Utc>) -> Verdict {
+/// What the controller's window for an entry says at `as_of`.
+fn window_verdict(
+    window: Option<&ObjectionWindow>,
+    live_over: &HashSet<String>,
+    as_of: DateTime<Utc>,
+) -> Verdict {
     let Some(window) = window.filter(|w| w.closed_by(as_of)) else {
         return Verdict::NotAuthorised(NotAuthorisedReason::InUseBeforeWindowClosed);
     };
-    match window.state_at(as_of) {
+    let refused = window.state_at(as_of);
+    if matches!(refused, WindowState::Objected | WindowState::NotApproved) {
+        if window.resolution.as_ref().is_some_and(|r| r.at <= as_of) {
+            return Verdict::Excluded;
+        }
+        if live_over.contains(&window.id) {
+            return Verdict::NotAuthorised(NotAuthorisedReason::InUseWithoutAuthorisation);
+        }
+    }
+    match refused {
         WindowState::Approved => Verdict::Authorised(AuthorisedBy::Approved),
         WindowState::TacitConsent => Verdict::Authorised(AuthorisedBy::TacitConsent),
         WindowState::Objected => Verdict::NotAuthorised(NotAuthorisedReason::Objected),
@@ -150,6 +197,7 @@ pub fn authorised_list<'a>(
     let mut list = AuthorisedList {
         as_of,
         items: Vec::new(),
+        excluded: Vec::new(),
         not_authorised: Vec::new(),
     };
     for (with_annex, facts) in agreements {
@@ -157,12 +205,23 @@ pub fn authorised_list<'a>(
         if agreement.signed_at > as_of {
             continue;
         }
-        for entry in facts.entries {
-            let window = facts.introduced_by.get(&entry.id).and_then(|change_id| {
-                facts
-                    .windows
-                    .get(&(change_id.clone(), agreement.id.clone()))
-            });
+        let window_of = |change_id: &String| {
+            facts
+                .windows
+                .get(&(change_id.clone(), agreement.id.clone()))
+        };
+        // A replaced entry stays in use for this controller while the replacement is neither
+        // authorised nor resolved for it.
+        let kept = facts.replaced.iter().filter(|old| {
+            window_of(&old.change_id).is_some_and(|w| {
+                matches!(
+                    window_verdict(Some(w), facts.live_over, as_of),
+                    Verdict::NotAuthorised(_)
+                )
+            })
+        });
+        for entry in facts.entries.iter().chain(kept.map(|old| &old.entry)) {
+            let window = facts.introduced_by.get(&entry.id).and_then(window_of);
             let authorised = |authorised_by, window: Option<&ObjectionWindow>| AuthorisedEntry {
                 entry: entry.clone(),
                 authorised_by,
@@ -174,7 +233,7 @@ pub fn authorised_list<'a>(
                     .and_then(|a| a.instruction.clone()),
                 late: authorised_by == AuthorisedBy::Approved && window.is_some_and(|w| w.late),
             };
-            let mut verdict = judge(with_annex, entry, window, as_of);
+            let mut verdict = judge(with_annex, entry, window, facts.live_over, as_of);
             let mut window = window;
             // Each version in force since needs its own authorisation, unless the annex was
             // recorded with it already on the list.
@@ -186,18 +245,30 @@ pub fn authorised_list<'a>(
             let modifications = facts.modifications.get(&entry.id).into_iter().flatten();
             for (change_id, from) in modifications {
                 let covered = annexed_at.is_some_and(|at| at >= *from);
-                if *from > as_of || covered || matches!(verdict, Verdict::NotAuthorised(_)) {
+                let settled = matches!(verdict, Verdict::NotAuthorised(_) | Verdict::Excluded);
+                if *from > as_of || covered || settled {
                     continue;
                 }
-                window = facts
-                    .windows
-                    .get(&(change_id.clone(), agreement.id.clone()));
-                verdict = by_window(window, as_of);
+                window = window_of(change_id);
+                verdict = window_verdict(window, facts.live_over, as_of);
             }
             match verdict {
                 Verdict::Annexed(authorised_by) => list.items.push(authorised(authorised_by, None)),
                 Verdict::Authorised(authorised_by) => {
                     list.items.push(authorised(authorised_by, window))
+                }
+                Verdict::Excluded => {
+                    if let Some(window) = window {
+                        list.excluded.push(ExcludedEntry {
+                            entry: entry.clone(),
+                            agreement_id: agreement.id.clone(),
+                            window_id: window.id.clone(),
+                            resolution_note: window
+                                .resolution
+                                .as_ref()
+                                .and_then(|r| r.note.clone()),
+                        });
+                    }
                 }
                 Verdict::NotAuthorised(reason) => list.not_authorised.push(NotAuthorisedEntry {
                     entry: entry.clone(),
@@ -258,6 +329,7 @@ mod tests {
             closes_on_local_date: None,
             late: false,
             ended_as: None,
+            resolution: None,
             state,
             conflicts: vec![],
             decided_at: closed_at,
@@ -363,6 +435,8 @@ mod tests {
                 introduced_by: &introduced_by,
                 windows: &windows,
                 modifications: &HashMap::new(),
+                live_over: &HashSet::new(),
+                replaced: &[],
             };
             let list = authorised_list(now, [(&agreement, facts)]);
             assert_eq!(

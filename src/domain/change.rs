@@ -49,7 +49,10 @@ impl ChangeKind {
     }
 }
 
-/// `draft` → `announced` → `effective`, or `withdrawn` before it is effective.
+/// `draft` → `announced` → `effective`, or `withdrawn` before it is effective. `blocked`: its
+/// `planned_from` came while windows that ended `objected` or `not_approved` had no resolution;
+/// it becomes effective by itself once they are resolved or approved late, or when the processor
+/// takes it live explicitly; it may be postponed (back to `announced`) or withdrawn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ChangeState {
@@ -57,14 +60,16 @@ pub enum ChangeState {
     Announced,
     Effective,
     Withdrawn,
+    Blocked,
 }
 
 impl ChangeState {
-    pub const ALL: [ChangeState; 4] = [
+    pub const ALL: [ChangeState; 5] = [
         ChangeState::Draft,
         ChangeState::Announced,
         ChangeState::Effective,
         ChangeState::Withdrawn,
+        ChangeState::Blocked,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -73,6 +78,7 @@ impl ChangeState {
             ChangeState::Announced => "announced",
             ChangeState::Effective => "effective",
             ChangeState::Withdrawn => "withdrawn",
+            ChangeState::Blocked => "blocked",
         }
     }
 
@@ -85,9 +91,13 @@ impl ChangeState {
 pub enum ChangeError {
     #[error("the change is {}; only a draft can be announced", .0.as_str())]
     NotDraft(ChangeState),
-    #[error("the change is already {}; only a draft or announced change can be withdrawn", .0.as_str())]
+    #[error("the change is already {}; only a draft, announced or blocked change can be withdrawn", .0.as_str())]
     NotWithdrawable(ChangeState),
-    #[error("planned_from {planned_from} is before the objection windows close; the earliest allowed is {earliest}")]
+    #[error("the change is {}; only an announced or blocked change can be postponed", .0.as_str())]
+    NotPostponable(ChangeState),
+    #[error("the change is {}; only a blocked change is taken live explicitly (an announced one becomes effective by itself at planned_from)", .0.as_str())]
+    NotBlocked(ChangeState),
+    #[error("planned_from {planned_from} is too early: it must leave the reaction time after the objection windows close (and not be in the past); the earliest allowed is {earliest}")]
     PlannedTooEarly {
         planned_from: DateTime<Utc>,
         earliest: DateTime<Utc>,
@@ -103,8 +113,48 @@ pub fn check_announce(state: ChangeState) -> Result<(), ChangeError> {
 
 pub fn check_withdraw(state: ChangeState) -> Result<(), ChangeError> {
     match state {
-        ChangeState::Draft | ChangeState::Announced => Ok(()),
+        ChangeState::Draft | ChangeState::Announced | ChangeState::Blocked => Ok(()),
         other => Err(ChangeError::NotWithdrawable(other)),
+    }
+}
+
+/// Moves `planned_from` of an announced or blocked change later: the new instant must be
+/// later than the current one, not in the past, and not before `earliest` (the latest window
+/// close plus the reaction time).
+pub fn check_postpone(
+    state: ChangeState,
+    current: Option<DateTime<Utc>>,
+    requested: DateTime<Utc>,
+    earliest: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<(), ChangeError> {
+    if !matches!(state, ChangeState::Announced | ChangeState::Blocked) {
+        return Err(ChangeError::NotPostponable(state));
+    }
+    let floor = earliest.max(now);
+    let floor = match current {
+        // Strictly later than the current plan: one second is the smallest step the API shows.
+        Some(current) => floor.max(
+            current
+                .checked_add_signed(chrono::Duration::seconds(1))
+                .unwrap_or(DateTime::<Utc>::MAX_UTC),
+        ),
+        None => floor,
+    };
+    if requested < floor {
+        return Err(ChangeError::PlannedTooEarly {
+            planned_from: requested,
+            earliest: floor,
+        });
+    }
+    Ok(())
+}
+
+/// Whether the processor may take the change live over its unresolved windows.
+pub fn check_go_live(state: ChangeState) -> Result<(), ChangeError> {
+    match state {
+        ChangeState::Blocked => Ok(()),
+        other => Err(ChangeError::NotBlocked(other)),
     }
 }
 
@@ -125,15 +175,30 @@ pub fn earliest_use(announced_at: DateTime<Utc>, agreements: &[Agreement]) -> Da
         .unwrap_or(announced_at)
 }
 
-/// Checks `planned_from` at announcement; `None` means "as early as allowed".
+/// The earliest `planned_from` once the windows close at `last_close`: the processor gets
+/// `reaction` to answer a refusal before the change may become effective (resolve, postpone,
+/// withdraw), so windows never close and their change go live in the same instant.
+pub fn earliest_planned_from(
+    last_close: DateTime<Utc>,
+    reaction: chrono::Duration,
+) -> DateTime<Utc> {
+    last_close
+        .checked_add_signed(reaction)
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+/// Checks `planned_from` at announcement; `None` means "as early as allowed": the latest
+/// window close plus `reaction` for additions and replacements (with no agreement, no window
+/// and no wait).
 pub fn plan(
     kind: ChangeKind,
     planned_from: Option<DateTime<Utc>>,
     announced_at: DateTime<Utc>,
     agreements: &[Agreement],
+    reaction: chrono::Duration,
 ) -> Result<DateTime<Utc>, ChangeError> {
-    let earliest = if kind.opens_windows() {
-        earliest_use(announced_at, agreements)
+    let earliest = if kind.opens_windows() && !agreements.is_empty() {
+        earliest_planned_from(earliest_use(announced_at, agreements), reaction)
     } else {
         announced_at
     };
@@ -224,13 +289,17 @@ mod tests {
         let agreements = [agreement(7), agreement(30)];
         // 30 calendar days from 23 November 2026 end 23 December 24:00 CET.
         let end = chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 12, 23, 23, 0, 0).unwrap();
-        assert_eq!(plan(ChangeKind::Addition, None, now, &agreements), Ok(end));
-        let early = end - Duration::seconds(1);
+        let day = Duration::days(1);
         assert_eq!(
-            plan(ChangeKind::Addition, Some(early), now, &agreements),
+            plan(ChangeKind::Addition, None, now, &agreements, day),
+            Ok(end + day)
+        );
+        let early = end + day - Duration::seconds(1);
+        assert_eq!(
+            plan(ChangeKind::Addition, Some(early), now, &agreements, day),
             Err(ChangeError::PlannedTooEarly {
                 planned_from: early,
-                earliest: end
+                earliest: end + day
             })
         );
         assert_eq!(
@@ -238,11 +307,12 @@ mod tests {
                 ChangeKind::Removal,
                 Some(now - Duration::days(1)),
                 now,
-                &agreements
+                &agreements,
+                day
             ),
             Ok(now)
         );
-        assert_eq!(plan(ChangeKind::Addition, None, now, &[]), Ok(now));
+        assert_eq!(plan(ChangeKind::Addition, None, now, &[], day), Ok(now));
     }
 
     #[test]
@@ -317,7 +387,9 @@ mod tests {
     "announced_at": "2026-11-23T12:00:00Z",
     "earliest_use": "2026-12-23T12:00:00Z",
     "effective_at": null,
-    "withdrawn_at": null
+    "withdrawn_at": null,
+    "blocked_by": [],
+    "live_over_unresolved": []
 }))]
 pub struct Change {
     #[schema(format = "uuid")]
@@ -357,6 +429,12 @@ pub struct Change {
     /// When the change was withdrawn; null unless it was.
     #[schema(required = true)]
     pub withdrawn_at: Option<DateTime<Utc>>,
+    /// While `blocked`: the ids of the windows that ended `objected` or `not_approved` and have
+    /// no resolution yet; empty otherwise.
+    pub blocked_by: Vec<String>,
+    /// The windows that were unresolved when the processor took the change live explicitly
+    /// (go-live); empty if it became effective with every window authorised or resolved.
+    pub live_over_unresolved: Vec<String>,
     /// The change's objection windows (without `change`); processor and admins only.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]

@@ -25,10 +25,16 @@ pub enum EventType {
     SubprocessorAdded,
     #[serde(rename = "endpoint.disabled")]
     EndpointDisabled,
+    #[serde(rename = "change.blocked")]
+    ChangeBlocked,
+    #[serde(rename = "change.postponed")]
+    ChangePostponed,
+    #[serde(rename = "window.resolved")]
+    WindowResolved,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 10] = [
+    pub const ALL: [EventType; 13] = [
         EventType::ChangeAnnounced,
         EventType::WindowOpened,
         EventType::ObjectionRaised,
@@ -39,6 +45,9 @@ impl EventType {
         EventType::ChangeWithdrawn,
         EventType::SubprocessorAdded,
         EventType::EndpointDisabled,
+        EventType::ChangeBlocked,
+        EventType::ChangePostponed,
+        EventType::WindowResolved,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -53,6 +62,9 @@ impl EventType {
             EventType::ChangeWithdrawn => "change.withdrawn",
             EventType::SubprocessorAdded => "subprocessor.added",
             EventType::EndpointDisabled => "endpoint.disabled",
+            EventType::ChangeBlocked => "change.blocked",
+            EventType::ChangePostponed => "change.postponed",
+            EventType::WindowResolved => "window.resolved",
         }
     }
 

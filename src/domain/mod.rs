@@ -10,6 +10,7 @@ pub mod geography;
 pub mod notice;
 pub mod party;
 pub mod registration;
+pub mod resolution;
 pub mod subprocessor;
 pub mod text;
 pub mod webhook;

@@ -37,6 +37,14 @@ pub fn describe(event: &Value) -> Notice {
         "change.announced" => format!("Announced: {subject}"),
         "change.effective" => format!("Effective: {subject}"),
         "change.withdrawn" => format!("Withdrawn: {subject}"),
+        "change.blocked" => {
+            format!("Blocked until the processor resolves a customer's refusal: {subject}")
+        }
+        "change.postponed" => match text(data, "planned_from") {
+            Some(planned) => format!("Postponed to {planned}: {subject}"),
+            None => format!("Postponed: {subject}"),
+        },
+        "window.resolved" => format!("Refusal resolved by the processor (excluded): {subject}"),
         "window.opened" => match text(data, "closes_at") {
             Some(closes) => format!("Objection window opened until {closes}: {subject}"),
             None => format!("Objection window opened: {subject}"),

@@ -107,6 +107,9 @@ pub enum Transition {
     },
     /// The window closes in this terminal state.
     Close { outcome: WindowState },
+    /// After the deadline, a closed `objected` window whose objection is withdrawn → `approved`,
+    /// late, like a late approval.
+    WithdrawObjectionLate,
 }
 
 impl Transition {
@@ -116,12 +119,18 @@ impl Transition {
             Transition::WithdrawObjection => WindowState::Open,
             Transition::Approve { .. } => WindowState::Approved,
             Transition::Close { outcome } => *outcome,
+            Transition::WithdrawObjectionLate => WindowState::Approved,
         }
     }
 
     /// Whether the window is closed after this transition.
     pub fn closes(&self) -> bool {
-        matches!(self, Transition::Approve { .. } | Transition::Close { .. })
+        matches!(
+            self,
+            Transition::Approve { .. }
+                | Transition::Close { .. }
+                | Transition::WithdrawObjectionLate
+        )
     }
 }
 
@@ -147,6 +156,12 @@ pub enum WindowError {
          documented instruction to the processor (GDPR Art. 28(3)(a)): give `instruction`"
     )]
     InstructionRequired,
+    #[error(
+        "the agreement does not allow this entry (see `conflicts`): withdrawing the objection \
+         after the deadline would authorise it without your documented instruction; approve the \
+         window with `instruction` instead"
+    )]
+    WithdrawalNeedsInstruction,
 }
 
 /// The terminal state of a live window whose deadline has passed.
@@ -214,7 +229,8 @@ pub fn decide(
     }
 }
 
-/// A decision on a closed window: only a late approval of a refusal, while the change stands.
+/// A decision on a closed window, while the change stands: only a late approval of a refusal,
+/// or the late withdrawal of a standing objection (which approves, late).
 fn decide_late(facts: &WindowFacts, decision: Decision) -> Result<Transition, WindowError> {
     let refused = matches!(
         facts.state,
@@ -231,6 +247,14 @@ fn decide_late(facts: &WindowFacts, decision: Decision) -> Result<Transition, Wi
                 instruction,
                 late: true,
             })
+        }
+        Decision::WithdrawObjection
+            if facts.state == WindowState::Objected && !facts.change_withdrawn =>
+        {
+            if facts.blocking {
+                return Err(WindowError::WithdrawalNeedsInstruction);
+            }
+            Ok(Transition::WithdrawObjectionLate)
         }
         _ => Err(WindowError::Closed(facts.state)),
     }
@@ -286,6 +310,22 @@ mod tests {
                     late: true
                 })
             );
+            // Withdrawing a standing objection late approves it; there is nothing to withdraw
+            // on a silent refusal.
+            let withdrawal = decide(&closed, after, Decision::WithdrawObjection);
+            if refused == WindowState::Objected {
+                assert_eq!(withdrawal, Ok(Transition::WithdrawObjectionLate));
+                let banned = WindowFacts {
+                    blocking: true,
+                    ..closed
+                };
+                assert_eq!(
+                    decide(&banned, after, Decision::WithdrawObjection),
+                    Err(WindowError::WithdrawalNeedsInstruction)
+                );
+            } else {
+                assert_eq!(withdrawal, Err(WindowError::Closed(refused)));
+            }
             // Nothing turns it into an objection, and a withdrawn change is not approved.
             assert_eq!(
                 decide(&closed, after, Decision::Object { reason: None }),
@@ -612,7 +652,8 @@ pub struct Approval {
     },
     "approval": null,
     "late": false,
-    "ended_as": null
+    "ended_as": null,
+    "resolution": null
 }))]
 pub struct ObjectionWindow {
     #[schema(format = "uuid")]
@@ -655,6 +696,10 @@ pub struct ObjectionWindow {
     /// With `late`: the state the window ended in at its deadline; null otherwise.
     #[schema(required = true)]
     pub ended_as: Option<WindowState>,
+    /// The processor's resolution of a window that ended `objected` or `not_approved`; null
+    /// if none was recorded.
+    #[schema(required = true)]
+    pub resolution: Option<super::resolution::Resolution>,
     /// The change, for controllers and in events; left out inside a change's `windows`.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false, no_recursion)]

@@ -375,6 +375,9 @@ async fn annex_html(
                     NotAuthorisedReason::Objected => l.reason_objected,
                     NotAuthorisedReason::NotApproved => l.reason_not_approved,
                     NotAuthorisedReason::InUseBeforeWindowClosed => l.reason_in_use,
+                    NotAuthorisedReason::InUseWithoutAuthorisation => {
+                        l.reason_in_use_without_authorisation
+                    }
                 },
             }
         })

@@ -56,10 +56,13 @@ pub fn routes(routes: &mut Routes) {
 /// `replaces` must name an active entry on `{pid}`'s list (else 422, field `replaces`).
 ///
 /// `planned_from` is checked when the change is announced: for a change that opens windows
-/// it must not be earlier than the latest window close over the processor's agreements
-/// (announcement + the longest `notice_days`), else 422 `rule-violation` with
-/// `earliest_allowed`. Left out, it becomes that earliest instant; a removal may take
-/// effect at once (a past instant means "now"). Announcing appends `change.announced`
+/// it must not be earlier than the latest window close over the processor's agreements plus
+/// the reaction time (`SUBREG_REACTION_TIME_SECS`, default one day, for the processor to answer
+/// a refusal), else 422 `rule-violation` with `earliest_allowed`. Left out, it becomes that
+/// earliest instant; a removal may take effect at once (a past instant means "now"). At
+/// `planned_from` a change with a window that ended `objected` or `not_approved` and has no
+/// resolution becomes `blocked` instead of `effective` (see resolveWindow, postponeChange,
+/// goLive). Announcing appends `change.announced`
 /// and, for additions, replacements and modifications, one `window.opened` per agreement. The answer
 /// includes the change's `windows`.
 #[utoipa::path(
@@ -176,8 +179,9 @@ async fn create(
     actor.require_processor(&pid)?;
     let spec = change::validate(&body)?;
     let now = state.clock.now();
+    let reaction = state.reaction_time;
     let created = state
-        .db(move |conn| lifecycle::create_change(conn, &pid, &spec, now))
+        .db(move |conn| lifecycle::create_change(conn, &pid, &spec, now, reaction))
         .await?;
     state.wake_sweeper();
     Ok(HttpResponse::Created()
@@ -308,7 +312,9 @@ async fn change_step(
     state: web::Data<AppState>,
     actor: Actor,
     path: web::Path<(String, String)>,
-    step: fn(&mut DbConnection, &str, &str, DateTime<Utc>) -> Result<Change, StoreError>,
+    step: impl FnOnce(&mut DbConnection, &str, &str, DateTime<Utc>) -> Result<Change, StoreError>
+        + Send
+        + 'static,
 ) -> Result<HttpResponse, ApiError> {
     let (pid, chid) = path.into_inner();
     actor.require_processor(&pid)?;
@@ -326,7 +332,7 @@ async fn change_step(
 /// 422 with `earliest_allowed`), sets `announced_at` and `earliest_use`, appends
 /// `change.announced` and, for additions and replacements, opens one objection window per
 /// agreement signed so far (`window.opened`), each closing after that agreement's
-/// `notice_days`. A removal opens no window. Answers the change with its `windows`.
+/// `notice_days`; `planned_from` must leave the reaction time after the last close. A removal opens no window. Answers the change with its `windows`.
 #[utoipa::path(
     post,
     path = "/v1/processors/{pid}/changes/{chid}/announce",
@@ -405,14 +411,18 @@ async fn announce(
     actor: Actor,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    change_step(state, actor, path, lifecycle::announce).await
+    let reaction = state.reaction_time;
+    change_step(state, actor, path, move |conn, pid, chid, now| {
+        lifecycle::announce(conn, pid, chid, now, reaction)
+    })
+    .await
 }
 
 /// Withdraw a change
 ///
 /// Requires a `processor` token whose `org` is `{pid}`, or an `admin` token. No body.
 ///
-/// Withdraws a `draft` or `announced` change before it becomes effective: the change
+/// Withdraws a `draft`, `announced` or `blocked` change before it becomes effective: the change
 /// becomes `withdrawn`, a proposed entry becomes `withdrawn`, `change.withdrawn` is
 /// appended, and every window still open closes as `withdrawn` (`window.closed`). Answers
 /// the change with its `windows`.
@@ -437,7 +447,7 @@ async fn announce(
                 "type": "urn:subreg:problem:conflict",
                 "title": "Conflict",
                 "status": 409,
-                "detail": "the change is already effective; only a draft or announced change can be withdrawn",
+                "detail": "the change is already effective; only a draft, announced or blocked change can be withdrawn",
                 "request_id": "019ab3c4-5d6e-7f80-9a1b-2c3d4e5f6a7b",
                 "state": "effective"
             })

@@ -292,12 +292,13 @@ fn change_refusal(refusal: ChangeError) -> ApiError {
                 errors: vec![FieldError::new("planned_from", detail)],
             }),
         },
-        ChangeError::NotDraft(state) | ChangeError::NotWithdrawable(state) => {
-            ApiError::ConflictWith {
-                detail,
-                extra: members(ChangeConflictMembers { state }),
-            }
-        }
+        ChangeError::NotDraft(state)
+        | ChangeError::NotWithdrawable(state)
+        | ChangeError::NotPostponable(state)
+        | ChangeError::NotBlocked(state) => ApiError::ConflictWith {
+            detail,
+            extra: members(ChangeConflictMembers { state }),
+        },
     }
 }
 
@@ -494,7 +495,8 @@ impl<'r> ToResponse<'r> for WindowConflict {
                         "objection": null,
                         "approval": null,
                         "late": false,
-                        "ended_as": null
+                        "ended_as": null,
+                        "resolution": null
                     }
                 }),
             )],

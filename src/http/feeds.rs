@@ -199,7 +199,8 @@ impl<'r> ToResponse<'r> for FeedNotModified {
 /// The processor's public Atom feed
 ///
 /// Public. An Atom 1.0 feed (RFC 4287) of the processor's public events
-/// (`change.announced`, `change.effective`, `change.withdrawn`, `subprocessor.added`), newest
+/// (`change.announced`, `change.blocked`, `change.postponed`, `change.effective`,
+/// `change.withdrawn`, `subprocessor.added`), newest
 /// first, 50 a page; `<link rel="next">` leads to older entries (RFC 5005). Each entry has
 /// the id `urn:uuid:{event id}`, a plain-text `summary` for people and the event JSON as
 /// `content type="text"`. Send `If-None-Match` or `If-Modified-Since` to get 304 when

@@ -24,6 +24,7 @@ pub mod observe;
 pub mod openapi;
 pub mod pages;
 pub mod processors;
+pub mod resolutions;
 pub mod webhooks;
 pub mod windows;
 
@@ -48,6 +49,8 @@ pub struct AppState {
     pub sweeper: std::sync::Arc<tokio::sync::Notify>,
     /// Windows closed per transaction when a request runs a sweep.
     pub sweep_batch: i64,
+    /// Time the processor gets between the last window's close and `planned_from`.
+    pub reaction_time: chrono::Duration,
     /// Rendered Atom pages, shared by every worker.
     pub feed_cache: std::sync::Arc<feeds::FeedCache>,
     /// On SQLite, writing requests take turns here before they take a connection.
@@ -120,6 +123,7 @@ pub fn register(cfg: &mut web::ServiceConfig, test_clock: bool) -> Vec<(Method, 
     changes::routes(&mut routes);
     controllers::routes(&mut routes);
     windows::routes(&mut routes);
+    resolutions::routes(&mut routes);
     agreements::routes(&mut routes);
     agreement_import::routes(&mut routes);
     feeds::routes(&mut routes);

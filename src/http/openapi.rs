@@ -109,6 +109,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
         super::agreement_import::Api::openapi(),
         super::changes::Api::openapi(),
         super::windows::Api::openapi(),
+        super::resolutions::Api::openapi(),
         super::annex::Api::openapi(),
         super::feeds::Api::openapi(),
         super::webhooks::Api::openapi(),

@@ -7,7 +7,7 @@ use super::feeds::{not_modified, validators, Rendered};
 use super::i18n::{Labels, Lang};
 use super::openapi::{ProcessorId, ValidationFailed};
 use super::{AppState, Routes};
-use crate::domain::change::{Change, ChangeKind};
+use crate::domain::change::{Change, ChangeKind, ChangeState};
 use crate::store::pages::{self, ProcessorPage};
 use crate::store::{organisations, PageRequest};
 use actix_web::http::{header, Method, StatusCode};
@@ -127,6 +127,8 @@ struct AnnouncedRow {
     detail: String,
     summary: String,
     planned_from: String,
+    /// Why it has not started although `planned_from` passed (a blocked change); else empty.
+    status: &'static str,
     object_until: String,
 }
 
@@ -364,6 +366,10 @@ fn processor_view(
                     .unwrap_or_default(),
                 summary: a.change.summary.clone(),
                 planned_from: date(a.change.planned_from),
+                status: match a.change.state {
+                    ChangeState::Blocked => l.blocked,
+                    _ => "",
+                },
                 object_until: match (a.change.kind, a.general, a.specific) {
                     // A removal opens no window: there is nothing to object to.
                     (ChangeKind::Removal, _, _) => "—".into(),

@@ -9,10 +9,10 @@ use super::{
 };
 use super::{DbConnection, Page, PageRequest, StoreError};
 use crate::domain::agreement::{Agreement, Authorisation};
-use crate::domain::authorised::{authorised_list, AuthorisedList, ProcessorFacts};
 use crate::domain::change::{self, Change, ChangeKind, ChangeSpec, ChangeState, Conflict};
 use crate::domain::event::EventType;
-use crate::domain::subprocessor::{EntryStatus, Subprocessor};
+use crate::domain::resolution::{Resolution, ResolutionFacts, ResolutionKind};
+use crate::domain::subprocessor::EntryStatus;
 use crate::domain::window::ObjectionWindow;
 use crate::domain::window::{self as window_rules, Approval, Decider, Decision, Objection};
 use crate::domain::window::{Transition, WindowError, WindowFacts, WindowState};
@@ -31,49 +31,54 @@ diesel::define_sql_function! {
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = changes)]
-struct ChangeRow {
-    id: String,
-    processor_id: String,
-    kind: String,
-    subprocessor_id: Option<String>,
-    replaces: Option<String>,
-    modifies: Option<String>,
-    summary: String,
-    planned_from: Option<NaiveDateTime>,
-    state: String,
-    announced_at: Option<NaiveDateTime>,
-    earliest_use: Option<NaiveDateTime>,
-    effective_at: Option<NaiveDateTime>,
-    withdrawn_at: Option<NaiveDateTime>,
+pub(super) struct ChangeRow {
+    pub(super) id: String,
+    pub(super) processor_id: String,
+    pub(super) kind: String,
+    pub(super) subprocessor_id: Option<String>,
+    pub(super) replaces: Option<String>,
+    pub(super) modifies: Option<String>,
+    pub(super) summary: String,
+    pub(super) planned_from: Option<NaiveDateTime>,
+    pub(super) state: String,
+    pub(super) announced_at: Option<NaiveDateTime>,
+    pub(super) earliest_use: Option<NaiveDateTime>,
+    pub(super) effective_at: Option<NaiveDateTime>,
+    pub(super) withdrawn_at: Option<NaiveDateTime>,
+    pub(super) live_over_unresolved: Option<String>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = objection_windows)]
-struct WindowRow {
-    id: String,
-    change_id: String,
-    agreement_id: String,
-    controller_id: String,
-    processor_id: String,
-    opened_at: NaiveDateTime,
-    closes_at: NaiveDateTime,
-    state: String,
-    conflicts: String,
-    decided_at: Option<NaiveDateTime>,
-    closed_at: Option<NaiveDateTime>,
-    objection_reason: Option<String>,
-    objection_at: Option<NaiveDateTime>,
-    approval_note: Option<String>,
-    approval_at: Option<NaiveDateTime>,
-    approval_instruction: Option<String>,
-    closes_on: Option<String>,
-    late: bool,
-    ended_as: Option<String>,
-    objection_by: Option<String>,
-    approval_by: Option<String>,
+pub(super) struct WindowRow {
+    pub(super) id: String,
+    pub(super) change_id: String,
+    pub(super) agreement_id: String,
+    pub(super) controller_id: String,
+    pub(super) processor_id: String,
+    pub(super) opened_at: NaiveDateTime,
+    pub(super) closes_at: NaiveDateTime,
+    pub(super) state: String,
+    pub(super) conflicts: String,
+    pub(super) decided_at: Option<NaiveDateTime>,
+    pub(super) closed_at: Option<NaiveDateTime>,
+    pub(super) objection_reason: Option<String>,
+    pub(super) objection_at: Option<NaiveDateTime>,
+    pub(super) approval_note: Option<String>,
+    pub(super) approval_at: Option<NaiveDateTime>,
+    pub(super) approval_instruction: Option<String>,
+    pub(super) closes_on: Option<String>,
+    pub(super) late: bool,
+    pub(super) ended_as: Option<String>,
+    pub(super) objection_by: Option<String>,
+    pub(super) approval_by: Option<String>,
+    pub(super) resolution: Option<String>,
+    pub(super) resolution_note: Option<String>,
+    pub(super) resolution_at: Option<NaiveDateTime>,
+    pub(super) resolution_by: Option<String>,
 }
 
-fn corrupt(what: &str, id: &str) -> StoreError {
+pub(super) fn corrupt(what: &str, id: &str) -> StoreError {
     StoreError::Corrupt(format!("{what} of `{id}` is not a known value"))
 }
 
@@ -81,7 +86,10 @@ fn window_state(row: &WindowRow) -> Result<WindowState, StoreError> {
     WindowState::parse(&row.state).ok_or_else(|| corrupt("window state", &row.id))
 }
 
-fn to_window(row: WindowRow, change: Option<&Change>) -> Result<ObjectionWindow, StoreError> {
+pub(super) fn to_window(
+    row: WindowRow,
+    change: Option<&Change>,
+) -> Result<ObjectionWindow, StoreError> {
     Ok(ObjectionWindow {
         state: window_state(&row)?,
         conflicts: serde_json::from_str(&row.conflicts)
@@ -112,6 +120,7 @@ fn to_window(row: WindowRow, change: Option<&Change>) -> Result<ObjectionWindow,
             None => None,
         },
         late: row.late,
+        resolution: resolution(&row)?,
         ended_as: match &row.ended_as {
             Some(state) => {
                 Some(WindowState::parse(state).ok_or_else(|| corrupt("ended_as", &row.id))?)
@@ -132,20 +141,80 @@ fn to_window(row: WindowRow, change: Option<&Change>) -> Result<ObjectionWindow,
     })
 }
 
+fn resolution(row: &WindowRow) -> Result<Option<Resolution>, StoreError> {
+    let (Some(kind), Some(at)) = (&row.resolution, row.resolution_at) else {
+        return Ok(None);
+    };
+    Ok(Some(Resolution {
+        resolution: ResolutionKind::parse(kind).ok_or_else(|| corrupt("resolution", &row.id))?,
+        note: row.resolution_note.clone(),
+        at: from_db(at),
+        by: decider(row.resolution_by.as_deref(), &row.id)?
+            .ok_or_else(|| corrupt("resolution_by", &row.id))?,
+    }))
+}
+
+/// The facts a resolution, and the blocking of its change, are judged on.
+pub(super) fn resolution_facts(
+    row: &WindowRow,
+    change_state: ChangeState,
+) -> Result<ResolutionFacts, StoreError> {
+    Ok(ResolutionFacts {
+        window_state: window_state(row)?,
+        closed: row.closed_at.is_some(),
+        resolved: match &row.resolution {
+            Some(kind) => {
+                Some(ResolutionKind::parse(kind).ok_or_else(|| corrupt("resolution", &row.id))?)
+            }
+            None => None,
+        },
+        change_state,
+    })
+}
+
+/// The ids of a change's windows that ended refused and have no resolution.
+pub(super) fn unresolved_windows(
+    conn: &mut DbConnection,
+    change_id: &str,
+    change_state: ChangeState,
+) -> Result<Vec<String>, StoreError> {
+    let mut ids = Vec::new();
+    for row in windows_of_change(conn, change_id)? {
+        if crate::domain::resolution::unresolved(&resolution_facts(&row, change_state)?) {
+            ids.push(row.id);
+        }
+    }
+    Ok(ids)
+}
+
 fn decider(stored: Option<&str>, window_id: &str) -> Result<Option<Decider>, StoreError> {
     stored
         .map(|text| serde_json::from_str(text).map_err(|_| corrupt("decider", window_id)))
         .transpose()
 }
 
-fn to_change(conn: &mut DbConnection, row: ChangeRow) -> Result<Change, StoreError> {
+pub(super) fn to_change(conn: &mut DbConnection, row: ChangeRow) -> Result<Change, StoreError> {
     let entry = match &row.subprocessor_id {
         Some(entry_id) => Some(entries::get(conn, &row.processor_id, entry_id)?),
         None => None,
     };
+    let state = ChangeState::parse(&row.state).ok_or_else(|| corrupt("change state", &row.id))?;
+    let blocked_by = if state == ChangeState::Blocked {
+        unresolved_windows(conn, &row.id, state)?
+    } else {
+        Vec::new()
+    };
+    let live_over_unresolved = match &row.live_over_unresolved {
+        Some(text) => {
+            serde_json::from_str(text).map_err(|_| corrupt("live_over_unresolved", &row.id))?
+        }
+        None => Vec::new(),
+    };
     Ok(Change {
         kind: ChangeKind::parse(&row.kind).ok_or_else(|| corrupt("change kind", &row.id))?,
-        state: ChangeState::parse(&row.state).ok_or_else(|| corrupt("change state", &row.id))?,
+        state,
+        blocked_by,
+        live_over_unresolved,
         subprocessor: entry,
         planned_from: row.planned_from.map(from_db),
         announced_at: row.announced_at.map(from_db),
@@ -161,11 +230,11 @@ fn to_change(conn: &mut DbConnection, row: ChangeRow) -> Result<Change, StoreErr
     })
 }
 
-fn json<T: serde::Serialize>(value: &T) -> Result<serde_json::Value, StoreError> {
+pub(super) fn json<T: serde::Serialize>(value: &T) -> Result<serde_json::Value, StoreError> {
     serde_json::to_value(value).map_err(|e| StoreError::Corrupt(format!("not serialisable: {e}")))
 }
 
-fn change_row(
+pub(super) fn change_row(
     conn: &mut DbConnection,
     processor_id: &str,
     change_id: &str,
@@ -179,7 +248,7 @@ fn change_row(
         .ok_or_else(|| StoreError::not_found("change", change_id))
 }
 
-fn windows_of_change(
+pub(super) fn windows_of_change(
     conn: &mut DbConnection,
     change_id: &str,
 ) -> Result<Vec<WindowRow>, StoreError> {
@@ -267,7 +336,7 @@ fn active_entry(
     processor_id: &str,
     field: &str,
     entry_id: &str,
-) -> Result<Subprocessor, StoreError> {
+) -> Result<crate::domain::subprocessor::Subprocessor, StoreError> {
     let entry = entries::get(conn, processor_id, entry_id).map_err(|e| match e {
         StoreError::NotFound { .. } => {
             invalid(field, format!("`{entry_id}` is not an entry on your list"))
@@ -286,12 +355,13 @@ fn active_entry(
     Ok(entry)
 }
 
-/// Creates a change (a draft, or announced at once).
+/// Creates a change (a draft, or announced at once; `reaction`: see [`announce`]).
 pub fn create_change(
     conn: &mut DbConnection,
     processor_id: &str,
     spec: &ChangeSpec,
     now: DateTime<Utc>,
+    reaction: chrono::Duration,
 ) -> Result<Change, StoreError> {
     write_transaction(conn, |conn| {
         events::lock_chain(conn, processor_id)?;
@@ -334,21 +404,23 @@ pub fn create_change(
             ))
             .execute(conn)?;
         if spec.announce {
-            announce_locked(conn, processor_id, &id, now)?;
+            announce_locked(conn, processor_id, &id, now, reaction)?;
         }
         get_change(conn, processor_id, &id, true)
     })
 }
 
+/// Announces a draft; `planned_from` must leave `reaction` after the last window closes.
 pub fn announce(
     conn: &mut DbConnection,
     processor_id: &str,
     change_id: &str,
     now: DateTime<Utc>,
+    reaction: chrono::Duration,
 ) -> Result<Change, StoreError> {
     write_transaction(conn, |conn| {
         events::lock_chain(conn, processor_id)?;
-        announce_locked(conn, processor_id, change_id, now)?;
+        announce_locked(conn, processor_id, change_id, now, reaction)?;
         get_change(conn, processor_id, change_id, true)
     })
 }
@@ -394,6 +466,7 @@ fn open_windows(
             closes_on_local_date: last_day,
             late: false,
             ended_as: None,
+            resolution: None,
             state: WindowState::Open,
             conflicts: window.conflicts,
             decided_at: None,
@@ -452,6 +525,7 @@ fn announce_locked(
     processor_id: &str,
     change_id: &str,
     now: DateTime<Utc>,
+    reaction: chrono::Duration,
 ) -> Result<(), StoreError> {
     let row = change_row(conn, processor_id, change_id)?;
     let mut change = to_change(conn, row)?;
@@ -460,7 +534,7 @@ fn announce_locked(
         .into_iter()
         .filter(|a| a.signed_at <= now)
         .collect();
-    let planned_from = change::plan(change.kind, change.planned_from, now, &signed)?;
+    let planned_from = change::plan(change.kind, change.planned_from, now, &signed, reaction)?;
     let earliest_use = if change.kind.opens_windows() {
         change::earliest_use(now, &signed)
     } else {
@@ -518,8 +592,8 @@ fn announce_locked(
     Ok(())
 }
 
-/// An agreement signed while changes are announced gets its own window for each of them,
-/// opened now with its own notice period.
+/// An agreement signed while changes are announced (or blocked, not yet in use) gets its own
+/// window for each of them, opened now with its own notice period.
 pub(crate) fn open_windows_for_agreement(
     conn: &mut DbConnection,
     agreement: &Agreement,
@@ -527,7 +601,10 @@ pub(crate) fn open_windows_for_agreement(
 ) -> Result<(), StoreError> {
     let pending: Vec<ChangeRow> = changes::table
         .filter(changes::processor_id.eq(&agreement.processor_id))
-        .filter(changes::state.eq(ChangeState::Announced.as_str()))
+        .filter(changes::state.eq_any([
+            ChangeState::Announced.as_str(),
+            ChangeState::Blocked.as_str(),
+        ]))
         .filter(changes::kind.ne(ChangeKind::Removal.as_str()))
         .select(ChangeRow::as_select())
         .load(conn)?;
@@ -829,15 +906,17 @@ fn decision_facts(
 
 /// Records a late approval: a window that ended `objected` or `not_approved` becomes
 /// `approved` from now, keeping the state it ended in.
+/// A blocked change with nothing else unresolved becomes effective in the same transaction.
 fn apply_late_approval(
     conn: &mut DbConnection,
     processor_id: &str,
     row: WindowRow,
-    note: Option<String>,
-    instruction: Option<String>,
+    approval: (Option<String>, Option<String>),
+    event_type: EventType,
     by: &str,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
+    let (note, instruction) = approval;
     let updated = diesel::update(
         objection_windows::table
             .filter(objection_windows::id.eq(&row.id))
@@ -869,12 +948,15 @@ fn apply_late_approval(
         conn,
         now,
         NewEvent {
-            event_type: EventType::ApprovalGiven,
+            event_type,
             processor_id: processor_id.to_string(),
             controller_id: Some(window.controller_id.clone()),
             data: json(&window)?,
         },
     )?;
+    if change.state == ChangeState::Blocked {
+        super::activation::settle_locked(conn, processor_id, &change.id, now)?;
+    }
     Ok(())
 }
 
@@ -892,7 +974,26 @@ fn apply_decision(
         late: true,
     } = transition
     {
-        return apply_late_approval(conn, processor_id, row, note, instruction, by, now);
+        return apply_late_approval(
+            conn,
+            processor_id,
+            row,
+            (note, instruction),
+            EventType::ApprovalGiven,
+            by,
+            now,
+        );
+    }
+    if let Transition::WithdrawObjectionLate = transition {
+        return apply_late_approval(
+            conn,
+            processor_id,
+            row,
+            (None, None),
+            EventType::ObjectionWithdrawn,
+            by,
+            now,
+        );
     }
     let from = row.state.clone();
     let target = objection_windows::table
@@ -937,8 +1038,10 @@ fn apply_decision(
                 .execute(conn)?,
             EventType::ApprovalGiven,
         ),
-        Transition::Close { .. } => {
-            return Err(StoreError::Corrupt("a decision cannot be an expiry".into()))
+        Transition::Close { .. } | Transition::WithdrawObjectionLate => {
+            return Err(StoreError::Corrupt(
+                "a live decision cannot be an expiry or a late withdrawal".into(),
+            ))
         }
     };
     if updated != 1 {
@@ -1071,90 +1174,6 @@ fn close_due_locked(
     close_windows(conn, processor_id, closing, now)
 }
 
-/// Makes announced changes effective once `planned_from` has come.
-pub fn activate_due_changes(
-    conn: &mut DbConnection,
-    now: DateTime<Utc>,
-) -> Result<usize, StoreError> {
-    let due: Vec<(String, String)> = changes::table
-        .filter(changes::state.eq(ChangeState::Announced.as_str()))
-        .filter(changes::planned_from.le(to_db(now)))
-        .order(changes::planned_from)
-        .select((changes::processor_id, changes::id))
-        .load(conn)?;
-    let mut total = 0;
-    for (processor_id, change_id) in due {
-        total += write_transaction(conn, |conn| {
-            events::lock_chain(conn, &processor_id)?;
-            activate_locked(conn, &processor_id, &change_id, now)
-        })?;
-    }
-    Ok(total)
-}
-
-fn activate_locked(
-    conn: &mut DbConnection,
-    processor_id: &str,
-    change_id: &str,
-    now: DateTime<Utc>,
-) -> Result<usize, StoreError> {
-    let row = change_row(conn, processor_id, change_id)?;
-    let Some(planned_from) = row.planned_from else {
-        return Ok(0);
-    };
-    let updated = diesel::update(changes::table.find(change_id))
-        .filter(changes::state.eq(ChangeState::Announced.as_str()))
-        .set((
-            changes::state.eq(ChangeState::Effective.as_str()),
-            changes::effective_at.eq(to_db(now)),
-        ))
-        .execute(conn)?;
-    if updated == 0 {
-        // Another sweeper made it effective first.
-        return Ok(0);
-    }
-    let kind = ChangeKind::parse(&row.kind).ok_or_else(|| corrupt("change kind", change_id))?;
-    if let (ChangeKind::Modification, Some(proposal_id), Some(entry_id)) =
-        (kind, &row.subprocessor_id, &row.modifies)
-    {
-        entries::apply_modification(
-            conn,
-            processor_id,
-            entry_id,
-            proposal_id,
-            change_id,
-            from_db(planned_from),
-        )?;
-    } else if let (true, Some(entry_id)) = (kind.opens_windows(), &row.subprocessor_id) {
-        diesel::update(subprocessors::table.find(entry_id))
-            .set((
-                subprocessors::status.eq(EntryStatus::Active.as_str()),
-                subprocessors::active_from.eq(planned_from),
-            ))
-            .execute(conn)?;
-    }
-    if let Some(old_id) = &row.replaces {
-        diesel::update(subprocessors::table.find(old_id))
-            .set((
-                subprocessors::status.eq(EntryStatus::Inactive.as_str()),
-                subprocessors::active_until.eq(planned_from),
-            ))
-            .execute(conn)?;
-    }
-    let change = get_change(conn, processor_id, change_id, false)?;
-    events::append(
-        conn,
-        now,
-        NewEvent {
-            event_type: EventType::ChangeEffective,
-            processor_id: processor_id.to_string(),
-            controller_id: None,
-            data: json(&change)?,
-        },
-    )?;
-    Ok(1)
-}
-
 /// One sweep: close what is due, then make due changes effective.
 pub fn sweep(
     conn: &mut DbConnection,
@@ -1163,98 +1182,6 @@ pub fn sweep(
 ) -> Result<SweepReport, StoreError> {
     Ok(SweepReport {
         windows_closed: close_due_windows(conn, now, batch)?,
-        changes_effective: activate_due_changes(conn, now)?,
-    })
-}
-
-/// A controller's authorised list at `as_of`, over all its agreements.
-pub fn controller_authorised_list(
-    conn: &mut DbConnection,
-    controller_id: &str,
-    as_of: DateTime<Utc>,
-) -> Result<AuthorisedList, StoreError> {
-    let agreements = agreement_store::all_for_controller(conn, controller_id)?;
-    let agreements = agreement_store::with_annex(conn, agreements)?;
-    let window_rows: Vec<WindowRow> = objection_windows::table
-        .filter(objection_windows::controller_id.eq(controller_id))
-        .select(WindowRow::as_select())
-        .load(conn)?;
-    let mut windows = HashMap::new();
-    for row in window_rows {
-        let key = (row.change_id.clone(), row.agreement_id.clone());
-        windows.insert(key, to_window(row, None)?);
-    }
-    let mut per_processor: HashMap<String, ProcessorSide> = HashMap::new();
-    for agreement in agreements.iter().map(|a| &a.agreement) {
-        if per_processor.contains_key(&agreement.processor_id) {
-            continue;
-        }
-        let side = processor_side(conn, &agreement.processor_id, as_of)?;
-        per_processor.insert(agreement.processor_id.clone(), side);
-    }
-    let empty = ProcessorSide::default();
-    Ok(authorised_list(
-        as_of,
-        agreements.iter().map(|agreement| {
-            let side = per_processor
-                .get(&agreement.agreement.processor_id)
-                .unwrap_or(&empty);
-            (
-                agreement,
-                ProcessorFacts {
-                    entries: &side.entries,
-                    introduced_by: &side.introduced_by,
-                    windows: &windows,
-                    modifications: &side.modifications,
-                },
-            )
-        }),
-    ))
-}
-
-/// What one processor's list looks like at `as_of`, for judging its controllers' lists.
-#[derive(Default)]
-struct ProcessorSide {
-    entries: Vec<Subprocessor>,
-    introduced_by: HashMap<String, String>,
-    modifications: HashMap<String, Vec<(String, DateTime<Utc>)>>,
-}
-
-fn processor_side(
-    conn: &mut DbConnection,
-    processor_id: &str,
-    as_of: DateTime<Utc>,
-) -> Result<ProcessorSide, StoreError> {
-    let entries = entries::all(conn, processor_id, Some(as_of))?;
-    let introduced: Vec<(Option<String>, String)> = changes::table
-        .filter(changes::processor_id.eq(processor_id))
-        .filter(changes::kind.ne(ChangeKind::Removal.as_str()))
-        .filter(changes::kind.ne(ChangeKind::Modification.as_str()))
-        .select((changes::subprocessor_id, changes::id))
-        .load(conn)?;
-    let introduced_by = introduced
-        .into_iter()
-        .filter_map(|(entry_id, change_id)| entry_id.map(|e| (e, change_id)))
-        .collect();
-    let modified: Vec<(Option<String>, String, Option<NaiveDateTime>)> = changes::table
-        .filter(changes::processor_id.eq(processor_id))
-        .filter(changes::kind.eq(ChangeKind::Modification.as_str()))
-        .filter(changes::state.eq(ChangeState::Effective.as_str()))
-        .order(changes::planned_from)
-        .select((changes::modifies, changes::id, changes::planned_from))
-        .load(conn)?;
-    let mut modifications: HashMap<String, Vec<(String, DateTime<Utc>)>> = HashMap::new();
-    for (entry_id, change_id, from) in modified {
-        if let (Some(entry_id), Some(from)) = (entry_id, from) {
-            modifications
-                .entry(entry_id)
-                .or_default()
-                .push((change_id, from_db(from)));
-        }
-    }
-    Ok(ProcessorSide {
-        entries,
-        introduced_by,
-        modifications,
+        changes_effective: super::activation::activate_due_changes(conn, now)?,
     })
 }

@@ -2,7 +2,9 @@
 //! takes a `&mut DbConnection`; functions that write more than one row run in one transaction,
 //! and every write that the evidence log must show appends its event in that same transaction.
 
+pub mod activation;
 pub mod agreements;
+pub mod authorised;
 pub mod clock;
 pub mod db;
 pub mod error;
@@ -14,6 +16,7 @@ pub mod metrics;
 pub mod organisations;
 pub mod page;
 pub mod pages;
+pub mod resolutions;
 pub mod revocations;
 pub mod schema;
 pub mod subprocessors;

@@ -46,7 +46,10 @@ pub fn processor_version(conn: &mut DbConnection, pid: &str) -> Result<PageVersi
             objection_windows::change_id.eq_any(
                 changes::table
                     .filter(changes::processor_id.eq(pid.to_string()))
-                    .filter(changes::state.eq(ChangeState::Announced.as_str()))
+                    .filter(changes::state.eq_any([
+                        ChangeState::Announced.as_str(),
+                        ChangeState::Blocked.as_str(),
+                    ]))
                     .select(changes::id),
             ),
         )
@@ -130,7 +133,10 @@ pub fn processor_page(
         .into_iter()
         .map(|a| (a.id, a.authorisation))
         .collect();
-    for mut change in all_changes(conn, pid, ChangeState::Announced, true)? {
+    // A blocked change is still upcoming: it waits for the processor's answer to a refusal.
+    let mut upcoming = all_changes(conn, pid, ChangeState::Announced, true)?;
+    upcoming.extend(all_changes(conn, pid, ChangeState::Blocked, true)?);
+    for mut change in upcoming {
         let windows = change.windows.take().unwrap_or_default();
         let authorisations = &authorisations;
         let windows = &windows;
@@ -258,9 +264,10 @@ pub fn annex(
     if agreements.is_empty() {
         return Err(StoreError::not_found("agreement", format!("{cid}/{pid}")));
     }
-    let mut list = lifecycle::controller_authorised_list(conn, cid, as_of)?;
+    let mut list = super::authorised::controller_authorised_list(conn, cid, as_of)?;
     let ours = |agreement_id: &str| agreements.iter().any(|a| a.agreement.id == agreement_id);
     list.items.retain(|e| ours(&e.agreement_id));
+    list.excluded.retain(|e| ours(&e.agreement_id));
     list.not_authorised.retain(|e| ours(&e.agreement_id));
     let mut windows = HashMap::new();
     let window_ids = list.items.iter().filter_map(|e| e.window_id.clone()).chain(

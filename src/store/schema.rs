@@ -123,6 +123,7 @@ diesel::table! {
         effective_at -> Nullable<Timestamp>,
         withdrawn_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
+        live_over_unresolved -> Nullable<Text>,
         modifies -> Nullable<Text>,
     }
 }
@@ -166,6 +167,10 @@ diesel::table! {
         ended_as -> Nullable<Text>,
         objection_by -> Nullable<Text>,
         approval_by -> Nullable<Text>,
+        resolution -> Nullable<Text>,
+        resolution_note -> Nullable<Text>,
+        resolution_at -> Nullable<Timestamp>,
+        resolution_by -> Nullable<Text>,
     }
 }
 

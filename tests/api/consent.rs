@@ -72,13 +72,19 @@ async fn silence_cannot_cure_a_transfer_ban(app: TestApp) {
     assert_eq!(approved.json()["state"], "approved");
     assert_eq!(approved.json()["approval"]["instruction"], instruction);
 
-    // Roskilde stays silent past the deadline: not approved, not tacit consent.
+    // Roskilde stays silent past the deadline: not approved, not tacit consent. The change is
+    // blocked until the processor resolves that or, here, takes it live explicitly.
     app.advance("P9D").await;
     let window = app.window("roskilde", &roskilde).await;
     assert_eq!(window["state"], "not_approved", "{window}");
+    assert_eq!(app.authorised("roskilde").await, (vec![], vec![]));
+    assert_eq!(app.go_live_blocked("roskilde-hosting").await, 1);
     assert_eq!(
         app.authorised("roskilde").await,
-        (vec![], vec![pair("Backblaze, Inc.", "not_approved")])
+        (
+            vec![],
+            vec![pair("Backblaze, Inc.", "in_use_without_authorisation")]
+        )
     );
     assert_eq!(
         app.authorised("lejre").await,
@@ -102,7 +108,10 @@ async fn silence_cannot_cure_a_transfer_ban(app: TestApp) {
         .await
         .json();
     assert_eq!(annex["items"], json!([]));
-    assert_eq!(annex["not_authorised"][0]["reason"], "not_approved");
+    assert_eq!(
+        annex["not_authorised"][0]["reason"],
+        "in_use_without_authorisation"
+    );
     let annex = app
         .get(
             "/v1/controllers/lejre/annex.json?processor=roskilde-hosting",
@@ -158,9 +167,13 @@ async fn a_second_agreement_cannot_launder_an_objection(app: TestApp) {
     let wid = change["windows"][0]["id"].as_str().expect("window id");
     assert_eq!(app.object("roskilde", wid, Some("No")).await.status, 200);
     app.advance("P32D").await;
+    assert_eq!(app.go_live_blocked("timengo-dpg").await, 1);
     assert_eq!(
         app.authorised("roskilde").await,
-        (vec![], vec![pair("Qbox ApS", "objected")])
+        (
+            vec![],
+            vec![pair("Qbox ApS", "in_use_without_authorisation")]
+        )
     );
     let mut terms = general_terms(30);
     terms["controller_id"] = json!("roskilde");
@@ -175,7 +188,10 @@ async fn a_second_agreement_cannot_launder_an_objection(app: TestApp) {
     );
     assert_eq!(
         app.authorised("roskilde").await,
-        (vec![], vec![pair("Qbox ApS", "objected")])
+        (
+            vec![],
+            vec![pair("Qbox ApS", "in_use_without_authorisation")]
+        )
     );
 }
 
@@ -233,8 +249,9 @@ async fn deadlines_are_calendar_days_in_the_agreements_time_zone(app: TestApp) {
 on_both_backends!(deadlines_are_calendar_days_in_the_agreements_time_zone);
 
 /// Seed 000 (Timengo DPG, specific authorisation: silence is not approval) sets no deadline on
-/// the approval itself: Roskilde approves Qbox a week after the window lapsed. The entry is
-/// authorised from that moment, marked late; before it, it stays an alarm. A withdrawn change
+/// the approval itself: Roskilde approves Qbox a week after the window lapsed. The change,
+/// blocked by the refusal until then, becomes effective with the approval, and the entry is
+/// authorised from that moment, marked late; before it, it was not in use. A withdrawn change
 /// is not approved late, an authorisation does not turn into an objection, and a late approval
 /// is in the evidence log.
 async fn a_refusal_may_be_approved_late(app: TestApp) {
@@ -250,10 +267,7 @@ async fn a_refusal_may_be_approved_late(app: TestApp) {
     app.advance_to(&deadline, 60).await;
     assert_eq!(app.window("roskilde", &wid).await["state"], "not_approved");
     let lapsed = app.advance("P7D").await["now"].clone();
-    assert_eq!(
-        app.authorised("roskilde").await,
-        (vec![], vec![pair("Qbox ApS", "not_approved")])
-    );
+    assert_eq!(app.authorised("roskilde").await, (vec![], vec![]));
 
     // An objection after the deadline is refused; the approval a week late is not.
     let objection = app
@@ -268,6 +282,7 @@ async fn a_refusal_may_be_approved_late(app: TestApp) {
     assert_eq!(window["late"], true);
     assert_eq!(window["ended_as"], "not_approved");
     assert_eq!(window["approval"]["note"], "Approved by the DPO");
+    assert_eq!(window["change"]["state"], "effective");
 
     // Authorised from the approval on, marked late; before it, still the alarm.
     let list = app
@@ -291,7 +306,7 @@ async fn a_refusal_may_be_approved_late(app: TestApp) {
         .await
         .json();
     assert_eq!(before["items"], json!([]), "{before}");
-    assert_eq!(before["not_authorised"][0]["reason"], "not_approved");
+    assert_eq!(before["not_authorised"], json!([]));
     let page = app
         .get(
             "/v1/controllers/roskilde/annex?processor=timengo-dpg&lang=da",

@@ -69,7 +69,7 @@ fn thousand_due_windows(conn: &mut DbConnection) {
         planned_from: None,
         announce: true,
     };
-    lifecycle::create_change(conn, "eg-netblanket", &change, now).unwrap();
+    lifecycle::create_change(conn, "eg-netblanket", &change, now, Duration::days(1)).unwrap();
     store::clock::advance_offset(conn, Duration::days(8).num_milliseconds()).unwrap();
 }
 

@@ -503,6 +503,35 @@ impl TestApp {
         )
     }
 
+    /// Takes every blocked change of `pid` live explicitly, over its unresolved windows
+    /// (which those controllers then see as `in_use_without_authorisation`); returns how many.
+    pub async fn go_live_blocked(&self, pid: &str) -> usize {
+        let blocked = self
+            .get(
+                &format!("/v1/processors/{pid}/changes?state=blocked"),
+                Some(&processor(pid)),
+            )
+            .await
+            .json();
+        let ids: Vec<String> = blocked["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|c| c["id"].as_str().expect("id").to_string())
+            .collect();
+        for id in &ids {
+            let reply = self
+                .post(
+                    &format!("/v1/processors/{pid}/changes/{id}/go-live"),
+                    Some(&processor(pid)),
+                    &json!({"acknowledge_unresolved": true}),
+                )
+                .await;
+            assert_eq!(reply.status, 200, "{}", reply.text);
+        }
+        ids.len()
+    }
+
     /// Event types of a processor's log, oldest first.
     pub async fn event_types(&self, pid: &str) -> Vec<String> {
         let reply = self

@@ -27,7 +27,12 @@ async fn seed_000_timengo_specific_approval(app: TestApp) {
         .announce_addition("timengo-dpg", &eea_entry("Qbox ApS"))
         .await;
     assert_eq!(change["state"], "announced");
-    assert_eq!(change["earliest_use"], change["planned_from"]);
+    // The processor gets a day after the last window closes to answer a refusal.
+    let earliest_use =
+        chrono::DateTime::parse_from_rfc3339(change["earliest_use"].as_str().unwrap()).unwrap();
+    let planned_from =
+        chrono::DateTime::parse_from_rfc3339(change["planned_from"].as_str().unwrap()).unwrap();
+    assert_eq!(planned_from - earliest_use, chrono::Duration::days(1));
     let windows = change["windows"].as_array().expect("windows");
     assert_eq!(windows.len(), 2);
     // "30 kalenderdage": the day of the notice does not count; the window closes when the
@@ -64,8 +69,9 @@ async fn seed_000_timengo_specific_approval(app: TestApp) {
         (vec![pair("Microsoft Azure", "agreement")], vec![])
     );
 
-    // Day 31: the window has lapsed without approval, and the processor uses the entry.
-    app.advance("P2D").await;
+    // Day 32: the window has lapsed without approval; the change is blocked, and the processor
+    // takes it live explicitly.
+    app.advance("P3D").await;
     let closed = app
         .window("roskilde", roskilde_window["id"].as_str().unwrap())
         .await;
@@ -80,12 +86,13 @@ async fn seed_000_timengo_specific_approval(app: TestApp) {
             None,
         )
         .await;
-    assert_eq!(change.json()["state"], "effective");
+    assert_eq!(change.json()["state"], "blocked");
+    assert_eq!(app.go_live_blocked("timengo-dpg").await, 1);
     assert_eq!(
         app.authorised("roskilde").await,
         (
             vec![pair("Microsoft Azure", "agreement")],
-            vec![pair("Qbox ApS", "not_approved")]
+            vec![pair("Qbox ApS", "in_use_without_authorisation")]
         )
     );
     // With an explicit approval instead, the entry is authorised.
@@ -182,18 +189,19 @@ async fn seed_003_netblanket_general_authorisation(app: TestApp) {
         "US transfer not acceptable for our data"
     );
 
-    app.advance("P2D").await;
+    app.advance("P3D").await;
     assert_eq!(
         app.window("lejre", &lejre_window).await["state"],
         "objected"
     );
+    assert_eq!(app.go_live_blocked("eg-netblanket").await, 1);
     let greve_window = app.windows("greve").await[0].clone();
     assert_eq!(greve_window["state"], "tacit_consent");
     assert_eq!(
         app.authorised("lejre").await,
         (
             vec![pair("Microsoft Azure", "agreement")],
-            vec![pair("Zendesk, Inc.", "objected")]
+            vec![pair("Zendesk, Inc.", "in_use_without_authorisation")]
         )
     );
     assert_eq!(
@@ -264,7 +272,19 @@ async fn seed_004_hosting_seven_days_reason_required(app: TestApp) {
             None,
         )
         .await;
-    assert_eq!(effective.json()["state"], "effective");
+    // The processor has a day to answer Roskilde's objection; then the change is blocked.
+    assert_eq!(effective.json()["state"], "announced");
+    app.advance("P1D").await;
+    let blocked = app
+        .get(
+            &format!(
+                "/v1/processors/roskilde-hosting/changes/{}",
+                change["id"].as_str().unwrap()
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(blocked.json()["state"], "blocked");
 
     // A third-country addition conflicts with the agreement from the moment it opens.
     let us = app
@@ -326,7 +346,8 @@ async fn two_agreements_combine_into_one_list(app: TestApp) {
         [7, 30]
     );
 
-    app.advance("P31D").await;
+    app.advance("P32D").await;
+    assert_eq!(app.go_live_blocked("timengo-dpg").await, 1);
     assert_eq!(
         app.authorised("roskilde").await,
         (
@@ -335,7 +356,7 @@ async fn two_agreements_combine_into_one_list(app: TestApp) {
                 pair("Microsoft Azure", "agreement"),
                 pair("Nordisk Backup ApS", "agreement"),
             ],
-            vec![pair("Qbox ApS", "not_approved")]
+            vec![pair("Qbox ApS", "in_use_without_authorisation")]
         )
     );
 }
@@ -515,7 +536,7 @@ async fn replacement_swaps_entries_when_effective(app: TestApp) {
         .as_str()
         .unwrap()
         .to_string();
-    app.advance("P7D").await;
+    app.advance("P8D").await;
     let names: Vec<String> = app
         .get("/v1/processors/timengo-dpg/subprocessors", None)
         .await
@@ -585,13 +606,14 @@ async fn agreement_signed_during_an_announcement(app: TestApp) {
     app.advance("P5D").await;
     app.agreement("greve", "eg-netblanket", general_terms(30))
         .await;
+    // Greve's window opened late; it does not block the change (only refusals do).
     let greve = app.windows("greve").await;
     assert_eq!(greve.len(), 1);
     assert_eq!(
         greve[0]["conflicts"],
         json!(["planned_before_window_closes"])
     );
-    app.advance("P3D").await;
+    app.advance("P4D").await;
     assert_eq!(
         app.authorised("lejre").await,
         (vec![pair("Qbox ApS", "tacit_consent")], vec![])

@@ -29,6 +29,7 @@ mod openapi;
 mod page;
 mod registry;
 mod request_ids;
+mod resolutions;
 mod tokens;
 mod validation;
 mod visibility;

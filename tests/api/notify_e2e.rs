@@ -71,8 +71,9 @@ async fn seed_003_steps_arrive_by_webhook_and_feed(app: TestApp) {
         .expect("items")
         .len();
 
-    // The seed 003 walk: a US entry with SCCs; Lejre objects on day 29; on day 31 the windows
-    // close (Lejre's objected, Greve's by tacit consent) and the change takes effect.
+    // The seed 003 walk: a US entry with SCCs; Lejre objects on day 29; by day 32 the windows
+    // have closed (Lejre's objected, Greve's by tacit consent) and Lejre's unresolved objection
+    // blocks the change.
     app.announce_addition("eg-netblanket", &us_with_sccs("Zendesk, Inc."))
         .await;
     app.advance("P29D").await;
@@ -84,7 +85,7 @@ async fn seed_003_steps_arrive_by_webhook_and_feed(app: TestApp) {
         .object("lejre", &window, Some("US transfer not acceptable"))
         .await;
     assert_eq!(objection.status, 200, "{}", objection.text);
-    app.advance("P2D").await;
+    app.advance("P3D").await;
     assert_eq!(app.window("lejre", &window).await["state"], "objected");
 
     // What Lejre is owed: the processor's events since it subscribed that are processor-wide
@@ -111,7 +112,7 @@ async fn seed_003_steps_arrive_by_webhook_and_feed(app: TestApp) {
             "window.opened",
             "objection.raised",
             "window.closed",
-            "change.effective"
+            "change.blocked"
         ],
         "{owed:#?}"
     );

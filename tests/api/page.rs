@@ -279,7 +279,7 @@ async fn announced_changes_then_history(app: TestApp) {
     assert!(select(&doc, "ol.history li").is_empty());
     assert_eq!(rows(&doc).len(), 1, "announced is not yet on the list");
 
-    app.advance("P31D").await;
+    app.advance("P32D").await;
     let (_, doc) = page(&app, "?lang=en", None).await;
     assert!(
         select(&doc, "table.changes").is_empty(),
@@ -346,7 +346,9 @@ async fn annex_lists_what_the_controller_authorised(app: TestApp) {
         .await;
     app.announce_addition("timengo-dpg", &eea_entry("Qbox ApS"))
         .await;
-    app.advance("P31D").await;
+    // Greve's silence blocks the change; the processor takes it live over it.
+    app.advance("P32D").await;
+    assert_eq!(app.go_live_blocked("timengo-dpg").await, 1);
 
     let path = "/v1/controllers/roskilde/annex.json?processor=timengo-dpg";
     let reply = app.get(path, Some(&controller("roskilde"))).await;
@@ -411,7 +413,8 @@ async fn annex_lists_what_the_controller_authorised(app: TestApp) {
     assert_ne!(before["last_event"]["hash"], newest["hash"]);
     assert_eq!(before["items"].as_array().map(Vec::len), Some(1));
 
-    // Greve (specific authorisation, no approval) has Qbox on its alarm list.
+    // Greve (specific authorisation, no approval) has Qbox on its alarm list: in use over its
+    // refusal.
     let greve = app
         .get(
             "/v1/controllers/greve/annex.json?processor=timengo-dpg",
@@ -420,7 +423,10 @@ async fn annex_lists_what_the_controller_authorised(app: TestApp) {
         .await
         .json();
     assert_eq!(greve["not_authorised"][0]["name"], "Qbox ApS");
-    assert_eq!(greve["not_authorised"][0]["reason"], "not_approved");
+    assert_eq!(
+        greve["not_authorised"][0]["reason"],
+        "in_use_without_authorisation"
+    );
 
     // The printable HTML says the same.
     let html = app
