@@ -298,8 +298,10 @@ pub fn load(conn: &mut DbConnection, now: DateTime<Utc>) -> Result<String, Store
                 terms,
                 signed_at: now,
                 reference: Some(reference.into()),
+                allowed_locations: None,
+                annex_name: crate::domain::agreement::DEFAULT_ANNEX_NAME.into(),
             };
-            agreements::create(conn, &spec, now)?;
+            agreements::create(conn, &spec, agreements::Recorded::Active { by: None }, now)?;
             added.push(format!("agreement {controller_id} / {processor_id}"));
         }
     }

@@ -122,7 +122,8 @@ pub fn authorised_list<'a>(
         not_authorised: Vec::new(),
     };
     for (agreement, facts) in agreements {
-        if agreement.signed_at > as_of {
+        // A proposed agreement authorises nothing; a terminated one nothing from its end on.
+        if !agreement.in_force_at(as_of) {
             continue;
         }
         for entry in facts.entries {
@@ -164,7 +165,6 @@ mod tests {
     fn noon() -> DateTime<Utc> {
         chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 11, 23, 12, 0, 0).unwrap()
     }
-    use crate::domain::agreement::{Authorisation, ThirdCountryTransfers};
     use crate::domain::geography::Location;
     use crate::domain::subprocessor::EntryStatus;
     use chrono::Duration;
@@ -195,6 +195,7 @@ mod tests {
             id: "w".into(),
             change_id: "ch".into(),
             agreement_id: "a".into(),
+            agreement_version: 1,
             controller_id: "c".into(),
             processor_id: "p".into(),
             opened_at: t,
@@ -217,15 +218,7 @@ mod tests {
         let signed = noon() - Duration::days(60);
         let agreement = Agreement {
             id: "a".into(),
-            controller_id: "c".into(),
-            processor_id: "p".into(),
-            authorisation: Authorisation::General,
-            notice_days: 30,
-            objection_requires_reason: false,
-            third_country_transfers: ThirdCountryTransfers::AllowedWithBasis,
-            signed_at: signed,
-            reference: None,
-            time_zone: crate::domain::deadline::DEFAULT_TIME_ZONE,
+            ..crate::domain::agreement::in_force(30, signed)
         };
         let now = noon();
         let closed = Some(now - Duration::days(1));

@@ -25,10 +25,18 @@ pub enum EventType {
     SubprocessorAdded,
     #[serde(rename = "endpoint.disabled")]
     EndpointDisabled,
+    #[serde(rename = "agreement.proposed")]
+    AgreementProposed,
+    #[serde(rename = "agreement.confirmed")]
+    AgreementConfirmed,
+    #[serde(rename = "agreement.amended")]
+    AgreementAmended,
+    #[serde(rename = "agreement.terminated")]
+    AgreementTerminated,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 10] = [
+    pub const ALL: [EventType; 14] = [
         EventType::ChangeAnnounced,
         EventType::WindowOpened,
         EventType::ObjectionRaised,
@@ -39,6 +47,10 @@ impl EventType {
         EventType::ChangeWithdrawn,
         EventType::SubprocessorAdded,
         EventType::EndpointDisabled,
+        EventType::AgreementProposed,
+        EventType::AgreementConfirmed,
+        EventType::AgreementAmended,
+        EventType::AgreementTerminated,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -53,6 +65,10 @@ impl EventType {
             EventType::ChangeWithdrawn => "change.withdrawn",
             EventType::SubprocessorAdded => "subprocessor.added",
             EventType::EndpointDisabled => "endpoint.disabled",
+            EventType::AgreementProposed => "agreement.proposed",
+            EventType::AgreementConfirmed => "agreement.confirmed",
+            EventType::AgreementAmended => "agreement.amended",
+            EventType::AgreementTerminated => "agreement.terminated",
         }
     }
 

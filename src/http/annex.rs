@@ -157,6 +157,22 @@ struct AnnexDocument<'a> {
     verify_url: String,
 }
 
+/// The annex's heading: the agreement's own name for it (`annex_name`, "Bilag B" by default)
+/// where it shows one agreement (the one in force at `as_of`, or the pair's only one), else
+/// the generic title.
+fn annex_heading(l: &Labels, agreements: &[Agreement], as_of: DateTime<Utc>) -> String {
+    let in_force: Vec<&Agreement> = agreements.iter().filter(|a| a.in_force_at(as_of)).collect();
+    let one = match (in_force.as_slice(), agreements) {
+        ([only], _) => Some(*only),
+        ([], [only]) => Some(only),
+        _ => None,
+    };
+    match one {
+        Some(agreement) => format!("{}: {}", agreement.annex_name, l.annex_subject),
+        None => l.annex_title.to_string(),
+    }
+}
+
 fn verify_url(state: &AppState, pid: &str) -> String {
     format!("{}/v1/processors/{pid}/events/verify", state.public_url)
 }
@@ -235,6 +251,7 @@ struct AnnexView {
     lang: &'static str,
     l: &'static Labels,
     title: String,
+    heading: String,
     controller_name: String,
     controller_registration: String,
     controller_contact: String,
@@ -394,13 +411,12 @@ async fn annex_html(
     let processor = &facts.processor;
     let controller = &facts.controller;
     let event = facts.last_event.as_ref();
+    let heading = annex_heading(l, &facts.agreements, facts.list.as_of);
     let view = AnnexView {
         lang: lang.code(),
         l,
-        title: format!(
-            "{} — {} / {}",
-            l.annex_title, controller.name, processor.name
-        ),
+        title: format!("{heading} — {} / {}", controller.name, processor.name),
+        heading,
         controller_name: controller.name.clone(),
         controller_registration: lang.registration(controller.registration.as_ref()),
         controller_contact: controller.contact_email.clone().unwrap_or_default(),

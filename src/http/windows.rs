@@ -136,7 +136,9 @@ async fn get(
 }
 
 /// A body that may be left out entirely; if it is sent, it must be valid JSON.
-fn optional_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<Option<T>, ApiError> {
+pub(super) fn optional_json<T: serde::de::DeserializeOwned>(
+    body: &[u8],
+) -> Result<Option<T>, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
@@ -149,7 +151,7 @@ fn optional_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<Option<T
     })
 }
 
-fn bounded(field: &str, text: Option<String>) -> Result<Option<String>, ApiError> {
+pub(super) fn bounded(field: &str, text: Option<String>) -> Result<Option<String>, ApiError> {
     match text {
         Some(text) if text.chars().count() > MAX_TEXT => Err(invalid(
             field,
@@ -161,7 +163,7 @@ fn bounded(field: &str, text: Option<String>) -> Result<Option<String>, ApiError
 
 /// Who the request body says decided; refused with field errors under `decided_by`.
 #[derive(Deserialize, utoipa::ToSchema)]
-struct PersonInput {
+pub(super) struct PersonInput {
     /// 1 to 200 characters.
     #[schema(value_type = String, required = true, min_length = 1, max_length = 200)]
     name: Option<String>,
@@ -172,7 +174,7 @@ struct PersonInput {
 
 const MAX_PERSON_TEXT: usize = 200;
 
-fn person(input: Option<PersonInput>) -> Result<Option<Person>, ApiError> {
+pub(super) fn person(input: Option<PersonInput>) -> Result<Option<Person>, ApiError> {
     let Some(input) = input else {
         return Ok(None);
     };

@@ -2,6 +2,7 @@
 //! takes a `&mut DbConnection`; functions that write more than one row run in one transaction,
 //! and every write that the evidence log must show appends its event in that same transaction.
 
+pub mod agreement_versions;
 pub mod agreements;
 pub mod clock;
 pub mod db;

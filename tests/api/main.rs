@@ -8,6 +8,7 @@
     clippy::panic
 )]
 
+mod agreement_lifecycle;
 mod auth;
 mod browser;
 mod cli;
