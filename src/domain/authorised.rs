@@ -126,14 +126,49 @@ pub fn authorised_list<'a>(
         if !agreement.in_force_at(as_of) {
             continue;
         }
+        // What an earlier agreement of the pair refused stays refused: a new agreement's
+        // signing does not authorise it again (objection laundering).
+        let refused_before: HashMap<&str, &ObjectionWindow> = facts
+            .windows
+            .values()
+            .filter(|w| w.agreement_id != agreement.id && w.closed_by(as_of))
+            .filter(|w| {
+                matches!(
+                    w.state_at(as_of),
+                    WindowState::Objected | WindowState::NotApproved
+                )
+            })
+            .map(|w| (w.change_id.as_str(), w))
+            .collect();
         for entry in facts.entries {
-            let window = facts.introduced_by.get(&entry.id).and_then(|change_id| {
+            let change_id = facts.introduced_by.get(&entry.id);
+            let window = change_id.and_then(|change_id| {
                 facts
                     .windows
                     .get(&(change_id.clone(), agreement.id.clone()))
             });
             let window_id = window.map(|w| w.id.clone());
-            match judge(agreement, entry, window, as_of) {
+            let verdict = match (
+                judge(agreement, entry, window, as_of),
+                change_id.and_then(|c| refused_before.get(c.as_str())),
+            ) {
+                (Verdict::Authorised(AuthorisedBy::Agreement), Some(refused)) => {
+                    let reason = if refused.state_at(as_of) == WindowState::Objected {
+                        NotAuthorisedReason::Objected
+                    } else {
+                        NotAuthorisedReason::NotApproved
+                    };
+                    list.not_authorised.push(NotAuthorisedEntry {
+                        entry: entry.clone(),
+                        reason,
+                        agreement_id: agreement.id.clone(),
+                        window_id: Some(refused.id.clone()),
+                    });
+                    continue;
+                }
+                (verdict, _) => verdict,
+            };
+            match verdict {
                 Verdict::Authorised(authorised_by) => list.items.push(AuthorisedEntry {
                     entry: entry.clone(),
                     authorised_by,

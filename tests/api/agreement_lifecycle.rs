@@ -678,3 +678,47 @@ async fn a_controllers_amendment_is_confirmed_by_the_processor(app: TestApp) {
 }
 
 on_both_backends!(a_controllers_amendment_is_confirmed_by_the_processor);
+
+/// After a termination the pair may sign again, but the new agreement's signing does not
+/// authorise what the old one's window refused: the objection stands on the list.
+async fn a_new_agreement_after_termination_does_not_launder_an_objection(app: TestApp) {
+    app.processor("timengo-dpg").await;
+    app.controller("roskilde").await;
+    let aid = id(&app
+        .agreement("roskilde", "timengo-dpg", general_terms(30))
+        .await);
+    let change = app
+        .announce_addition("timengo-dpg", &eea_entry("Qbox ApS"))
+        .await;
+    let wid = window_of(&app, "roskilde", &id(&change))
+        .await
+        .expect("window");
+    assert_eq!(
+        app.object("roskilde", &id(&wid), Some("No")).await.status,
+        200
+    );
+    app.advance("P32D").await;
+    let ended = app
+        .post(
+            &format!("/v1/agreements/{aid}/termination"),
+            Some(&admin()),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(ended.status, 200, "{}", ended.text);
+    app.advance("PT1M").await;
+    let again = app
+        .post(
+            "/v1/agreements",
+            Some(&admin()),
+            &body("roskilde", "timengo-dpg", general_terms(30)),
+        )
+        .await;
+    assert_eq!(again.status, 201, "{}", again.text);
+    assert_eq!(
+        app.authorised("roskilde").await,
+        (vec![], vec![pair("Qbox ApS", "objected")])
+    );
+}
+
+on_both_backends!(a_new_agreement_after_termination_does_not_launder_an_objection);
