@@ -9,7 +9,7 @@ use subreg::clock::Clock;
 use subreg::domain::change::{ChangeKind, ChangeSpec};
 use subreg::domain::party::ProcessorSpec;
 use subreg::domain::subprocessor::{self, SubprocessorInput};
-use subreg::store::schema::{agreements, controllers};
+use subreg::store::schema::{agreement_versions, agreements, controllers};
 use subreg::store::{self, lifecycle, organisations, DbConnection};
 
 fn windows() -> usize {
@@ -59,10 +59,34 @@ fn setup(conn: &mut DbConnection, count: usize) -> Result<(), Box<dyn std::error
                     agreements::third_country_transfers.eq("allowed_with_basis"),
                     agreements::signed_at.eq(signed),
                     agreements::created_at.eq(signed),
+                    agreements::in_force_from.eq(Some(signed)),
                 )
             })
             .collect();
         subreg::insert_rows!(conn, agreements::table, &agreement_rows)?;
+        let version_rows: Vec<_> = ids
+            .iter()
+            .map(|id| {
+                (
+                    (
+                        agreement_versions::agreement_id.eq(format!("a-{id}")),
+                        agreement_versions::version.eq(1),
+                        agreement_versions::authorisation.eq("general"),
+                        agreement_versions::notice_days.eq(7),
+                        agreement_versions::objection_requires_reason.eq(false),
+                        agreement_versions::third_country_transfers.eq("allowed_with_basis"),
+                        agreement_versions::time_zone.eq("Europe/Copenhagen"),
+                    ),
+                    (
+                        agreement_versions::annex_name.eq("Bilag B"),
+                        agreement_versions::state.eq("confirmed"),
+                        agreement_versions::proposed_by_party.eq("admin"),
+                        agreement_versions::proposed_at.eq(signed),
+                    ),
+                )
+            })
+            .collect();
+        subreg::insert_rows!(conn, agreement_versions::table, &version_rows)?;
     }
     let entry: SubprocessorInput = serde_json::from_value(serde_json::json!({
         "name": "Qbox ApS", "address": "Nørregade 10, København", "country": "DK",

@@ -299,8 +299,10 @@ pub fn load(conn: &mut DbConnection, now: DateTime<Utc>) -> Result<String, Store
                 signed_at: now,
                 reference: Some(reference.into()),
                 authorised_at_signing: None,
+                allowed_locations: None,
+                annex_name: crate::domain::agreement::DEFAULT_ANNEX_NAME.into(),
             };
-            agreements::create(conn, &spec, now)?;
+            agreements::create(conn, &spec, agreements::Recorded::Active { by: None }, now)?;
             added.push(format!("agreement {controller_id} / {processor_id}"));
         }
     }

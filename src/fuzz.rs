@@ -374,6 +374,9 @@ proptest! {
             ),
             0..4,
         )),
+        allowed_locations in prop::option::of(proptest::collection::vec(prop_oneof![Just("DK".to_string()), Just("US".to_string()), text()], 0..4)),
+        annex_name in some_text(),
+        effective_at in prop::option::of(instant()),
     ) {
         let input = AgreementInput {
             authorised_at_signing: annex.map(|entries| {
@@ -395,7 +398,12 @@ proptest! {
             signed_at,
             reference,
             time_zone,
+            allowed_locations,
+            annex_name,
         };
+        if let Err(error) = agreement::check_termination(effective_at, noon()) {
+            assert_names_fields(&error, &["effective_at"])?;
+        }
         match agreement::validate(&input, noon()) {
             Ok(spec) => {
                 prop_assert!((1..=agreement::MAX_NOTICE_DAYS).contains(&i64::from(spec.terms.notice_days)));
@@ -412,6 +420,7 @@ proptest! {
                 "controller_id", "processor_id", "authorisation", "notice_days",
                 "third_country_transfers", "signed_at", "reference", "time_zone",
                 "authorised_at_signing",
+                "allowed_locations", "annex_name",
             ])?,
         }
     }
@@ -421,7 +430,7 @@ proptest! {
     fn request_bodies_decode_and_validate_without_panic(
         body in prop_oneof![
             text(),
-            (select(vec!["name", "id", "country", "registration", "processing_locations", "notice_days", "planned_from", "signed_at", "kind"]), text())
+            (select(vec!["name", "id", "country", "registration", "processing_locations", "notice_days", "planned_from", "signed_at", "kind", "allowed_locations", "annex_name", "time_zone"]), text())
                 .prop_map(|(key, value)| serde_json::json!({ key: value }).to_string()),
             (text(), select(vec!["cvr", "vat", "other", "x"]))
                 .prop_map(|(number, scheme)| serde_json::json!({"registration": {"scheme": scheme, "number": number}}).to_string()),
@@ -444,6 +453,9 @@ proptest! {
         }
         if let Ok(input) = serde_json::from_str::<AgreementInput>(&body) {
             let _ = agreement::validate(&input, noon());
+        }
+        if let Ok(input) = serde_json::from_str::<agreement::AmendmentTerms>(&body) {
+            let _ = agreement::amend(&agreement::in_force(30, noon()), &input, noon());
         }
     }
 
@@ -616,18 +628,7 @@ proptest! {
     ) {
         let agreements: Vec<agreement::Agreement> = notice_days
             .iter()
-            .map(|days| agreement::Agreement {
-                id: format!("a{days}"),
-                controller_id: "c".into(),
-                processor_id: "p".into(),
-                authorisation: Authorisation::General,
-                notice_days: *days,
-                objection_requires_reason: false,
-                third_country_transfers: ThirdCountryTransfers::AllowedWithBasis,
-                signed_at: announced_at,
-                reference: None,
-                time_zone: crate::domain::deadline::DEFAULT_TIME_ZONE,
-            })
+            .map(|days| agreement::in_force(*days, announced_at))
             .collect();
         for kind in [ChangeKind::Addition, ChangeKind::Replacement, ChangeKind::Removal, ChangeKind::Modification] {
             let reaction = chrono::Duration::seconds(reaction_secs);

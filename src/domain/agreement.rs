@@ -1,6 +1,7 @@
 use super::authorised::AuthorisedBy;
 use super::deadline::{parse_zone, DEFAULT_TIME_ZONE};
 use super::error::{DomainError, Problems};
+use super::window::Decider;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
@@ -60,6 +61,213 @@ impl ThirdCountryTransfers {
     }
 }
 
+/// Where an agreement stands: `proposed` (recorded by the processor, not yet confirmed by the
+/// controller: it authorises nothing and opens no window), `active` (confirmed by the
+/// controller, or created by an admin importing an existing contract), `terminated` (from
+/// `terminated_at`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AgreementState {
+    Proposed,
+    Active,
+    Terminated,
+}
+
+impl AgreementState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AgreementState::Proposed => "proposed",
+            AgreementState::Active => "active",
+            AgreementState::Terminated => "terminated",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "proposed" => Some(AgreementState::Proposed),
+            "active" => Some(AgreementState::Active),
+            "terminated" => Some(AgreementState::Terminated),
+            _ => None,
+        }
+    }
+}
+
+/// Who proposed a version of an agreement's terms; the other party confirms it, an admin's
+/// takes effect at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Proposer {
+    Processor,
+    Controller,
+    Admin,
+}
+
+impl Proposer {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Proposer::Processor => "processor",
+            Proposer::Controller => "controller",
+            Proposer::Admin => "admin",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "processor" => Some(Proposer::Processor),
+            "controller" => Some(Proposer::Controller),
+            "admin" => Some(Proposer::Admin),
+            _ => None,
+        }
+    }
+}
+
+/// `proposed`: waiting for the other party's confirmation; `confirmed`: it took effect (the
+/// agreement's `version` says which confirmed version is in force).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum VersionState {
+    Proposed,
+    Confirmed,
+}
+
+impl VersionState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VersionState::Proposed => "proposed",
+            VersionState::Confirmed => "confirmed",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "proposed" => Some(VersionState::Proposed),
+            "confirmed" => Some(VersionState::Confirmed),
+            _ => None,
+        }
+    }
+}
+
+/// One version of an agreement's terms: version 1 as recorded, then each amendment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct AgreementVersion {
+    #[schema(minimum = 1)]
+    pub version: u32,
+    pub state: VersionState,
+    pub authorisation: Authorisation,
+    #[schema(minimum = 1, maximum = 365)]
+    pub notice_days: u16,
+    pub objection_requires_reason: bool,
+    pub third_country_transfers: ThirdCountryTransfers,
+    #[schema(value_type = String, example = "Europe/Copenhagen")]
+    pub time_zone: Tz,
+    #[schema(required = true)]
+    pub allowed_locations: Option<Vec<String>>,
+    pub annex_name: String,
+    pub proposed_at: DateTime<Utc>,
+    pub proposed_by_party: Proposer,
+    #[schema(required = true)]
+    pub proposed_by: Option<Decider>,
+    #[schema(required = true)]
+    pub confirmed_at: Option<DateTime<Utc>>,
+    #[schema(required = true)]
+    pub confirmed_by: Option<Decider>,
+}
+
+/// An agreement with every version of its terms.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct AgreementDetail {
+    #[serde(flatten)]
+    pub agreement: Agreement,
+    /// The entries the agreement itself authorises (its Bilag B).
+    pub authorised_at_signing: Vec<AnnexEntry>,
+    /// Oldest first; `version` above is the one in force.
+    pub versions: Vec<AgreementVersion>,
+}
+
+/// The terms an amendment changes; what it leaves out stays as in the version in force.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+pub struct AmendmentTerms {
+    pub authorisation: Option<Authorisation>,
+    #[schema(minimum = 1, maximum = 365)]
+    pub notice_days: Option<i64>,
+    pub objection_requires_reason: Option<bool>,
+    pub third_country_transfers: Option<ThirdCountryTransfers>,
+    #[schema(example = "Europe/Copenhagen", max_length = 64)]
+    pub time_zone: Option<String>,
+    /// A list restricts the countries; null lifts the restriction; left out keeps it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Vec<String>>)]
+    pub allowed_locations: Option<Option<Vec<String>>>,
+    #[schema(max_length = 200)]
+    pub annex_name: Option<String>,
+}
+
+/// A field that is present (even as null) is `Some`.
+fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
+/// Validates an amendment of `current` (the agreement with the version in force): the
+/// amended terms, checked like new ones. An amendment that changes nothing is refused.
+pub fn amend(
+    current: &Agreement,
+    change: &AmendmentTerms,
+    now: DateTime<Utc>,
+) -> Result<AgreementSpec, DomainError> {
+    // An amendment changes the terms, not what the agreement authorised when concluded.
+    let merged = AgreementInput {
+        authorised_at_signing: None,
+        controller_id: Some(current.controller_id.clone()),
+        processor_id: Some(current.processor_id.clone()),
+        authorisation: change.authorisation.or(Some(current.authorisation)),
+        notice_days: change.notice_days.or(Some(i64::from(current.notice_days))),
+        objection_requires_reason: change
+            .objection_requires_reason
+            .or(Some(current.objection_requires_reason)),
+        third_country_transfers: change
+            .third_country_transfers
+            .or(Some(current.third_country_transfers)),
+        signed_at: Some(current.signed_at.min(now)),
+        reference: current.reference.clone(),
+        time_zone: Some(
+            change
+                .time_zone
+                .clone()
+                .unwrap_or_else(|| current.time_zone.name().to_string()),
+        ),
+        allowed_locations: change
+            .allowed_locations
+            .clone()
+            .unwrap_or_else(|| current.allowed_locations.clone()),
+        annex_name: Some(
+            change
+                .annex_name
+                .clone()
+                .unwrap_or_else(|| current.annex_name.clone()),
+        ),
+    };
+    let spec = validate(&merged, now)?;
+    if spec.terms == current.terms()
+        && spec.allowed_locations == current.allowed_locations
+        && spec.annex_name == current.annex_name
+    {
+        return Err(DomainError::Invalid(vec![super::FieldError::new(
+            "body",
+            "the amendment changes no term: give the terms that change, e.g. {\"notice_days\": 14}",
+        )]));
+    }
+    Ok(spec)
+}
+
+/// The annex's title where an agreement names none (Datatilsynet's standard clauses).
+pub const DEFAULT_ANNEX_NAME: &str = "Bilag B";
+/// Longest `annex_name`.
+pub const MAX_ANNEX_NAME: usize = 200;
+
 /// The terms of one data-processing agreement that decide what a change needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AgreementTerms {
@@ -101,6 +309,15 @@ pub struct AgreementInput {
     /// count; the window closes at the end of the last day there); default `Europe/Copenhagen`.
     #[schema(example = "Europe/Copenhagen", max_length = 64)]
     pub time_zone: Option<String>,
+    /// The only countries (ISO 3166-1 alpha-2) where sub-processors may process the data; a
+    /// window for an entry processing elsewhere shows the blocking conflict
+    /// `location_not_allowed`. Null or left out: no restriction.
+    #[schema(example = json!(["DK", "SE"]))]
+    pub allowed_locations: Option<Vec<String>>,
+    /// What the annex of authorised sub-processors is called in this agreement; default
+    /// "Bilag B".
+    #[schema(example = "Bilag B", max_length = 200)]
+    pub annex_name: Option<String>,
     /// The agreement's own annex (Bilag B): the processor's entries it authorises. Left out:
     /// the processor's list at `signed_at`. Given: exactly these entries, each in use by the
     /// processor now, with the decision that authorised it where that came before subreg
@@ -138,26 +355,8 @@ pub struct AnnexEntry {
 /// Annexes longer than this are almost certainly a mistake in an import.
 pub const MAX_ANNEX_ENTRIES: usize = 1000;
 
-/// An agreement with its annex, as the API shows it.
+/// An agreement with its annex, as the lists show it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-#[schema(example = json!({
-    "id": "3f0b6a52-9c4e-4f3a-8a59-2a3a1d2f5b10",
-    "controller_id": "roskilde-kommune",
-    "processor_id": "timengo-dpg",
-    "authorisation": "specific",
-    "notice_days": 30,
-    "objection_requires_reason": false,
-    "third_country_transfers": "forbidden",
-    "signed_at": "2025-03-01T09:00:00Z",
-    "reference": "DPA 2024-03",
-    "time_zone": "Europe/Copenhagen",
-    "authorised_at_signing": [{
-        "subprocessor_id": "0193a3c4-5b6d-7e8f-9a0b-1c2d3e4f5a6b",
-        "authorised_by": "agreement",
-        "decided_at": "2025-03-01T09:00:00Z"
-    }]
-}))]
-#[schema(as = Agreement)]
 pub struct AgreementWithAnnex {
     #[serde(flatten)]
     pub agreement: Agreement,
@@ -173,6 +372,8 @@ pub struct AgreementSpec {
     pub terms: AgreementTerms,
     pub signed_at: DateTime<Utc>,
     pub reference: Option<String>,
+    pub allowed_locations: Option<Vec<String>>,
+    pub annex_name: String,
     /// `None`: the processor's list at `signed_at`.
     pub authorised_at_signing: Option<Vec<AnnexEntrySpec>>,
 }
@@ -320,6 +521,8 @@ pub fn validate(input: &AgreementInput, now: DateTime<Utc>) -> Result<AgreementS
             DEFAULT_TIME_ZONE
         }),
     };
+    let allowed_locations = allowed_locations(&mut problems, input.allowed_locations.as_deref());
+    let annex_name = annex_name(&mut problems, input.annex_name.as_deref());
     let authorised_at_signing = input
         .authorised_at_signing
         .as_deref()
@@ -337,7 +540,67 @@ pub fn validate(input: &AgreementInput, now: DateTime<Utc>) -> Result<AgreementS
         },
         signed_at,
         reference,
+        allowed_locations,
+        annex_name,
     })
+}
+
+fn allowed_locations(problems: &mut Problems, codes: Option<&[String]>) -> Option<Vec<String>> {
+    let codes = codes?;
+    if codes.is_empty() {
+        problems.push(
+            "allowed_locations",
+            "`allowed_locations` is empty: list the countries allowed, e.g. [\"DK\"], or leave it \
+             out (null) for no restriction",
+        );
+    }
+    for (i, code) in codes.iter().enumerate() {
+        if let Err(message) = super::geography::check_country(code) {
+            problems.push(format!("allowed_locations[{i}]"), message);
+        } else if codes.iter().take(i).any(|c| c == code) {
+            problems.push(
+                format!("allowed_locations[{i}]"),
+                format!("{code} is listed twice"),
+            );
+        }
+    }
+    Some(codes.to_vec())
+}
+
+fn annex_name(problems: &mut Problems, name: Option<&str>) -> String {
+    match super::subprocessor::optional_text(problems, "annex_name", name) {
+        None => DEFAULT_ANNEX_NAME.to_string(),
+        Some(name) if name.chars().count() > MAX_ANNEX_NAME => {
+            problems.push(
+                "annex_name",
+                format!("`annex_name` is longer than {MAX_ANNEX_NAME} characters"),
+            );
+            DEFAULT_ANNEX_NAME.to_string()
+        }
+        Some(name) => name,
+    }
+}
+
+/// Why a termination is refused: the effective date lies in the past.
+pub fn check_termination(
+    effective_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Result<DateTime<Utc>, DomainError> {
+    let mut problems = Problems::default();
+    let at = effective_at.unwrap_or(now);
+    if let Err(error) = super::text::check_instant("effective_at", at) {
+        problems.push(error.field, error.message);
+    } else if at < now {
+        problems.push(
+            "effective_at",
+            format!(
+                "`effective_at` ({}) lies in the past: give now or a later instant, or leave it \
+                 out to terminate at once",
+                at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            ),
+        );
+    }
+    problems.finish(at)
 }
 
 #[cfg(test)]
@@ -359,6 +622,8 @@ mod tests {
             signed_at: None,
             reference: Some("Hostingaftale".into()),
             time_zone: None,
+            allowed_locations: None,
+            annex_name: None,
             authorised_at_signing: None,
         }
     }
@@ -419,7 +684,7 @@ mod tests {
 
 /// A data-processing agreement between one controller and one processor.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-#[schema(as = AgreementCore, example = json!({
+#[schema(example = json!({
     "id": "3f0b6a52-9c4e-4f3a-8a59-2a3a1d2f5b10",
     "controller_id": "roskilde-kommune",
     "processor_id": "timengo-dpg",
@@ -429,7 +694,18 @@ mod tests {
     "third_country_transfers": "forbidden",
     "signed_at": "2026-11-23T12:00:00Z",
     "reference": "DPA 2024-03",
-    "time_zone": "Europe/Copenhagen"
+    "time_zone": "Europe/Copenhagen",
+    "state": "active",
+    "version": 1,
+    "in_force_from": "2026-11-23T12:00:00Z",
+    "proposed_by": {"decided_by": null, "sub": "timengo-dpg-admin"},
+    "confirmed_at": "2026-11-24T09:00:00Z",
+    "confirmed_by": {"decided_by": {"name": "Mette Hansen", "role": "DPO"}, "sub": "roskilde-dpo"},
+    "terminated_at": null,
+    "termination_reason": null,
+    "terminated_by": null,
+    "allowed_locations": null,
+    "annex_name": "Bilag B"
 }))]
 pub struct Agreement {
     #[schema(format = "uuid")]
@@ -451,6 +727,35 @@ pub struct Agreement {
     /// The IANA time zone whose calendar counts the notice days.
     #[schema(value_type = String, example = "Europe/Copenhagen")]
     pub time_zone: Tz,
+    pub state: AgreementState,
+    /// The version of the terms in force (1 until an amendment is confirmed).
+    #[schema(minimum = 1)]
+    pub version: u32,
+    /// From when the agreement authorises and opens windows: its signing for one an admin
+    /// recorded, the controller's confirmation for one the processor proposed; null while
+    /// proposed.
+    #[schema(required = true)]
+    pub in_force_from: Option<DateTime<Utc>>,
+    /// Who proposed it (a processor's token); null for one an admin recorded.
+    #[schema(required = true)]
+    pub proposed_by: Option<Decider>,
+    /// When it was confirmed (or recorded active by an admin); null while proposed.
+    #[schema(required = true)]
+    pub confirmed_at: Option<DateTime<Utc>>,
+    #[schema(required = true)]
+    pub confirmed_by: Option<Decider>,
+    /// When the termination takes (or took) effect; null if not terminated.
+    #[schema(required = true)]
+    pub terminated_at: Option<DateTime<Utc>>,
+    #[schema(required = true)]
+    pub termination_reason: Option<String>,
+    #[schema(required = true)]
+    pub terminated_by: Option<Decider>,
+    /// The only countries where sub-processors may process the data; null: no restriction.
+    #[schema(required = true)]
+    pub allowed_locations: Option<Vec<String>>,
+    /// The title of its annex of authorised sub-processors.
+    pub annex_name: String,
 }
 
 impl Agreement {
@@ -462,5 +767,40 @@ impl Agreement {
             third_country_transfers: self.third_country_transfers,
             time_zone: self.time_zone,
         }
+    }
+
+    /// Whether it authorises and opens windows at `at`: confirmed (in force) and not yet
+    /// terminated.
+    pub fn in_force_at(&self, at: DateTime<Utc>) -> bool {
+        self.in_force_from.is_some_and(|from| from <= at)
+            && self.terminated_at.is_none_or(|end| end > at)
+    }
+}
+
+/// An agreement in force since `signed_at`, for the rules' unit tests.
+#[cfg(test)]
+pub(crate) fn in_force(notice_days: u16, signed_at: DateTime<Utc>) -> Agreement {
+    Agreement {
+        id: format!("a{notice_days}"),
+        controller_id: "c".into(),
+        processor_id: "p".into(),
+        authorisation: Authorisation::General,
+        notice_days,
+        objection_requires_reason: false,
+        third_country_transfers: ThirdCountryTransfers::AllowedWithBasis,
+        signed_at,
+        reference: None,
+        time_zone: crate::domain::deadline::DEFAULT_TIME_ZONE,
+        state: AgreementState::Active,
+        version: 1,
+        in_force_from: Some(signed_at),
+        proposed_by: None,
+        confirmed_at: Some(signed_at),
+        confirmed_by: None,
+        terminated_at: None,
+        termination_reason: None,
+        terminated_by: None,
+        allowed_locations: None,
+        annex_name: DEFAULT_ANNEX_NAME.into(),
     }
 }

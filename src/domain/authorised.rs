@@ -202,9 +202,24 @@ pub fn authorised_list<'a>(
     };
     for (with_annex, facts) in agreements {
         let agreement = &with_annex.agreement;
-        if agreement.signed_at > as_of {
+        // A proposed agreement authorises nothing; a terminated one nothing from its end on.
+        if !agreement.in_force_at(as_of) {
             continue;
         }
+        // What an earlier agreement of the pair refused stays refused: a new agreement's
+        // signing does not authorise it again (objection laundering).
+        let refused_before: HashMap<&str, &ObjectionWindow> = facts
+            .windows
+            .values()
+            .filter(|w| w.agreement_id != agreement.id && w.closed_by(as_of))
+            .filter(|w| {
+                matches!(
+                    w.state_at(as_of),
+                    WindowState::Objected | WindowState::NotApproved
+                )
+            })
+            .map(|w| (w.change_id.as_str(), w))
+            .collect();
         let window_of = |change_id: &String| {
             facts
                 .windows
@@ -235,6 +250,18 @@ pub fn authorised_list<'a>(
             };
             let mut verdict = judge(with_annex, entry, window, facts.live_over, as_of);
             let mut window = window;
+            let refused = facts
+                .introduced_by
+                .get(&entry.id)
+                .and_then(|c| refused_before.get(c.as_str()));
+            if let (Verdict::Annexed(AuthorisedBy::Agreement), Some(refused)) = (&verdict, refused)
+            {
+                window = Some(*refused);
+                verdict = Verdict::NotAuthorised(match refused.state_at(as_of) {
+                    WindowState::Objected => NotAuthorisedReason::Objected,
+                    _ => NotAuthorisedReason::NotApproved,
+                });
+            }
             // Each version in force since needs its own authorisation, unless the annex was
             // recorded with it already on the list.
             let annexed_at = with_annex
@@ -290,7 +317,7 @@ mod tests {
     fn noon() -> DateTime<Utc> {
         chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 11, 23, 12, 0, 0).unwrap()
     }
-    use crate::domain::agreement::{Agreement, AnnexEntry, Authorisation, ThirdCountryTransfers};
+    use crate::domain::agreement::{Agreement, AnnexEntry};
     use crate::domain::geography::Location;
     use crate::domain::subprocessor::EntryStatus;
     use chrono::Duration;
@@ -322,6 +349,7 @@ mod tests {
             id: "w".into(),
             change_id: "ch".into(),
             agreement_id: "a".into(),
+            agreement_version: 1,
             controller_id: "c".into(),
             processor_id: "p".into(),
             opened_at: t,
@@ -345,15 +373,7 @@ mod tests {
         let signed = noon() - Duration::days(60);
         let agreement = Agreement {
             id: "a".into(),
-            controller_id: "c".into(),
-            processor_id: "p".into(),
-            authorisation: Authorisation::General,
-            notice_days: 30,
-            objection_requires_reason: false,
-            third_country_transfers: ThirdCountryTransfers::AllowedWithBasis,
-            signed_at: signed,
-            reference: None,
-            time_zone: crate::domain::deadline::DEFAULT_TIME_ZONE,
+            ..crate::domain::agreement::in_force(30, signed)
         };
         let annexed = |id: &str, authorised_by, decided_at| AnnexEntry {
             subprocessor_id: id.into(),

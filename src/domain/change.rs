@@ -227,6 +227,8 @@ pub enum Conflict {
     ThirdCountryForbidden,
     /// The processor plans to use the entry before this controller's window closes.
     PlannedBeforeWindowCloses,
+    /// The entry processes data in a country outside the agreement's `allowed_locations`.
+    LocationNotAllowed,
 }
 
 impl Conflict {
@@ -235,10 +237,23 @@ impl Conflict {
     /// instruction (GDPR Art. 28(3)(a)); a contract's ban is not amended by silence.
     pub fn blocks_silence(self) -> bool {
         match self {
-            Conflict::ThirdCountryForbidden => true,
+            Conflict::ThirdCountryForbidden | Conflict::LocationNotAllowed => true,
             Conflict::PlannedBeforeWindowCloses => false,
         }
     }
+}
+
+/// `location_not_allowed` where the agreement restricts the countries and the entry processes
+/// data in one outside them.
+pub fn location_conflict(
+    processing_locations: &[String],
+    allowed_locations: Option<&[String]>,
+) -> Option<Conflict> {
+    let allowed = allowed_locations?;
+    processing_locations
+        .iter()
+        .any(|code| !allowed.contains(code))
+        .then_some(Conflict::LocationNotAllowed)
 }
 
 pub fn conflicts(
@@ -265,22 +280,10 @@ mod tests {
     fn noon() -> DateTime<Utc> {
         chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 11, 23, 12, 0, 0).unwrap()
     }
-    use crate::domain::agreement::Authorisation;
     use chrono::Duration;
 
     fn agreement(notice_days: u16) -> Agreement {
-        Agreement {
-            id: format!("a{notice_days}"),
-            controller_id: "c".into(),
-            processor_id: "p".into(),
-            authorisation: Authorisation::General,
-            notice_days,
-            objection_requires_reason: false,
-            third_country_transfers: ThirdCountryTransfers::AllowedWithBasis,
-            signed_at: DateTime::<Utc>::MIN_UTC,
-            reference: None,
-            time_zone: crate::domain::deadline::DEFAULT_TIME_ZONE,
-        }
+        crate::domain::agreement::in_force(notice_days, DateTime::<Utc>::MIN_UTC)
     }
 
     #[test]

@@ -31,10 +31,18 @@ pub enum EventType {
     ChangePostponed,
     #[serde(rename = "window.resolved")]
     WindowResolved,
+    #[serde(rename = "agreement.proposed")]
+    AgreementProposed,
+    #[serde(rename = "agreement.confirmed")]
+    AgreementConfirmed,
+    #[serde(rename = "agreement.amended")]
+    AgreementAmended,
+    #[serde(rename = "agreement.terminated")]
+    AgreementTerminated,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 13] = [
+    pub const ALL: [EventType; 17] = [
         EventType::ChangeAnnounced,
         EventType::WindowOpened,
         EventType::ObjectionRaised,
@@ -48,6 +56,10 @@ impl EventType {
         EventType::ChangeBlocked,
         EventType::ChangePostponed,
         EventType::WindowResolved,
+        EventType::AgreementProposed,
+        EventType::AgreementConfirmed,
+        EventType::AgreementAmended,
+        EventType::AgreementTerminated,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -65,6 +77,10 @@ impl EventType {
             EventType::ChangeBlocked => "change.blocked",
             EventType::ChangePostponed => "change.postponed",
             EventType::WindowResolved => "window.resolved",
+            EventType::AgreementProposed => "agreement.proposed",
+            EventType::AgreementConfirmed => "agreement.confirmed",
+            EventType::AgreementAmended => "agreement.amended",
+            EventType::AgreementTerminated => "agreement.terminated",
         }
     }
 

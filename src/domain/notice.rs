@@ -49,6 +49,15 @@ pub fn describe(event: &Value) -> Notice {
             Some(closes) => format!("Objection window opened until {closes}: {subject}"),
             None => format!("Objection window opened: {subject}"),
         },
+        "agreement.proposed"
+        | "agreement.confirmed"
+        | "agreement.amended"
+        | "agreement.terminated" => format!(
+            "Agreement {}: {} / {}",
+            event_type.trim_start_matches("agreement."),
+            text(data, "controller_id").unwrap_or("?"),
+            text(data, "processor_id").unwrap_or("?")
+        ),
         "objection.raised" => format!("Objection raised: {subject}"),
         "objection.withdrawn" => format!("Objection withdrawn: {subject}"),
         "approval.given" => format!("Approved: {subject}"),

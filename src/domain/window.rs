@@ -636,6 +636,7 @@ pub struct Approval {
     "id": "9c4d1e2f-7a8b-4c5d-8e9f-0a1b2c3d4e5f",
     "change_id": "5b7e2f0a-3c1d-4e8f-9a6b-1c2d3e4f5a60",
     "agreement_id": "3f0b6a52-9c4e-4f3a-8a59-2a3a1d2f5b10",
+    "agreement_version": 1,
     "controller_id": "roskilde-kommune",
     "processor_id": "timengo-dpg",
     "opened_at": "2026-11-23T12:00:00Z",
@@ -662,6 +663,10 @@ pub struct ObjectionWindow {
     pub change_id: String,
     #[schema(format = "uuid")]
     pub agreement_id: String,
+    /// The version of the agreement's terms the window opened under; it keeps them (deadline,
+    /// authorisation, reason rule, conflicts) when the agreement is amended later.
+    #[schema(minimum = 1)]
+    pub agreement_version: u32,
     #[schema(value_type = crate::domain::party::Slug)]
     pub controller_id: String,
     #[schema(value_type = crate::domain::party::Slug)]

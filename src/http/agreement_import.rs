@@ -10,8 +10,9 @@ use crate::domain::agreement::{
     self, AgreementInput, AgreementSpec, AgreementWithAnnex, AnnexEntryInput, Authorisation,
     ThirdCountryTransfers,
 };
+use crate::domain::window::Decider;
 use crate::domain::{DomainError, FieldError};
-use crate::store::agreements;
+use crate::store::agreements::{self, Recorded};
 use actix_web::http::{header, Method};
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
@@ -46,8 +47,9 @@ struct AgreementImport {
 
 /// Import agreements from JSON or CSV, all or nothing
 ///
-/// Requires an `admin` token, or a `processor` token whose `org` is every row's
-/// `processor_id`. The body is a JSON array of agreements (as `createAgreement` takes them), or
+/// Requires an `admin` token (the agreements are recorded `active`, in force from their
+/// `signed_at`), or a `processor` token whose `org` is every row's `processor_id` (each is
+/// `proposed` until its controller confirms it). The body is a JSON array of agreements (as `createAgreement` takes them), or
 /// CSV (`Content-Type: text/csv`) with a header row naming the columns `controller_id`,
 /// `processor_id`, `authorisation`, `notice_days`, `objection_requires_reason`,
 /// `third_country_transfers`, `signed_at` (RFC 3339), `reference`, `time_zone` and
@@ -139,8 +141,22 @@ async fn import(
             )));
         }
     }
+    // As one by one: an admin imports existing contracts active, a processor proposes them
+    // for each controller to confirm.
+    let by = Decider {
+        decided_by: None,
+        sub: actor.sub.clone(),
+    };
+    let admin = actor.is_admin();
     let items = state
-        .db(move |conn| agreements::import(conn, &specs, refused, now))
+        .db(move |conn| {
+            let recorded = if admin {
+                Recorded::Active { by: Some(&by) }
+            } else {
+                Recorded::Proposed { by: &by }
+            };
+            agreements::import(conn, &specs, refused, recorded, now)
+        })
         .await?;
     Ok(HttpResponse::Created().json(AgreementImport { items }))
 }
@@ -197,6 +213,8 @@ fn empty_input() -> AgreementInput {
         reference: None,
         time_zone: None,
         authorised_at_signing: None,
+        allowed_locations: None,
+        annex_name: None,
     }
 }
 

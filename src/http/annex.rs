@@ -8,7 +8,7 @@ use super::i18n::{Labels, Lang};
 use super::openapi::{ControllerId, Forbidden, NotFound, ValidationFailed};
 use super::pages::{html, render};
 use super::{parse_instant, AppState, Routes};
-use crate::domain::agreement::{AgreementWithAnnex, Authorisation};
+use crate::domain::agreement::{Agreement, AgreementWithAnnex, Authorisation};
 use crate::domain::authorised::{AuthorisedBy, AuthorisedEntry, NotAuthorisedReason};
 use crate::domain::party::{Controller, Processor};
 use crate::domain::subprocessor::Contact;
@@ -164,6 +164,26 @@ struct AnnexDocument<'a> {
     verify_url: String,
 }
 
+/// The annex's heading: the agreement's own name for it (`annex_name`, "Bilag B" by default)
+/// where it shows one agreement (the one in force at `as_of`, or the pair's only one), else
+/// the generic title.
+fn annex_heading(l: &Labels, agreements: &[AgreementWithAnnex], as_of: DateTime<Utc>) -> String {
+    let agreements: Vec<&Agreement> = agreements.iter().map(|a| &a.agreement).collect();
+    let in_force: Vec<&Agreement> = agreements
+        .iter()
+        .copied()
+        .filter(|a| a.in_force_at(as_of))
+        .collect();
+    let one = match (in_force.as_slice(), agreements.as_slice()) {
+        ([only], _) | ([], [only]) => Some(*only),
+        _ => None,
+    };
+    match one {
+        Some(agreement) => format!("{}: {}", agreement.annex_name, l.annex_subject),
+        None => l.annex_title.to_string(),
+    }
+}
+
 fn verify_url(state: &AppState, pid: &str) -> String {
     format!("{}/v1/processors/{pid}/events/verify", state.public_url)
 }
@@ -242,6 +262,7 @@ struct AnnexView {
     lang: &'static str,
     l: &'static Labels,
     title: String,
+    heading: String,
     controller_name: String,
     controller_registration: String,
     controller_contact: String,
@@ -405,13 +426,12 @@ async fn annex_html(
     let processor = &facts.processor;
     let controller = &facts.controller;
     let event = facts.last_event.as_ref();
+    let heading = annex_heading(l, &facts.agreements, facts.list.as_of);
     let view = AnnexView {
         lang: lang.code(),
         l,
-        title: format!(
-            "{} — {} / {}",
-            l.annex_title, controller.name, processor.name
-        ),
+        title: format!("{heading} — {} / {}", controller.name, processor.name),
+        heading,
         controller_name: controller.name.clone(),
         controller_registration: lang.registration(controller.registration.as_ref()),
         controller_contact: controller.contact_email.clone().unwrap_or_default(),

@@ -28,7 +28,8 @@ impl Sweeper {
             match swept {
                 Ok(Ok(report)) if report != store::lifecycle::SweepReport::default() => {
                     log::info!(
-                        "sweeper: closed {} window(s), made {} change(s) effective",
+                        "sweeper: ended {} agreement(s), closed {} window(s), made {} change(s) effective",
+                        report.agreements_terminated,
                         report.windows_closed,
                         report.changes_effective
                     );

@@ -1,14 +1,16 @@
-use super::schema::{agreement_annex_entries, agreements, controllers, processors};
+use super::agreement_versions::NewVersion;
+use super::events::NewEvent;
+use super::schema::{agreement_versions, agreements, controllers, processors};
 use super::{from_db, to_db, DbConnection, Page, PageRequest, StoreError};
 use crate::domain::agreement::{
-    Agreement, AgreementSpec, AgreementWithAnnex, AnnexEntry, AnnexEntrySpec, Authorisation,
-    ThirdCountryTransfers,
+    Agreement, AgreementSpec, AgreementState, AgreementWithAnnex, Authorisation, Proposer,
+    ThirdCountryTransfers, VersionState,
 };
-use crate::domain::authorised::AuthorisedBy;
+use crate::domain::event::EventType;
+use crate::domain::window::Decider;
 use crate::domain::{DomainError, FieldError};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
-use std::collections::HashMap;
 
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = agreements)]
@@ -23,6 +25,17 @@ struct AgreementRow {
     signed_at: NaiveDateTime,
     reference: Option<String>,
     time_zone: String,
+    state: String,
+    in_force_from: Option<NaiveDateTime>,
+    proposed_by: Option<String>,
+    confirmed_at: Option<NaiveDateTime>,
+    confirmed_by: Option<String>,
+    terminated_at: Option<NaiveDateTime>,
+    termination_reason: Option<String>,
+    terminated_by: Option<String>,
+    allowed_locations: Option<String>,
+    annex_name: String,
+    version: i32,
 }
 
 impl TryFrom<AgreementRow> for Agreement {
@@ -30,6 +43,12 @@ impl TryFrom<AgreementRow> for Agreement {
 
     fn try_from(row: AgreementRow) -> Result<Self, StoreError> {
         let corrupt = |what: &str| StoreError::Corrupt(format!("agreement {}: bad {what}", row.id));
+        let decider = |stored: &Option<String>, what: &str| {
+            stored
+                .as_deref()
+                .map(|text| serde_json::from_str::<Decider>(text).map_err(|_| corrupt(what)))
+                .transpose()
+        };
         Ok(Agreement {
             authorisation: Authorisation::parse(&row.authorisation)
                 .ok_or_else(|| corrupt("authorisation"))?,
@@ -38,6 +57,21 @@ impl TryFrom<AgreementRow> for Agreement {
             notice_days: u16::try_from(row.notice_days).map_err(|_| corrupt("notice_days"))?,
             time_zone: crate::domain::deadline::parse_zone(&row.time_zone)
                 .ok_or_else(|| corrupt("time_zone"))?,
+            state: AgreementState::parse(&row.state).ok_or_else(|| corrupt("state"))?,
+            version: u32::try_from(row.version).map_err(|_| corrupt("version"))?,
+            proposed_by: decider(&row.proposed_by, "proposed_by")?,
+            confirmed_by: decider(&row.confirmed_by, "confirmed_by")?,
+            terminated_by: decider(&row.terminated_by, "terminated_by")?,
+            allowed_locations: row
+                .allowed_locations
+                .as_deref()
+                .map(|text| serde_json::from_str(text).map_err(|_| corrupt("allowed_locations")))
+                .transpose()?,
+            in_force_from: row.in_force_from.map(from_db),
+            confirmed_at: row.confirmed_at.map(from_db),
+            terminated_at: row.terminated_at.map(from_db),
+            termination_reason: row.termination_reason,
+            annex_name: row.annex_name,
             id: row.id,
             controller_id: row.controller_id,
             processor_id: row.processor_id,
@@ -52,21 +86,58 @@ fn convert(rows: Vec<AgreementRow>) -> Result<Vec<Agreement>, StoreError> {
     rows.into_iter().map(Agreement::try_from).collect()
 }
 
-/// Records a signed agreement. The lifecycle hooks in here later to open windows for changes
-/// that are announced at signing time, which is why this runs in a write transaction.
+fn json<T: serde::Serialize>(value: &T) -> Result<serde_json::Value, StoreError> {
+    serde_json::to_value(value).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+pub(crate) fn json_text<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
+    Ok(json(value)?.to_string())
+}
+
+pub(crate) fn agreement_event(
+    conn: &mut DbConnection,
+    event_type: EventType,
+    agreement: &Agreement,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    super::events::append(
+        conn,
+        now,
+        NewEvent {
+            event_type,
+            processor_id: agreement.processor_id.clone(),
+            controller_id: Some(agreement.controller_id.clone()),
+            data: json(agreement)?,
+        },
+    )?;
+    Ok(())
+}
+
+/// How an agreement comes into the registry.
+#[derive(Clone, Copy)]
+pub enum Recorded<'a> {
+    /// Proposed by the processor: it waits for the controller's confirmation.
+    Proposed { by: &'a Decider },
+    /// An existing contract an admin imports (or the demo data): in force from its signing.
+    Active { by: Option<&'a Decider> },
+}
+
+/// Records an agreement: proposed (event `agreement.proposed`), or active at once (event
+/// `agreement.confirmed`, and windows open for the changes announced now).
 pub fn create(
     conn: &mut DbConnection,
     spec: &AgreementSpec,
+    recorded: Recorded<'_>,
     now: DateTime<Utc>,
 ) -> Result<AgreementWithAnnex, StoreError> {
     super::write_transaction(conn, |conn| {
         lock_processor(conn, &spec.processor_id)?;
-        create_locked(conn, spec, now)
+        create_locked(conn, spec, recorded, now)
     })
 }
 
-/// Taken first: signing may open windows, which appends to the processor's chain. A missing
-/// processor is reported as a field error by the signing itself.
+/// Taken first: recording appends to the processor's chain. A missing processor is reported
+/// as a field error by the recording itself.
 fn lock_processor(conn: &mut DbConnection, processor_id: &str) -> Result<(), StoreError> {
     match super::events::lock_chain(conn, processor_id) {
         Ok(()) | Err(StoreError::NotFound { .. }) => Ok(()),
@@ -81,6 +152,7 @@ pub fn import(
     conn: &mut DbConnection,
     rows: &[(usize, AgreementSpec)],
     refused: Vec<(usize, FieldError)>,
+    recorded: Recorded<'_>,
     now: DateTime<Utc>,
 ) -> Result<Vec<AgreementWithAnnex>, StoreError> {
     super::write_transaction(conn, |conn| {
@@ -96,7 +168,7 @@ pub fn import(
         for (i, spec) in rows {
             // Each refusal below is decided by reads before any write, so the transaction
             // stays usable for the rows after it.
-            match create_locked(conn, spec, now) {
+            match create_locked(conn, spec, recorded, now) {
                 Ok(agreement) => created.push(agreement),
                 Err(StoreError::Domain(DomainError::Invalid(errors))) => {
                     problems.extend(errors.into_iter().map(|e| {
@@ -125,6 +197,7 @@ pub fn import(
 fn create_locked(
     conn: &mut DbConnection,
     spec: &AgreementSpec,
+    recorded: Recorded<'_>,
     now: DateTime<Utc>,
 ) -> Result<AgreementWithAnnex, StoreError> {
     let mut missing = Vec::new();
@@ -154,169 +227,301 @@ fn create_locked(
     if !missing.is_empty() {
         return Err(StoreError::Domain(DomainError::Invalid(missing)));
     }
-    // One agreement per controller and processor: a second one would re-authorise, by its
-    // own signing date, entries the first one's windows refused (objection laundering).
-    // The chain lock taken above serialises this check with every other signing.
-    let existing: Option<String> = agreements::table
+    // One live agreement per controller and processor: a second one would re-authorise,
+    // by its own signing date, entries the first one's windows refused (objection
+    // laundering); changed terms are an amendment of the live one. The chain lock taken
+    // above serialises this check with every other recording.
+    let live: Option<String> = agreements::table
         .filter(agreements::controller_id.eq(&spec.controller_id))
         .filter(agreements::processor_id.eq(&spec.processor_id))
+        .filter(agreements::state.ne(AgreementState::Terminated.as_str()))
+        .filter(
+            agreements::terminated_at
+                .is_null()
+                .or(agreements::terminated_at.gt(to_db(now))),
+        )
         .select(agreements::id)
         .first(conn)
         .optional()?;
-    if let Some(existing) = existing {
+    if let Some(live) = live {
         return Err(StoreError::Conflict(format!(
-            "controller `{}` already has an agreement with processor `{}` (`{existing}`): \
-             there is one agreement per controller and processor, and a second one may not \
-             authorise again what the first one's windows decided",
+            "controller `{}` already has an agreement with processor `{}` (`{live}`): \
+             there is one live agreement per controller and processor, and a second one may \
+             not authorise again what the first one's windows decided; change its terms \
+             with POST /v1/agreements/{live}/amendments, or terminate it first with \
+             POST /v1/agreements/{live}/termination",
             spec.controller_id, spec.processor_id
         )));
     }
     let id = uuid::Uuid::now_v7().to_string();
+    let (state, in_force_from, proposed_by, confirmed_at, confirmed_by) = match &recorded {
+        Recorded::Proposed { by } => (
+            AgreementState::Proposed,
+            None,
+            Some(json_text(by)?),
+            None,
+            None,
+        ),
+        Recorded::Active { by } => (
+            AgreementState::Active,
+            Some(to_db(spec.signed_at)),
+            None,
+            Some(to_db(now)),
+            by.map(json_text).transpose()?,
+        ),
+    };
+    let allowed_locations = spec.allowed_locations.as_ref().map(json_text).transpose()?;
     diesel::insert_into(agreements::table)
         .values((
-            agreements::id.eq(&id),
-            agreements::controller_id.eq(&spec.controller_id),
-            agreements::processor_id.eq(&spec.processor_id),
-            agreements::authorisation.eq(spec.terms.authorisation.as_str()),
-            agreements::notice_days.eq(i32::from(spec.terms.notice_days)),
-            agreements::objection_requires_reason.eq(spec.terms.objection_requires_reason),
-            agreements::third_country_transfers.eq(spec.terms.third_country_transfers.as_str()),
-            agreements::signed_at.eq(to_db(spec.signed_at)),
-            agreements::reference.eq(&spec.reference),
-            agreements::time_zone.eq(spec.terms.time_zone.name()),
-            agreements::created_at.eq(to_db(now)),
+            (
+                agreements::id.eq(&id),
+                agreements::controller_id.eq(&spec.controller_id),
+                agreements::processor_id.eq(&spec.processor_id),
+                agreements::authorisation.eq(spec.terms.authorisation.as_str()),
+                agreements::notice_days.eq(i32::from(spec.terms.notice_days)),
+                agreements::objection_requires_reason.eq(spec.terms.objection_requires_reason),
+                agreements::third_country_transfers.eq(spec.terms.third_country_transfers.as_str()),
+                agreements::signed_at.eq(to_db(spec.signed_at)),
+                agreements::reference.eq(&spec.reference),
+                agreements::time_zone.eq(spec.terms.time_zone.name()),
+                agreements::created_at.eq(to_db(now)),
+            ),
+            (
+                agreements::state.eq(state.as_str()),
+                agreements::in_force_from.eq(in_force_from),
+                agreements::proposed_by.eq(proposed_by),
+                agreements::confirmed_at.eq(confirmed_at),
+                agreements::confirmed_by.eq(confirmed_by),
+                agreements::allowed_locations.eq(allowed_locations),
+                agreements::annex_name.eq(&spec.annex_name),
+            ),
         ))
         .execute(conn)?;
-    let annex = annex_at_signing(conn, spec)?;
-    let rows: Vec<_> = annex
-        .iter()
-        .map(|entry| {
-            (
-                agreement_annex_entries::agreement_id.eq(&id),
-                agreement_annex_entries::subprocessor_id.eq(&entry.subprocessor_id),
-                agreement_annex_entries::authorised_by.eq(entry.authorised_by.as_str()),
-                agreement_annex_entries::decided_at.eq(to_db(entry.decided_at)),
-            )
-        })
-        .collect();
-    for chunk in rows.chunks(500) {
-        crate::insert_rows!(conn, agreement_annex_entries::table, chunk)?;
-    }
-    let agreement = get(conn, &id)?;
-    super::lifecycle::open_windows_for_agreement(conn, &agreement, now)?;
-    Ok(AgreementWithAnnex {
-        agreement,
+    let (proposer, proposed_by, confirmed_by) = match recorded {
+        Recorded::Proposed { by } => (Proposer::Processor, Some(by), None),
+        Recorded::Active { by } => (Proposer::Admin, by, by),
+    };
+    super::agreement_versions::insert(
+        conn,
+        NewVersion {
+            agreement_id: &id,
+            version: 1,
+            spec,
+            state: if state == AgreementState::Active {
+                VersionState::Confirmed
+            } else {
+                VersionState::Proposed
+            },
+            proposer,
+            proposed_by,
+            confirmed_by,
+            now,
+        },
+    )?;
+    let annex = super::agreement_annex::record(conn, &id, spec)?;
+    let recorded = AgreementWithAnnex {
+        agreement: get(conn, &id)?,
         authorised_at_signing: annex,
+    };
+    // The event carries the annex: what the agreement authorised is part of the evidence.
+    super::events::append(
+        conn,
+        now,
+        NewEvent {
+            event_type: if state == AgreementState::Active {
+                EventType::AgreementConfirmed
+            } else {
+                EventType::AgreementProposed
+            },
+            processor_id: spec.processor_id.clone(),
+            controller_id: Some(spec.controller_id.clone()),
+            data: json(&recorded)?,
+        },
+    )?;
+    if state == AgreementState::Active {
+        super::lifecycle::open_windows_for_agreement(conn, &recorded.agreement, now)?;
+    }
+    Ok(recorded)
+}
+
+/// The controller confirms a proposed agreement: it is in force from now, and windows open
+/// for the changes announced now (event `agreement.confirmed`). On an active agreement it
+/// confirms the amendment the processor proposed.
+pub fn confirm(
+    conn: &mut DbConnection,
+    controller_id: &str,
+    agreement_id: &str,
+    by: &Decider,
+    now: DateTime<Utc>,
+) -> Result<Agreement, StoreError> {
+    let processor_id = get_for_controller(conn, controller_id, agreement_id)?.processor_id;
+    super::write_transaction(conn, |conn| {
+        super::events::lock_chain(conn, &processor_id)?;
+        let agreement = get_for_controller(conn, controller_id, agreement_id)?;
+        if agreement.state != AgreementState::Proposed || agreement.terminated_at.is_some() {
+            super::agreement_versions::confirm(conn, &agreement, Proposer::Controller, by, now)?;
+            return get(conn, agreement_id);
+        }
+        let by = json_text(by)?;
+        let updated = diesel::update(agreements::table.find(agreement_id))
+            .filter(agreements::state.eq(AgreementState::Proposed.as_str()))
+            .set((
+                agreements::state.eq(AgreementState::Active.as_str()),
+                agreements::in_force_from.eq(to_db(now.max(agreement.signed_at))),
+                agreements::confirmed_at.eq(to_db(now)),
+                agreements::confirmed_by.eq(&by),
+            ))
+            .execute(conn)?;
+        if updated != 1 {
+            return Err(StoreError::Busy);
+        }
+        diesel::update(
+            agreement_versions::table
+                .filter(agreement_versions::agreement_id.eq(agreement_id))
+                .filter(agreement_versions::version.eq(1)),
+        )
+        .set((
+            agreement_versions::state.eq(VersionState::Confirmed.as_str()),
+            agreement_versions::confirmed_at.eq(to_db(now)),
+            agreement_versions::confirmed_by.eq(&by),
+        ))
+        .execute(conn)?;
+        let agreement = get(conn, agreement_id)?;
+        agreement_event(conn, EventType::AgreementConfirmed, &agreement, now)?;
+        super::lifecycle::open_windows_for_agreement(conn, &agreement, now)?;
+        Ok(agreement)
     })
 }
 
-/// The annex an agreement is recorded with: the entries the caller names, each checked to be
-/// one of the processor's entries in use, or else the processor's list at `signed_at`.
-fn annex_at_signing(
+/// The processor confirms the amendment its controller proposed (event `agreement.confirmed`).
+pub fn confirm_by_processor(
     conn: &mut DbConnection,
-    spec: &AgreementSpec,
-) -> Result<Vec<AnnexEntry>, StoreError> {
-    let Some(named) = &spec.authorised_at_signing else {
-        return Ok(
-            super::subprocessors::all(conn, &spec.processor_id, Some(spec.signed_at))?
-                .into_iter()
-                .map(|entry| AnnexEntry {
-                    subprocessor_id: entry.id,
-                    authorised_by: AuthorisedBy::Agreement,
-                    decided_at: spec.signed_at,
-                })
-                .collect(),
-        );
+    processor_id: &str,
+    agreement_id: &str,
+    by: &Decider,
+    now: DateTime<Utc>,
+) -> Result<Agreement, StoreError> {
+    let theirs = |agreement: Agreement| {
+        if agreement.processor_id == processor_id {
+            Ok(agreement)
+        } else {
+            Err(StoreError::not_found("agreement", agreement_id))
+        }
     };
-    let in_use: std::collections::HashSet<String> =
-        super::subprocessors::all(conn, &spec.processor_id, None)?
-            .into_iter()
-            .map(|entry| entry.id)
-            .collect();
-    let mut problems = Vec::new();
-    for (i, entry) in named.iter().enumerate() {
-        if !in_use.contains(&entry.subprocessor_id) {
-            problems.push(FieldError::new(
-                format!("authorised_at_signing[{i}].subprocessor_id"),
-                format!(
-                    "`{}` is not an entry in use on processor `{}`'s list: name entries from \
-                     GET /v1/processors/{}/subprocessors",
-                    entry.subprocessor_id, spec.processor_id, spec.processor_id
-                ),
-            ));
-        }
-    }
-    if !problems.is_empty() {
-        return Err(StoreError::Domain(DomainError::Invalid(problems)));
-    }
-    Ok(named
-        .iter()
-        .map(|entry: &AnnexEntrySpec| AnnexEntry {
-            subprocessor_id: entry.subprocessor_id.clone(),
-            authorised_by: entry.authorised_by,
-            decided_at: entry.decided_at.unwrap_or(spec.signed_at),
-        })
-        .collect())
+    theirs(get(conn, agreement_id)?)?;
+    super::write_transaction(conn, |conn| {
+        super::events::lock_chain(conn, processor_id)?;
+        let agreement = theirs(get(conn, agreement_id)?)?;
+        super::agreement_versions::confirm(conn, &agreement, Proposer::Processor, by, now)?;
+        get(conn, agreement_id)
+    })
 }
 
-#[derive(Queryable, Selectable)]
-#[diesel(table_name = agreement_annex_entries)]
-struct AnnexRow {
-    agreement_id: String,
-    subprocessor_id: String,
-    authorised_by: String,
-    decided_at: NaiveDateTime,
-}
-
-/// Agreements with their annexes, read in one query per chunk of agreements.
-pub fn with_annex(
+/// Either party (or an admin) terminates an agreement from `effective_at` (now or later):
+/// event `agreement.terminated` now; from `effective_at` its open windows end `withdrawn`
+/// (at once if it is now, else by the sweeper) and it authorises nothing.
+pub fn terminate(
     conn: &mut DbConnection,
-    agreements: Vec<Agreement>,
-) -> Result<Vec<AgreementWithAnnex>, StoreError> {
-    let mut annexes: HashMap<String, Vec<AnnexEntry>> = HashMap::new();
-    let ids: Vec<&str> = agreements.iter().map(|a| a.id.as_str()).collect();
-    // Bound the bind parameters per statement (SQLite allows 32,766).
-    for chunk in ids.chunks(500) {
-        let rows: Vec<AnnexRow> = agreement_annex_entries::table
-            .filter(agreement_annex_entries::agreement_id.eq_any(chunk))
-            .order((
-                agreement_annex_entries::agreement_id,
-                agreement_annex_entries::subprocessor_id,
-            ))
-            .select(AnnexRow::as_select())
-            .load(conn)?;
-        for row in rows {
-            let authorised_by = AuthorisedBy::parse(&row.authorised_by).ok_or_else(|| {
-                StoreError::Corrupt(format!(
-                    "agreement {}: bad annex authorised_by",
-                    row.agreement_id
-                ))
-            })?;
-            annexes
-                .entry(row.agreement_id)
-                .or_default()
-                .push(AnnexEntry {
-                    subprocessor_id: row.subprocessor_id,
-                    authorised_by,
-                    decided_at: from_db(row.decided_at),
-                });
+    agreement_id: &str,
+    effective_at: DateTime<Utc>,
+    reason: Option<&str>,
+    by: &Decider,
+    now: DateTime<Utc>,
+) -> Result<Agreement, StoreError> {
+    let processor_id = get(conn, agreement_id)?.processor_id;
+    super::write_transaction(conn, |conn| {
+        super::events::lock_chain(conn, &processor_id)?;
+        let agreement = get(conn, agreement_id)?;
+        if let Some(at) = agreement.terminated_at {
+            return Err(StoreError::Conflict(format!(
+                "agreement `{agreement_id}` is already terminated (effective {}); a terminated \
+                 agreement stays terminated: record a new agreement for the pair",
+                at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            )));
         }
-    }
-    Ok(agreements
-        .into_iter()
-        .map(|agreement| AgreementWithAnnex {
-            authorised_at_signing: annexes.remove(&agreement.id).unwrap_or_default(),
-            agreement,
-        })
-        .collect())
+        let updated = diesel::update(agreements::table.find(agreement_id))
+            .filter(agreements::terminated_at.is_null())
+            .set((
+                agreements::terminated_at.eq(to_db(effective_at)),
+                agreements::termination_reason.eq(reason),
+                agreements::terminated_by.eq(json_text(by)?),
+            ))
+            .execute(conn)?;
+        if updated != 1 {
+            return Err(StoreError::Busy);
+        }
+        let agreement = get(conn, agreement_id)?;
+        agreement_event(conn, EventType::AgreementTerminated, &agreement, now)?;
+        if effective_at <= now {
+            end_locked(conn, &agreement, now)?;
+        }
+        get(conn, agreement_id)
+    })
 }
 
-/// An agreement with its annex, as the API shows it.
-pub fn get_with_annex(conn: &mut DbConnection, id: &str) -> Result<AgreementWithAnnex, StoreError> {
-    let agreement = get(conn, id)?;
-    with_annex(conn, vec![agreement])?
-        .pop()
-        .ok_or_else(|| StoreError::not_found("agreement", id))
+/// Makes a termination take effect; the caller holds the processor's chain lock.
+fn end_locked(
+    conn: &mut DbConnection,
+    agreement: &Agreement,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let Some(at) = agreement.terminated_at else {
+        return Ok(());
+    };
+    let updated = diesel::update(agreements::table.find(&agreement.id))
+        .filter(agreements::state.ne(AgreementState::Terminated.as_str()))
+        .set(agreements::state.eq(AgreementState::Terminated.as_str()))
+        .execute(conn)?;
+    if updated == 1 {
+        super::lifecycle::withdraw_agreement_windows(
+            conn,
+            &agreement.processor_id,
+            &agreement.id,
+            at,
+            now,
+        )?;
+    }
+    Ok(())
+}
+
+/// Terminations whose effective date has come: state `terminated`, open windows withdrawn.
+/// Returns how many agreements ended.
+pub fn end_due_terminations(
+    conn: &mut DbConnection,
+    now: DateTime<Utc>,
+) -> Result<usize, StoreError> {
+    let due: Vec<(String, String)> = agreements::table
+        .filter(agreements::state.ne(AgreementState::Terminated.as_str()))
+        .filter(agreements::terminated_at.le(to_db(now)))
+        .select((agreements::processor_id, agreements::id))
+        .load(conn)?;
+    let mut ended = 0;
+    for (processor_id, id) in due {
+        let ended_now = super::write_transaction(conn, |conn| {
+            super::events::lock_chain(conn, &processor_id)?;
+            // Re-read under the lock: another sweeper may have ended it meanwhile.
+            let agreement = get(conn, &id)?;
+            if agreement.state == AgreementState::Terminated {
+                return Ok::<_, StoreError>(false);
+            }
+            end_locked(conn, &agreement, now)?;
+            Ok(true)
+        })?;
+        ended += usize::from(ended_now);
+    }
+    Ok(ended)
+}
+
+/// The agreement if `controller_id` is its controller, else 404.
+fn get_for_controller(
+    conn: &mut DbConnection,
+    controller_id: &str,
+    agreement_id: &str,
+) -> Result<Agreement, StoreError> {
+    match get(conn, agreement_id)? {
+        agreement if agreement.controller_id == controller_id => Ok(agreement),
+        _ => Err(StoreError::not_found("agreement", agreement_id)),
+    }
 }
 
 pub fn get(conn: &mut DbConnection, id: &str) -> Result<Agreement, StoreError> {
@@ -352,7 +557,7 @@ pub fn list(
         query = query.filter(agreements::id.gt(after.clone()));
     }
     let loaded = convert(query.load(conn)?)?;
-    let rows = with_annex(conn, loaded)?;
+    let rows = super::agreement_annex::with_annex(conn, loaded)?;
     Ok(page.page(rows, |a| a.agreement.id.clone()))
 }
 

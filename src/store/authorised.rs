@@ -118,7 +118,7 @@ pub fn controller_authorised_list(
     as_of: DateTime<Utc>,
 ) -> Result<AuthorisedList, StoreError> {
     let agreements = agreement_store::all_for_controller(conn, controller_id)?;
-    let agreements = agreement_store::with_annex(conn, agreements)?;
+    let agreements = super::agreement_annex::with_annex(conn, agreements)?;
     let window_rows: Vec<WindowRow> = objection_windows::table
         .filter(objection_windows::controller_id.eq(controller_id))
         .select(WindowRow::as_select())

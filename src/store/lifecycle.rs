@@ -3,7 +3,7 @@
 //! same transaction; conditional updates (`closed_at IS NULL`) make each step happen once.
 
 use super::events::{self, NewEvent};
-use super::schema::{agreements, changes, objection_windows, subprocessors};
+use super::schema::{changes, objection_windows, subprocessors};
 use super::{
     agreements as agreement_store, from_db, subprocessors as entries, to_db, write_transaction,
 };
@@ -76,6 +76,7 @@ pub(super) struct WindowRow {
     pub(super) resolution_note: Option<String>,
     pub(super) resolution_at: Option<NaiveDateTime>,
     pub(super) resolution_by: Option<String>,
+    pub(super) agreement_version: i32,
 }
 
 pub(super) fn corrupt(what: &str, id: &str) -> StoreError {
@@ -133,6 +134,8 @@ pub(super) fn to_window(
                 ..c.clone()
             })
         }),
+        agreement_version: u32::try_from(row.agreement_version)
+            .map_err(|_| corrupt("agreement_version", &row.id))?,
         id: row.id,
         change_id: row.change_id,
         agreement_id: row.agreement_id,
@@ -459,6 +462,7 @@ fn open_windows(
             id: id.clone(),
             change_id: change.id.clone(),
             agreement_id: window.agreement.id.clone(),
+            agreement_version: window.agreement.version,
             controller_id: window.agreement.controller_id.clone(),
             processor_id: change.processor_id.clone(),
             opened_at: window.opened_at,
@@ -486,6 +490,8 @@ fn open_windows(
             objection_windows::state.eq(WindowState::Open.as_str()),
             objection_windows::conflicts.eq(conflicts),
             objection_windows::closes_on.eq(last_day.map(|d| d.to_string())),
+            objection_windows::agreement_version.eq(i32::try_from(window.agreement.version)
+                .map_err(|_| corrupt("version", &window.agreement.id))?),
         ));
     }
     for chunk in rows.chunks(500) {
@@ -532,7 +538,7 @@ fn announce_locked(
     change::check_announce(change.state)?;
     let signed: Vec<Agreement> = agreement_store::all_for_processor(conn, processor_id)?
         .into_iter()
-        .filter(|a| a.signed_at <= now)
+        .filter(|a| a.in_force_at(now))
         .collect();
     let planned_from = change::plan(change.kind, change.planned_from, now, &signed, reaction)?;
     let earliest_use = if change.kind.opens_windows() {
@@ -578,12 +584,7 @@ fn announce_locked(
                     agreement,
                     opened_at: now,
                     closes_at,
-                    conflicts: change::conflicts(
-                        entry.location,
-                        agreement.third_country_transfers,
-                        planned_from,
-                        closes_at,
-                    ),
+                    conflicts: window_conflicts(entry, agreement, planned_from, closes_at),
                 }
             })
             .collect();
@@ -592,8 +593,28 @@ fn announce_locked(
     Ok(())
 }
 
-/// An agreement signed while changes are announced (or blocked, not yet in use) gets its own
-/// window for each of them, opened now with its own notice period.
+/// The conflicts of an entry's window under one agreement's terms.
+fn window_conflicts(
+    entry: &crate::domain::subprocessor::Subprocessor,
+    agreement: &Agreement,
+    planned_from: DateTime<Utc>,
+    closes_at: DateTime<Utc>,
+) -> Vec<Conflict> {
+    let mut found = change::conflicts(
+        entry.location,
+        agreement.third_country_transfers,
+        planned_from,
+        closes_at,
+    );
+    found.extend(change::location_conflict(
+        &entry.processing_locations,
+        agreement.allowed_locations.as_deref(),
+    ));
+    found
+}
+
+/// An agreement that comes into force while changes are announced (or blocked, not yet in
+/// use) gets its own window for each of them, opened now with its own notice period.
 pub(crate) fn open_windows_for_agreement(
     conn: &mut DbConnection,
     agreement: &Agreement,
@@ -618,16 +639,32 @@ pub(crate) fn open_windows_for_agreement(
             agreement,
             opened_at: now,
             closes_at,
-            conflicts: change::conflicts(
-                entry.location,
-                agreement.third_country_transfers,
-                planned_from,
-                closes_at,
-            ),
+            conflicts: window_conflicts(entry, agreement, planned_from, closes_at),
         };
         open_windows(conn, &change, vec![window], now)?;
     }
     Ok(())
+}
+
+/// A terminated agreement's windows still open at its end `at` end `withdrawn` then; those
+/// that closed before it are left to the deadline sweep. Caller holds the chain lock.
+pub(crate) fn withdraw_agreement_windows(
+    conn: &mut DbConnection,
+    processor_id: &str,
+    agreement_id: &str,
+    at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<usize, StoreError> {
+    let live: Vec<_> = objection_windows::table
+        .filter(objection_windows::agreement_id.eq(agreement_id))
+        .filter(objection_windows::closed_at.is_null())
+        .filter(objection_windows::closes_at.gt(to_db(at)))
+        .select(WindowRow::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(|row| (row, WindowState::Withdrawn, at))
+        .collect();
+    close_windows(conn, processor_id, live, now)
 }
 
 /// Closes live windows with `transition`s; returns how many closed. Caller holds the chain lock.
@@ -696,12 +733,14 @@ fn close_windows(
     Ok(count)
 }
 
+/// The terms a window opened under: its agreement's version then, not the one in force now.
 fn agreement_terms(
     conn: &mut DbConnection,
-    agreement_id: &str,
+    row: &WindowRow,
 ) -> Result<(Authorisation, bool), StoreError> {
-    let agreement = agreement_store::get(conn, agreement_id)?;
-    Ok((agreement.authorisation, agreement.objection_requires_reason))
+    super::agreement_versions::authorisations(conn, std::slice::from_ref(&row.agreement_id))?
+        .remove(&(row.agreement_id.clone(), row.agreement_version))
+        .ok_or_else(|| StoreError::not_found("agreement version", &row.agreement_id))
 }
 
 fn facts(
@@ -855,7 +894,7 @@ pub fn decide(
         events::lock_chain(conn, &processor_id)?;
         // Re-read under the lock: this is the state every other writer has finished with.
         let row = controller_window(conn, controller_id, window_id)?;
-        let (authorisation, requires_reason) = agreement_terms(conn, &row.agreement_id)?;
+        let (authorisation, requires_reason) = agreement_terms(conn, &row)?;
         let facts = decision_facts(conn, &row, authorisation, requires_reason)?;
         let (row, transition) = match window_rules::decide(&facts, now, decision.clone()) {
             Ok(transition) => (row, transition),
@@ -1086,6 +1125,7 @@ fn apply_decision(
 /// How many windows and changes one sweep handled.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct SweepReport {
+    pub agreements_terminated: usize,
     pub windows_closed: usize,
     pub changes_effective: usize,
 }
@@ -1148,23 +1188,13 @@ fn close_due_locked(
     now: DateTime<Utc>,
 ) -> Result<usize, StoreError> {
     let agreement_ids: HashSet<String> = rows.iter().map(|r| r.agreement_id.clone()).collect();
-    let mut authorisations: HashMap<String, Authorisation> = HashMap::new();
-    for chunk in agreement_ids.into_iter().collect::<Vec<_>>().chunks(500) {
-        let found: Vec<(String, String)> = agreements::table
-            .filter(agreements::id.eq_any(chunk))
-            .select((agreements::id, agreements::authorisation))
-            .load(conn)?;
-        for (id, text) in found {
-            let authorisation =
-                Authorisation::parse(&text).ok_or_else(|| corrupt("authorisation", &id))?;
-            authorisations.insert(id, authorisation);
-        }
-    }
+    let agreement_ids: Vec<String> = agreement_ids.into_iter().collect();
+    let terms = super::agreement_versions::authorisations(conn, &agreement_ids)?;
     let mut closing = Vec::with_capacity(rows.len());
     for row in rows {
-        let authorisation = *authorisations
-            .get(&row.agreement_id)
-            .ok_or_else(|| StoreError::not_found("agreement", &row.agreement_id))?;
+        let (authorisation, _) = *terms
+            .get(&(row.agreement_id.clone(), row.agreement_version))
+            .ok_or_else(|| StoreError::not_found("agreement version", &row.agreement_id))?;
         let facts = facts(&row, authorisation, false)?;
         if let Some(Transition::Close { outcome }) = window_rules::expire(&facts, now) {
             let closes_at = facts.closes_at;
@@ -1174,13 +1204,15 @@ fn close_due_locked(
     close_windows(conn, processor_id, closing, now)
 }
 
-/// One sweep: close what is due, then make due changes effective.
+/// One sweep: end due terminations, close what is due, then make due changes effective.
 pub fn sweep(
     conn: &mut DbConnection,
     now: DateTime<Utc>,
     batch: i64,
 ) -> Result<SweepReport, StoreError> {
     Ok(SweepReport {
+        // First: a termination withdraws the windows still open at its date.
+        agreements_terminated: agreement_store::end_due_terminations(conn, now)?,
         windows_closed: close_due_windows(conn, now, batch)?,
         changes_effective: super::activation::activate_due_changes(conn, now)?,
     })

@@ -3,6 +3,8 @@
 //! and every write that the evidence log must show appends its event in that same transaction.
 
 pub mod activation;
+pub mod agreement_annex;
+pub mod agreement_versions;
 pub mod agreements;
 pub mod authorised;
 pub mod clock;

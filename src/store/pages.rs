@@ -260,7 +260,7 @@ pub fn annex(
         .into_iter()
         .filter(|a| a.processor_id == pid)
         .collect();
-    let agreements = agreements::with_annex(conn, ours)?;
+    let agreements = super::agreement_annex::with_annex(conn, ours)?;
     if agreements.is_empty() {
         return Err(StoreError::not_found("agreement", format!("{cid}/{pid}")));
     }

@@ -40,6 +40,37 @@ diesel::table! {
         reference -> Nullable<Text>,
         created_at -> Timestamp,
         time_zone -> Text,
+        state -> Text,
+        in_force_from -> Nullable<Timestamp>,
+        proposed_by -> Nullable<Text>,
+        confirmed_at -> Nullable<Timestamp>,
+        confirmed_by -> Nullable<Text>,
+        terminated_at -> Nullable<Timestamp>,
+        termination_reason -> Nullable<Text>,
+        terminated_by -> Nullable<Text>,
+        allowed_locations -> Nullable<Text>,
+        annex_name -> Text,
+        version -> Integer,
+    }
+}
+
+diesel::table! {
+    agreement_versions (agreement_id, version) {
+        agreement_id -> Text,
+        version -> Integer,
+        authorisation -> Text,
+        notice_days -> Integer,
+        objection_requires_reason -> Bool,
+        third_country_transfers -> Text,
+        time_zone -> Text,
+        allowed_locations -> Nullable<Text>,
+        annex_name -> Text,
+        state -> Text,
+        proposed_by_party -> Text,
+        proposed_at -> Timestamp,
+        proposed_by -> Nullable<Text>,
+        confirmed_at -> Nullable<Timestamp>,
+        confirmed_by -> Nullable<Text>,
     }
 }
 
@@ -171,6 +202,7 @@ diesel::table! {
         resolution_note -> Nullable<Text>,
         resolution_at -> Nullable<Timestamp>,
         resolution_by -> Nullable<Text>,
+        agreement_version -> Integer,
     }
 }
 
@@ -221,6 +253,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     processors,
     controllers,
     agreements,
+    agreement_versions,
     subprocessors,
     subprocessor_versions,
     events,

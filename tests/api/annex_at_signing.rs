@@ -275,10 +275,25 @@ async fn a_json_import_carries_earlier_decisions_and_stays_with_its_processor(ap
         .post(path, Some(&processor("timengo-dpg")), &json!([row]))
         .await;
     assert_eq!(reply.status, 201, "{}", reply.text);
+    let imported = reply.json()["items"][0].clone();
+    assert_eq!(imported["state"], "proposed");
     assert_eq!(
-        reply.json()["items"][0]["authorised_at_signing"][0]["authorised_by"],
+        imported["authorised_at_signing"][0]["authorised_by"],
         "tacit_consent"
     );
+    // A processor's import proposes: nothing counts until the controller confirms.
+    assert_eq!(app.authorised("roskilde").await, (vec![], vec![]));
+    let confirmed = app
+        .post(
+            &format!(
+                "/v1/controllers/roskilde/agreements/{}/confirmation",
+                id(&imported)
+            ),
+            Some(&controller("roskilde")),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(confirmed.status, 200, "{}", confirmed.text);
     let (authorised, alarms) = app.authorised("roskilde").await;
     assert_eq!(authorised, [pair("Qbox ApS", "tacit_consent")]);
     assert!(alarms.is_empty());

@@ -55,8 +55,16 @@ fn thousand_due_windows(conn: &mut DbConnection) {
             signed_at: now,
             reference: None,
             authorised_at_signing: None,
+            allowed_locations: None,
+            annex_name: "Bilag B".into(),
         };
-        agreements::create(conn, &agreement, now).unwrap();
+        agreements::create(
+            conn,
+            &agreement,
+            agreements::Recorded::Active { by: None },
+            now,
+        )
+        .unwrap();
     }
     let entry: subprocessor::SubprocessorInput =
         serde_json::from_value(eea_entry("Qbox ApS")).unwrap();

@@ -398,7 +398,11 @@ async fn planned_from_before_the_windows_close_is_refused(app: TestApp) {
         .await
         .json();
     assert_eq!(changes["items"], json!([]));
-    assert!(app.event_types("timengo-dpg").await.is_empty());
+    let types = app.event_types("timengo-dpg").await;
+    assert!(
+        types.iter().all(|t| t.starts_with("agreement.")),
+        "{types:?}"
+    );
 }
 
 async fn drafts_announce_withdraw_and_objections_withdraw(app: TestApp) {
@@ -504,6 +508,7 @@ async fn drafts_announce_withdraw_and_objections_withdraw(app: TestApp) {
         types,
         [
             "subprocessor.added",
+            "agreement.confirmed",
             "change.announced",
             "window.opened",
             "objection.raised",

@@ -8,6 +8,7 @@
     clippy::panic
 )]
 
+mod agreement_lifecycle;
 mod annex_at_signing;
 mod auth;
 mod browser;

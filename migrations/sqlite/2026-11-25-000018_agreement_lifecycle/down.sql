@@ -1,0 +1,11 @@
+DROP INDEX agreements_pending_termination;
+ALTER TABLE agreements DROP COLUMN annex_name;
+ALTER TABLE agreements DROP COLUMN allowed_locations;
+ALTER TABLE agreements DROP COLUMN terminated_by;
+ALTER TABLE agreements DROP COLUMN termination_reason;
+ALTER TABLE agreements DROP COLUMN terminated_at;
+ALTER TABLE agreements DROP COLUMN confirmed_by;
+ALTER TABLE agreements DROP COLUMN confirmed_at;
+ALTER TABLE agreements DROP COLUMN proposed_by;
+ALTER TABLE agreements DROP COLUMN in_force_from;
+ALTER TABLE agreements DROP COLUMN state;
