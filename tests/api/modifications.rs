@@ -166,3 +166,84 @@ async fn a_modification_names_its_entry(app: TestApp) {
 }
 
 on_both_backends!(a_modification_names_its_entry);
+
+/// An objection to a modification blocks it like any change: the entry keeps its version for
+/// everyone until the processor resolves the refusal; excluded, the controller's list shows the
+/// entry under `excluded`, the other controller's as authorised in its new version.
+async fn an_objected_modification_waits_for_a_resolution(app: TestApp) {
+    app.processor("timengo-dpg").await;
+    app.controller("roskilde").await;
+    app.controller("lejre").await;
+    let seeded = app.seed("timengo-dpg", &azure()).await;
+    let azure_id = id(&seeded);
+    for cid in ["roskilde", "lejre"] {
+        app.agreement(cid, "timengo-dpg", general_terms(7)).await;
+    }
+    let mut moved = azure();
+    moved["purpose"] = json!("Cloud platform and AI-assisted case search");
+    let change = app
+        .post(
+            "/v1/processors/timengo-dpg/changes",
+            Some(&processor("timengo-dpg")),
+            &json!({"kind": "modification", "modifies": azure_id, "subprocessor": moved,
+                    "summary": "Azure gets a new purpose", "announce": true}),
+        )
+        .await
+        .json();
+    let roskilde_window = change["windows"]
+        .as_array()
+        .expect("windows")
+        .iter()
+        .find(|w| w["controller_id"] == "roskilde")
+        .map(id)
+        .expect("roskilde's window");
+    assert_eq!(
+        app.object(
+            "roskilde",
+            &roskilde_window,
+            Some("Not for our citizens' cases")
+        )
+        .await
+        .status,
+        200
+    );
+    app.advance("P10D").await;
+    let chid = id(&change);
+    let blocked = app
+        .get(
+            &format!("/v1/processors/timengo-dpg/changes/{chid}"),
+            Some(&processor("timengo-dpg")),
+        )
+        .await
+        .json();
+    assert_eq!(blocked["state"], "blocked", "{blocked}");
+    assert_eq!(listed(&app, &azure_id, None).await["version"], 1);
+
+    let resolved = app
+        .post(
+            &format!("/v1/processors/timengo-dpg/changes/{chid}/resolutions"),
+            Some(&processor("timengo-dpg")),
+            &json!({"window_id": roskilde_window, "resolution": "excluded",
+                    "note": "Roskilde's cases stay out of the search index"}),
+        )
+        .await;
+    assert_eq!(resolved.status, 200, "{}", resolved.text);
+    let now = listed(&app, &azure_id, None).await;
+    assert_eq!(now["version"], 2);
+    assert_eq!(now["purpose"], "Cloud platform and AI-assisted case search");
+    let roskilde = app
+        .get(
+            "/v1/controllers/roskilde/subprocessors",
+            Some(&controller("roskilde")),
+        )
+        .await
+        .json();
+    assert_eq!(roskilde["items"], json!([]), "{roskilde}");
+    assert_eq!(roskilde["excluded"][0]["id"], json!(azure_id));
+    assert_eq!(roskilde["excluded"][0]["window_id"], json!(roskilde_window));
+    let (lejre, alarms) = app.authorised("lejre").await;
+    assert_eq!(lejre, [pair("Microsoft Azure", "tacit_consent")]);
+    assert!(alarms.is_empty());
+}
+
+on_both_backends!(an_objected_modification_waits_for_a_resolution);
