@@ -10,7 +10,6 @@ use crate::domain::agreement::{
     self, AgreementInput, AgreementSpec, AgreementWithAnnex, AnnexEntryInput, Authorisation,
     ThirdCountryTransfers,
 };
-use crate::domain::window::Decider;
 use crate::domain::{DomainError, FieldError};
 use crate::store::agreements::{self, Recorded};
 use actix_web::http::{header, Method};
@@ -143,10 +142,7 @@ async fn import(
     }
     // As one by one: an admin imports existing contracts active, a processor proposes them
     // for each controller to confirm.
-    let by = Decider {
-        decided_by: None,
-        sub: actor.sub.clone(),
-    };
+    let by = actor.decider(None);
     let admin = actor.is_admin();
     let items = state
         .db(move |conn| {

@@ -114,10 +114,7 @@ async fn create(
     let now = state.clock.now();
     let spec = agreement::validate(&body, now)?;
     actor.require_processor(&spec.processor_id)?;
-    let by = Decider {
-        decided_by: None,
-        sub: actor.sub.clone(),
-    };
+    let by = actor.decider(None);
     let admin = actor.is_admin();
     let created = state
         .db(move |conn| {
@@ -221,14 +218,7 @@ async fn confirm(
 ) -> Result<HttpResponse, ApiError> {
     let (cid, aid) = path.into_inner();
     actor.require_controller(&cid)?;
-    let decided_by = match optional_json::<ConfirmationInput>(&body)? {
-        Some(input) => person(input.decided_by)?,
-        None => None,
-    };
-    let by = Decider {
-        decided_by,
-        sub: actor.sub.clone(),
-    };
+    let by = confirmer(&actor, &body)?;
     let now = state.clock.now();
     let confirmed = state
         .db(move |conn| {
@@ -237,6 +227,15 @@ async fn confirm(
         })
         .await?;
     Ok(HttpResponse::Ok().json(confirmed))
+}
+
+/// Who confirms, from the optional body of a confirmation.
+fn confirmer(actor: &Actor, body: &[u8]) -> Result<Decider, ApiError> {
+    let decided_by = match optional_json::<ConfirmationInput>(body)? {
+        Some(input) => person(input.decided_by)?,
+        None => None,
+    };
+    Ok(actor.decider(decided_by))
 }
 
 /// The optional body of a termination.
@@ -318,10 +317,7 @@ async fn terminate(
         }
         Err(other) => return Err(other),
     }
-    let by = Decider {
-        decided_by,
-        sub: actor.sub.clone(),
-    };
+    let by = actor.decider(decided_by);
     let terminated = state
         .db(move |conn| {
             agreements::terminate(conn, &aid, effective_at, reason.as_deref(), &by, now)?;
@@ -370,14 +366,7 @@ async fn confirm_by_processor(
 ) -> Result<HttpResponse, ApiError> {
     let (pid, aid) = path.into_inner();
     actor.require_processor(&pid)?;
-    let decided_by = match optional_json::<ConfirmationInput>(&body)? {
-        Some(input) => person(input.decided_by)?,
-        None => None,
-    };
-    let by = Decider {
-        decided_by,
-        sub: actor.sub.clone(),
-    };
+    let by = confirmer(&actor, &body)?;
     let now = state.clock.now();
     let confirmed = state
         .db(move |conn| {
@@ -473,10 +462,7 @@ async fn amend(
     };
     let now = state.clock.now();
     let spec = agreement::amend(&current, &input.terms, now)?;
-    let by = Decider {
-        decided_by,
-        sub: actor.sub.clone(),
-    };
+    let by = actor.decider(decided_by);
     let amended = state
         .db(move |conn| agreement_versions::amend(conn, &aid, &spec, proposer, &by, now))
         .await?;

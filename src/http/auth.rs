@@ -5,6 +5,7 @@ use super::jwks::{self, Jwks};
 use super::openapi::{Conflict, Forbidden, OrgId};
 use super::{AppState, Routes};
 use crate::config::Settings;
+use crate::domain::window::Decider;
 use crate::store::revocations;
 use actix_web::dev::Payload;
 use actix_web::http::{header, Method};
@@ -641,6 +642,14 @@ async fn revoke_tokens(
 impl Actor {
     pub fn is_admin(&self) -> bool {
         self.role == Role::Admin
+    }
+
+    /// Who takes a decision: the person the body names, if any, and always this token's `sub`.
+    pub fn decider(&self, decided_by: Option<crate::domain::window::Person>) -> Decider {
+        Decider {
+            decided_by,
+            sub: self.sub.clone(),
+        }
     }
 
     pub fn require_admin(&self) -> Result<(), ApiError> {

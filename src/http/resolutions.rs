@@ -11,7 +11,7 @@ use super::windows::{bounded, person, PersonInput};
 use super::{AppState, Routes};
 use crate::domain::change::Change;
 use crate::domain::resolution::ResolutionKind;
-use crate::domain::window::{Decider, ObjectionWindow};
+use crate::domain::window::ObjectionWindow;
 use crate::domain::FieldError;
 use crate::store::resolutions::{self, ResolutionSpec};
 use actix_web::http::Method;
@@ -128,10 +128,7 @@ async fn resolve(
         resolution,
         note,
     };
-    let by = Decider {
-        decided_by,
-        sub: actor.sub.clone(),
-    };
+    let by = actor.decider(decided_by);
     let now = state.clock.now();
     let window = state
         .db(move |conn| resolutions::resolve(conn, &pid, &chid, &spec, &by, now))
@@ -271,10 +268,7 @@ async fn go_live(
     let (pid, chid) = path.into_inner();
     actor.require_processor(&pid)?;
     let input = body.into_inner();
-    let by = Decider {
-        decided_by: person(input.decided_by)?,
-        sub: actor.sub.clone(),
-    };
+    let by = actor.decider(person(input.decided_by)?);
     if input.acknowledge_unresolved != Some(true) {
         return Err(invalid(
             "acknowledge_unresolved",

@@ -8,7 +8,7 @@ use super::openapi::{
 use super::{parse_instant, AppState, Routes};
 use crate::domain::authorised::AuthorisedList;
 use crate::domain::subprocessor::MAX_TEXT;
-use crate::domain::window::{Decider, Decision, ObjectionWindow, Person, WindowState};
+use crate::domain::window::{Decision, ObjectionWindow, Person, WindowState};
 use crate::domain::FieldError;
 type WindowPage = crate::store::Page<ObjectionWindow>;
 use crate::store::{lifecycle, organisations};
@@ -213,10 +213,7 @@ async fn decide(
 ) -> Result<HttpResponse, ApiError> {
     actor.require_controller(&cid)?;
     let now = state.clock.now();
-    let by = Decider {
-        decided_by,
-        sub: actor.sub.clone(),
-    };
+    let by = actor.decider(decided_by);
     let window = state
         .db(move |conn| lifecycle::decide(conn, &cid, &wid, decision, &by, now))
         .await?;
