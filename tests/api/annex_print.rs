@@ -34,7 +34,8 @@ const INSTRUCTION: &str = "Qbox må kun behandle logfiler på servere i Danmark.
 
 /// Azure from the agreement; Qbox excluded for Roskilde (objected, then resolved by exclusion)
 /// and approved by Greve with an instruction; Mailgun taken live over Roskilde's objection (its
-/// alarm); Backblaze announced: pending for Roskilde, approved but not yet in use for Greve.
+/// alarm); Backblaze announced: pending for Roskilde, approved but not yet in use for Greve;
+/// Zendesk (US) announced: pending for both, a conflict with Greve's transfer ban.
 async fn scenario(app: &TestApp) -> Value {
     app.processor(PID).await;
     app.seed(PID, &json!([azure()])).await;
@@ -82,6 +83,8 @@ async fn scenario(app: &TestApp) -> Value {
         .await;
     let reply = app.approve("greve", &window_id(&backblaze, "greve")).await;
     assert_eq!(reply.status, 200, "{}", reply.text);
+    app.announce_addition(PID, &us_with_sccs("Zendesk Inc."))
+        .await;
     backblaze
 }
 
@@ -94,6 +97,29 @@ async fn annex(app: &TestApp, cid: &str, lang: &str) -> String {
         .await;
     assert_eq!(reply.status, 200, "{}", reply.text);
     reply.text
+}
+
+/// "2027-01-25" as "25. januar 2027".
+fn danish_date(iso: &str) -> String {
+    const MONTHS: [&str; 12] = [
+        "januar",
+        "februar",
+        "marts",
+        "april",
+        "maj",
+        "juni",
+        "juli",
+        "august",
+        "september",
+        "oktober",
+        "november",
+        "december",
+    ];
+    let parts: Vec<usize> = iso
+        .split('-')
+        .map(|p| p.parse().expect("a number"))
+        .collect();
+    format!("{}. {} {}", parts[2], MONTHS[parts[1] - 1], parts[0])
 }
 
 /// The entry names of a section's rows.
@@ -148,8 +174,9 @@ async fn the_annex_has_every_section_once(app: TestApp) {
     assert_eq!(rows(&doc, "in-use"), ["Microsoft Azure"]);
     assert_eq!(rows(&doc, "excluded"), ["Qbox ApS"]);
     assert_eq!(rows(&doc, "alarm"), ["Mailgun Technologies ApS"]);
-    assert_eq!(rows(&doc, "pending"), ["Backblaze ApS"]);
+    assert_eq!(rows(&doc, "pending"), ["Backblaze ApS", "Zendesk Inc."]);
     assert_eq!(rows(&doc, "not-yet-in-use"), Vec::<String>::new());
+    assert_eq!(select(&doc, "section#conflicts li"), Vec::<String>::new());
     for name in [
         "Microsoft Azure",
         "Qbox ApS",
@@ -170,7 +197,10 @@ async fn the_annex_has_every_section_once(app: TestApp) {
         .to_string();
     let pending = select(&doc, "section#pending td.status").join(" ");
     assert!(
-        pending.contains("fristen udløber ved udgangen af"),
+        pending.contains(&format!(
+            "fristen udløber ved udgangen af {}",
+            danish_date(&deadline)
+        )),
         "{pending} ({deadline})"
     );
     assert!(!pending.contains("kl."), "{pending}");
@@ -214,7 +244,16 @@ async fn the_annex_has_every_section_once(app: TestApp) {
         ["Mailgun Technologies ApS", "Microsoft Azure", "Qbox ApS"]
     );
     assert_eq!(rows(&doc, "not-yet-in-use"), ["Backblaze ApS"]);
-    assert_eq!(rows(&doc, "pending"), Vec::<String>::new());
+    assert_eq!(rows(&doc, "pending"), ["Zendesk Inc."]);
+    assert_eq!(
+        select(&doc, "section#conflicts li"),
+        ["Zendesk Inc.: behandling uden for EØS, som aftalen ikke tillader"]
+    );
+    let zendesk = select(&doc, "section#pending td.status").join(" ");
+    assert!(
+        zendesk.starts_with("Kræver forudgående specifik skriftlig godkendelse"),
+        "{zendesk}"
+    );
     assert_eq!(rows(&doc, "alarm"), Vec::<String>::new());
     assert_once(&html, INSTRUCTION);
     assert_eq!(
@@ -230,7 +269,7 @@ async fn the_annex_has_every_section_once(app: TestApp) {
         select(&doc, "h1"),
         ["Bilag B – List of authorised sub-processors"]
     );
-    assert_eq!(rows(&doc, "pending"), ["Backblaze ApS"]);
+    assert_eq!(rows(&doc, "pending"), ["Backblaze ApS", "Zendesk Inc."]);
     assert!(
         select(&doc, "section#pending td.status")
             .join(" ")
@@ -251,7 +290,14 @@ async fn the_annex_has_every_section_once(app: TestApp) {
         json["authorised_not_in_use"][0]["change"]["subprocessor"]["name"],
         "Backblaze ApS"
     );
-    assert_eq!(json["pending"], json!([]));
+    assert_eq!(
+        json["pending"][0]["change"]["subprocessor"]["name"],
+        "Zendesk Inc."
+    );
+    assert_eq!(
+        json["pending"][0]["conflicts"],
+        json!(["third_country_forbidden"])
+    );
     let json = app
         .get(
             &format!("/v1/controllers/roskilde/annex.json?processor={PID}"),
