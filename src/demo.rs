@@ -160,7 +160,8 @@ fn controllers() -> Vec<ControllerSpec> {
     .collect()
 }
 
-/// (controller, processor, terms, reference): one agreement per seed, with that seed's terms.
+/// (controller, processor, terms, reference): one agreement per seed (000, 003, 004 in order),
+/// with that seed's terms; the reference is what the annex shows, so it names no seed.
 fn agreement_specs() -> Vec<(&'static str, &'static str, AgreementTerms, &'static str)> {
     vec![
         (
@@ -173,7 +174,7 @@ fn agreement_specs() -> Vec<(&'static str, &'static str, AgreementTerms, &'stati
                 third_country_transfers: ThirdCountryTransfers::Forbidden,
                 time_zone: crate::domain::deadline::DEFAULT_TIME_ZONE,
             },
-            "Databehandleraftale Timengo DPG (seed 000)",
+            "Databehandleraftale Timengo DPG",
         ),
         (
             "lejre-kommune",
@@ -185,7 +186,7 @@ fn agreement_specs() -> Vec<(&'static str, &'static str, AgreementTerms, &'stati
                 third_country_transfers: ThirdCountryTransfers::AllowedWithBasis,
                 time_zone: crate::domain::deadline::DEFAULT_TIME_ZONE,
             },
-            "Standardkontraktbestemmelser NetBlanket (seed 003)",
+            "Standardkontraktbestemmelser NetBlanket",
         ),
         (
             "roskilde-kommune",
@@ -197,7 +198,7 @@ fn agreement_specs() -> Vec<(&'static str, &'static str, AgreementTerms, &'stati
                 third_country_transfers: ThirdCountryTransfers::Forbidden,
                 time_zone: crate::domain::deadline::DEFAULT_TIME_ZONE,
             },
-            "Databehandleraftale til Hosting-aftale (seed 004)",
+            "Databehandleraftale til Hosting-aftale",
         ),
     ]
 }

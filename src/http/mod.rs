@@ -4,6 +4,8 @@
 pub mod agreement_import;
 pub mod agreements;
 pub mod annex;
+pub mod annex_text;
+pub mod annex_view;
 pub mod auth;
 pub mod changes;
 pub mod clock;

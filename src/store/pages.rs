@@ -6,7 +6,7 @@ use super::{agreements, from_db, lifecycle, organisations, subprocessors, to_db}
 use super::{DbConnection, PageRequest, StoreError};
 use crate::domain::agreement::{Agreement, AgreementWithAnnex, Authorisation};
 use crate::domain::authorised::AuthorisedList;
-use crate::domain::change::{Change, ChangeState};
+use crate::domain::change::{Change, ChangeKind, ChangeState};
 use crate::domain::party::{Controller, Processor};
 use crate::domain::subprocessor::Subprocessor;
 use crate::domain::window::ObjectionWindow;
@@ -244,6 +244,10 @@ pub struct AnnexFacts {
     /// The controller's authorised list, narrowed to this processor's agreements.
     pub list: AuthorisedList,
     pub windows: HashMap<String, ObjectionWindow>,
+    /// Windows of this pair whose change is not in effect at `as_of` and whose entry is on
+    /// none of the list's sections, oldest first, each with its change: still open (pending)
+    /// or already decided for the entry (authorised but not yet in use).
+    pub upcoming: Vec<ObjectionWindow>,
     pub last_event: Option<EventRef>,
 }
 
@@ -279,6 +283,7 @@ pub fn annex(
         let window = lifecycle::get_window(conn, cid, &wid)?;
         windows.insert(wid, window);
     }
+    let upcoming = upcoming_windows(conn, cid, &agreements, &list, as_of)?;
     let last_event = last_event_at(conn, pid, cid, as_of)?;
     Ok(AnnexFacts {
         controller,
@@ -286,6 +291,55 @@ pub fn annex(
         agreements,
         list,
         windows,
+        upcoming,
         last_event,
     })
+}
+
+/// The windows opened by `as_of` whose change had not taken effect (nor been withdrawn) by
+/// then, leaving out any whose new entry the list already shows: the annex shows each entry
+/// once.
+fn upcoming_windows(
+    conn: &mut DbConnection,
+    cid: &str,
+    agreements: &[AgreementWithAnnex],
+    list: &AuthorisedList,
+    as_of: DateTime<Utc>,
+) -> Result<Vec<ObjectionWindow>, StoreError> {
+    let agreement_ids: Vec<String> = agreements.iter().map(|a| a.agreement.id.clone()).collect();
+    let ids: Vec<String> = objection_windows::table
+        .filter(objection_windows::controller_id.eq(cid.to_string()))
+        .filter(objection_windows::agreement_id.eq_any(agreement_ids))
+        .filter(objection_windows::opened_at.le(to_db(as_of)))
+        .order((objection_windows::opened_at, objection_windows::id))
+        .select(objection_windows::id)
+        .load(conn)?;
+    let shown: std::collections::HashSet<&str> = list
+        .items
+        .iter()
+        .map(|e| e.entry.id.as_str())
+        .chain(list.excluded.iter().map(|e| e.entry.id.as_str()))
+        .chain(list.not_authorised.iter().map(|e| e.entry.id.as_str()))
+        .collect();
+    let mut found = Vec::new();
+    for wid in ids {
+        let window = lifecycle::get_window(conn, cid, &wid)?;
+        let Some(change) = window.change.as_deref() else {
+            continue;
+        };
+        let done = |at: Option<DateTime<Utc>>| at.is_some_and(|at| at <= as_of);
+        if done(change.effective_at) || done(change.withdrawn_at) {
+            continue;
+        }
+        // A removal names the entry it removes, which the list shows: the annex notes it there.
+        let new_entry = match change.kind {
+            ChangeKind::Removal => None,
+            _ => change.subprocessor.as_ref().map(|e| e.id.as_str()),
+        };
+        if new_entry.is_some_and(|id| shown.contains(id)) {
+            continue;
+        }
+        found.push(window);
+    }
+    Ok(found)
 }

@@ -471,9 +471,12 @@ async fn the_annex_is_titled_with_the_agreements_annex_name(app: TestApp) {
     for (cid, heading) in [
         (
             "roskilde",
-            "<h1>Bilag 3 (underdatabehandlere): godkendte underdatabehandlere</h1>",
+            "<h1>Bilag 3 (underdatabehandlere) – Liste over godkendte underdatabehandlere</h1>",
         ),
-        ("lejre", "<h1>Bilag B: godkendte underdatabehandlere</h1>"),
+        (
+            "lejre",
+            "<h1>Bilag B – Liste over godkendte underdatabehandlere</h1>",
+        ),
     ] {
         let page = app
             .get(

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-const CHROMIUM: &str = "/usr/bin/chromium";
+pub(crate) const CHROMIUM: &str = "/usr/bin/chromium";
 
 /// Kills the server when the test ends, however it ends.
 struct Server(Child);
@@ -77,7 +77,7 @@ fn start(db: &Path) -> (Server, u16) {
 }
 
 /// Runs headless Chromium with a fresh profile and console logging on stderr.
-fn chromium(profile: &Path, extra: &[&str], url: &str) -> Output {
+pub(crate) fn chromium(profile: &Path, extra: &[&str], url: &str) -> Output {
     let mut child = Command::new(CHROMIUM)
         .args([
             "--headless",

@@ -129,7 +129,7 @@ async fn silence_cannot_cure_a_transfer_ban(app: TestApp) {
     assert_eq!(page.status, 200);
     assert!(
         page.text
-            .contains(&format!("dokumenteret instruks: {instruction}")),
+            .contains(&format!("Dokumenteret instruks: {instruction}")),
         "{}",
         page.text
     );

@@ -10,6 +10,7 @@
 
 mod agreement_lifecycle;
 mod annex_at_signing;
+mod annex_print;
 mod auth;
 mod browser;
 mod cli;
