@@ -738,6 +738,8 @@ mod tests {
             version: 1,
         };
         assert_eq!(entry.data_locations(), ["IE", "NL", "SE", "FI"]);
+        assert_eq!(entry.places_outside_eea(), ["US"]);
+        assert!(entry.adequacy_decisions().is_empty());
     }
 
     #[test]
@@ -888,6 +890,32 @@ impl Subprocessor {
             }
         }
         found
+    }
+
+    /// The places outside the EEA the data goes to (the entity's country, the sub-sub-
+    /// processors' countries and every location), each once: the transfers the basis justifies.
+    pub fn places_outside_eea(&self) -> Vec<&str> {
+        let countries = std::iter::once(self.country.as_str())
+            .chain(self.sub_subprocessors.iter().map(|s| s.country.as_str()));
+        let mut found: Vec<&str> = Vec::new();
+        for place in countries.chain(self.data_locations()) {
+            if !is_eea(place) && !found.contains(&place) {
+                found.push(place);
+            }
+        }
+        found
+    }
+
+    /// The adequacy decisions an `adequacy_decision` basis rests on, one per place outside
+    /// the EEA (none for another basis).
+    pub fn adequacy_decisions(&self) -> Vec<&'static super::geography::AdequacyDecision> {
+        if self.transfer_basis != Some(TransferBasis::AdequacyDecision) {
+            return Vec::new();
+        }
+        self.places_outside_eea()
+            .into_iter()
+            .filter_map(adequacy_decision)
+            .collect()
     }
 }
 

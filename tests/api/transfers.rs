@@ -190,7 +190,36 @@ async fn a_scoped_adequacy_note_x_is_refused(app: TestApp) {
     assert_eq!(seeded["transfer_basis"], "adequacy_decision");
 }
 
+/// The public page shows where the data is accessed from, the chain under the entry, and the
+/// adequacy decision (number and date) behind an `adequacy_decision` basis.
+async fn the_page_shows_access_the_chain_and_the_decision(app: TestApp) {
+    app.processor("acme").await;
+    let mut entry = us_with_sccs("Salesforce, Inc.");
+    entry["transfer_basis"] = json!("adequacy_decision");
+    entry["transfer_basis_note"] = json!("Certified under the EU-US Data Privacy Framework");
+    entry["access_locations"] = json!(["US"]);
+    entry["sub_subprocessors"] = json!([{
+        "name": "Heroku", "country": "US", "processing_locations": ["US"],
+        "purpose": "Application hosting"
+    }]);
+    app.seed("acme", &entry).await;
+    let en = app.get("/processors/acme?lang=en", None).await;
+    assert_eq!(en.status, 200);
+    for expected in [
+        "decision 2023/1795 of 2023-07-10",
+        "Accessed from United States",
+        "Its sub-processors: Heroku (United States",
+        "Application hosting",
+    ] {
+        assert!(en.text.contains(expected), "{expected:?} missing");
+    }
+    let da = app.get("/processors/acme?lang=da", None).await;
+    assert!(da.text.contains("afgørelse 2023/1795 af 2023-07-10"));
+    assert!(da.text.contains("Egne underdatabehandlere: Heroku"));
+}
+
 on_both_backends!(
+    the_page_shows_access_the_chain_and_the_decision,
     a_us_entity_with_eu_servers_needs_a_basis,
     a_sub_subprocessor_in_india_makes_its_parent_third_country,
     the_european_patent_organisation_is_an_adequate_location,
