@@ -218,7 +218,50 @@ async fn the_page_shows_access_the_chain_and_the_decision(app: TestApp) {
     assert!(da.text.contains("Egne underdatabehandlere: Heroku"));
 }
 
+/// A sub-processor's chain changes through a modification: when effective the entry carries
+/// its new sub-sub-processor and access locations, and `as_of` before shows the old version.
+async fn the_chain_changes_through_a_modification(app: TestApp) {
+    app.processor("acme").await;
+    app.controller("kommune").await;
+    let seeded = app.seed("acme", &azure()).await;
+    let eid = seeded["id"].as_str().expect("id").to_string();
+    app.agreement("kommune", "acme", general_terms(7)).await;
+    let before = app.advance("PT1H").await["now"].clone();
+    let mut changed = azure();
+    changed["access_locations"] = json!(["SE"]);
+    changed["sub_subprocessors"] = json!([{
+        "name": "Netcompany A/S", "country": "DK", "processing_locations": ["DK"],
+        "purpose": "Operations"
+    }]);
+    let reply = app
+        .post(
+            "/v1/processors/acme/changes",
+            Some(&processor("acme")),
+            &json!({"kind": "modification", "modifies": eid, "subprocessor": changed,
+                    "summary": "Azure adds an operator", "announce": true}),
+        )
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.text);
+    app.advance("P10D").await;
+    let list = app
+        .get("/v1/processors/acme/subprocessors", None)
+        .await
+        .json();
+    let now = &list["items"][0];
+    assert_eq!(now["version"], 2, "{list}");
+    assert_eq!(now["access_locations"], json!(["SE"]));
+    assert_eq!(now["sub_subprocessors"][0]["name"], "Netcompany A/S");
+    assert_eq!(now["location"], "eea");
+    let path = format!(
+        "/v1/processors/acme/subprocessors?as_of={}",
+        before.as_str().expect("now")
+    );
+    let then = app.get(&path, None).await.json();
+    assert_eq!(then["items"][0]["sub_subprocessors"], json!([]), "{then}");
+}
+
 on_both_backends!(
+    the_chain_changes_through_a_modification,
     the_page_shows_access_the_chain_and_the_decision,
     a_us_entity_with_eu_servers_needs_a_basis,
     a_sub_subprocessor_in_india_makes_its_parent_third_country,
