@@ -36,6 +36,8 @@ fn entry(
         address: Some(address.into()),
         country: Some(country.into()),
         processing_locations: Some(locations.iter().map(|c| c.to_string()).collect()),
+        access_locations: None,
+        sub_subprocessors: None,
         transfer_basis: basis.map(|b| b.0),
         transfer_basis_note: basis.map(|b| b.1.to_string()),
         purpose: Some(purpose.into()),

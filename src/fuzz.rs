@@ -15,7 +15,9 @@ use crate::domain::event::{self, ChainLink, EventType};
 use crate::domain::geography;
 use crate::domain::party::{self, OrganisationInput};
 use crate::domain::registration::{self, Registration, RegistrationScheme};
-use crate::domain::subprocessor::{self, Contact, SubprocessorInput, TransferBasis};
+use crate::domain::subprocessor::{
+    self, Contact, SubSubprocessorInput, SubprocessorInput, TransferBasis,
+};
 use crate::domain::webhook;
 use crate::domain::window::{self, Decision, WindowFacts, WindowState};
 use chrono::{DateTime, Datelike, Duration, TimeZone, Utc};
@@ -89,7 +91,41 @@ fn registration() -> impl Strategy<Value = Registration> {
 }
 
 fn country() -> impl Strategy<Value = String> {
-    prop_oneof![text(), near(&["DK", "US", "IE", "CH", "GB"])]
+    prop_oneof![
+        text(),
+        near(&["DK", "US", "IE", "CH", "GB", "EPO", "AX", "IN"])
+    ]
+}
+
+fn places() -> impl Strategy<Value = Option<Vec<String>>> {
+    prop::option::of(proptest::collection::vec(country(), 0..4))
+}
+
+/// Sub-sub-processor lists, sometimes past the bound.
+fn sub_subprocessors() -> impl Strategy<Value = Option<Vec<SubSubprocessorInput>>> {
+    let one = (
+        some_text(),
+        prop::option::of(country()),
+        places(),
+        places(),
+        some_text(),
+    )
+        .prop_map(
+            |(name, country, processing_locations, access_locations, purpose)| {
+                SubSubprocessorInput {
+                    name,
+                    country,
+                    processing_locations,
+                    access_locations,
+                    purpose,
+                }
+            },
+        )
+        .boxed();
+    prop::option::of(prop_oneof![
+        4 => proptest::collection::vec(one.clone(), 0..3),
+        1 => proptest::collection::vec(one, 49..52),
+    ])
 }
 
 fn email() -> impl Strategy<Value = String> {
@@ -130,20 +166,36 @@ fn subprocessor_input_with(
         prop::option::of(registration),
         some_text(),
         prop::option::of(country()),
-        prop::option::of(proptest::collection::vec(country(), 0..4)),
+        places(),
         transfer_basis(),
         some_text(),
         some_text(),
         prop::option::of((some_text(), some_text(), prop::option::of(email()))),
+        places(),
+        sub_subprocessors(),
     )
         .prop_map(
-            |(name, registration, address, country, locations, basis, note, purpose, contact)| {
+            |(
+                name,
+                registration,
+                address,
+                country,
+                locations,
+                basis,
+                note,
+                purpose,
+                contact,
+                access,
+                subs,
+            )| {
                 SubprocessorInput {
                     name,
                     registration,
                     address,
                     country,
                     processing_locations: locations,
+                    access_locations: access,
+                    sub_subprocessors: subs,
                     transfer_basis: basis,
                     transfer_basis_note: note,
                     purpose,
@@ -208,6 +260,8 @@ const SUBPROCESSOR_FIELDS: &[&str] = &[
     "transfer_basis",
     "transfer_basis_note",
     "processing_locations",
+    "access_locations",
+    "sub_subprocessors",
     "contact.name",
     "contact.position",
     "contact.email",
@@ -284,8 +338,11 @@ proptest! {
             prop_assert!(code.len() == 2 && code.bytes().all(|b| b.is_ascii_uppercase()));
             prop_assert!(geography::country_name(&code) != code);
         }
+        if geography::check_location(&code).is_ok() {
+            prop_assert!(geography::country_name(&code) != code);
+        }
         let _ = geography::is_eea(&code);
-        let _ = geography::adequacy_decision(&code);
+        let _ = geography::adequacy_decision(&code).map(|d| d.citation());
     }
 
     #[test]

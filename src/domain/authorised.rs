@@ -331,6 +331,8 @@ mod tests {
             address: "a".into(),
             country: "DK".into(),
             processing_locations: vec!["DK".into()],
+            access_locations: vec![],
+            sub_subprocessors: vec![],
             location: Location::Eea,
             transfer_basis: None,
             transfer_basis_note: None,

@@ -3,6 +3,7 @@
 
 use super::agreement::{Agreement, ThirdCountryTransfers};
 use super::geography::Location;
+use super::subprocessor::TransferBasis;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
@@ -227,8 +228,12 @@ pub enum Conflict {
     ThirdCountryForbidden,
     /// The processor plans to use the entry before this controller's window closes.
     PlannedBeforeWindowCloses,
-    /// The entry processes data in a country outside the agreement's `allowed_locations`.
+    /// The entry (or one of its sub-sub-processors) processes or accesses data in a country
+    /// outside the agreement's `allowed_locations`.
     LocationNotAllowed,
+    /// The entry's transfer basis is an Art. 49 derogation: derogations cover occasional
+    /// transfers, not a standing sub-processor (EDPB Guidelines 2/2018).
+    DerogationForOngoingTransfer,
 }
 
 impl Conflict {
@@ -237,27 +242,30 @@ impl Conflict {
     /// instruction (GDPR Art. 28(3)(a)); a contract's ban is not amended by silence.
     pub fn blocks_silence(self) -> bool {
         match self {
-            Conflict::ThirdCountryForbidden | Conflict::LocationNotAllowed => true,
+            Conflict::ThirdCountryForbidden
+            | Conflict::LocationNotAllowed
+            | Conflict::DerogationForOngoingTransfer => true,
             Conflict::PlannedBeforeWindowCloses => false,
         }
     }
 }
 
 /// `location_not_allowed` where the agreement restricts the countries and the entry processes
-/// data in one outside them.
+/// or accesses data (itself or through a sub-sub-processor) in one outside them.
 pub fn location_conflict(
-    processing_locations: &[String],
+    data_locations: &[&str],
     allowed_locations: Option<&[String]>,
 ) -> Option<Conflict> {
     let allowed = allowed_locations?;
-    processing_locations
+    data_locations
         .iter()
-        .any(|code| !allowed.contains(code))
+        .any(|code| !allowed.iter().any(|a| a == code))
         .then_some(Conflict::LocationNotAllowed)
 }
 
 pub fn conflicts(
     location: Location,
+    basis: Option<TransferBasis>,
     transfers: ThirdCountryTransfers,
     planned_from: DateTime<Utc>,
     closes_at: DateTime<Utc>,
@@ -265,6 +273,9 @@ pub fn conflicts(
     let mut found = Vec::new();
     if location == Location::ThirdCountry && transfers == ThirdCountryTransfers::Forbidden {
         found.push(Conflict::ThirdCountryForbidden);
+    }
+    if basis == Some(TransferBasis::Derogation) {
+        found.push(Conflict::DerogationForOngoingTransfer);
     }
     if planned_from < closes_at {
         found.push(Conflict::PlannedBeforeWindowCloses);
@@ -334,9 +345,11 @@ mod tests {
     fn conflicts_are_computed_from_terms_and_dates() {
         let now = noon();
         let later = now + Duration::days(7);
+        let sccs = Some(TransferBasis::StandardContractualClauses);
         assert_eq!(
             conflicts(
                 Location::ThirdCountry,
+                sccs,
                 ThirdCountryTransfers::Forbidden,
                 later,
                 later
@@ -344,16 +357,49 @@ mod tests {
             [Conflict::ThirdCountryForbidden]
         );
         assert_eq!(
-            conflicts(Location::Eea, ThirdCountryTransfers::Forbidden, now, later),
+            conflicts(
+                Location::Eea,
+                None,
+                ThirdCountryTransfers::Forbidden,
+                now,
+                later
+            ),
             [Conflict::PlannedBeforeWindowCloses]
         );
         assert!(conflicts(
             Location::ThirdCountry,
+            sccs,
             ThirdCountryTransfers::AllowedWithBasis,
             later,
             later
         )
         .is_empty());
+    }
+
+    #[test]
+    fn a_derogation_basis_is_a_conflict_silence_cannot_cure() {
+        let later = noon() + Duration::days(7);
+        let found = conflicts(
+            Location::ThirdCountry,
+            Some(TransferBasis::Derogation),
+            ThirdCountryTransfers::AllowedWithBasis,
+            later,
+            later,
+        );
+        assert_eq!(found, [Conflict::DerogationForOngoingTransfer]);
+        assert!(Conflict::DerogationForOngoingTransfer.blocks_silence());
+        assert!(!Conflict::PlannedBeforeWindowCloses.blocks_silence());
+    }
+
+    #[test]
+    fn every_place_counts_towards_allowed_locations() {
+        let allowed = ["DK".to_string(), "IE".to_string()];
+        assert_eq!(location_conflict(&["DK", "IE"], Some(&allowed)), None);
+        assert_eq!(
+            location_conflict(&["DK", "IN"], Some(&allowed)),
+            Some(Conflict::LocationNotAllowed)
+        );
+        assert_eq!(location_conflict(&["IN"], None), None);
     }
 }
 
@@ -372,6 +418,8 @@ mod tests {
         "address": "Vesterbrogade 1, 1620 København V",
         "country": "DK",
         "processing_locations": ["DK"],
+        "access_locations": [],
+        "sub_subprocessors": [],
         "location": "eea",
         "transfer_basis": null,
         "transfer_basis_note": null,

@@ -182,16 +182,7 @@ fn entry_lines(entry: &Value, lines: &mut Vec<String>) {
         (None, Some(country)) => lines.push(format!("Country: {}", country_name(country))),
         (None, None) => {}
     }
-    let locations: Vec<&str> = entry["processing_locations"]
-        .as_array()
-        .map(|codes| {
-            codes
-                .iter()
-                .filter_map(Value::as_str)
-                .map(country_name)
-                .collect()
-        })
-        .unwrap_or_default();
+    let locations = names(&entry["processing_locations"]);
     let where_ = match text(entry, "location") {
         Some("eea") => Some("within the EEA"),
         Some("third_country") => Some("third country, outside the EEA"),
@@ -220,9 +211,49 @@ fn entry_lines(entry: &Value, lines: &mut Vec<String>) {
         }
         (None, None) => {}
     }
+    let access = names(&entry["access_locations"]);
+    if !access.is_empty() {
+        lines.push(format!("Accessed from: {}", access.join(", ")));
+    }
     if let Some(purpose) = text(entry, "purpose") {
         lines.push(format!("Purpose: {purpose}"));
     }
+    // The chain: a controller is told of its sub-processors' sub-processors too.
+    for sub in entry["sub_subprocessors"].as_array().into_iter().flatten() {
+        let Some(name) = text(sub, "name") else {
+            continue;
+        };
+        let mut line = format!("Its sub-processor: {name}");
+        if let Some(country) = text(sub, "country") {
+            line.push_str(&format!(", {}", country_name(country)));
+        }
+        let processing = names(&sub["processing_locations"]);
+        if !processing.is_empty() {
+            line.push_str(&format!("; processing in {}", processing.join(", ")));
+        }
+        let access = names(&sub["access_locations"]);
+        if !access.is_empty() {
+            line.push_str(&format!("; accessed from {}", access.join(", ")));
+        }
+        if let Some(purpose) = text(sub, "purpose") {
+            line.push_str(&format!(" — {purpose}"));
+        }
+        lines.push(line);
+    }
+}
+
+/// The names of a JSON array of location codes.
+fn names(codes: &Value) -> Vec<&str> {
+    codes
+        .as_array()
+        .map(|codes| {
+            codes
+                .iter()
+                .filter_map(Value::as_str)
+                .map(country_name)
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 fn window_lines(event_type: &str, data: &Value, lines: &mut Vec<String>) {
@@ -281,6 +312,10 @@ mod tests {
         json!({
             "id": "e1", "name": "Zendesk, Inc.", "address": "989 Market Street, San Francisco",
             "country": "US", "processing_locations": ["US", "IE"], "location": "third_country",
+            "access_locations": ["PH"],
+            "sub_subprocessors": [{"name": "Infosys Ltd", "country": "IN",
+                "processing_locations": ["IN"], "access_locations": ["IN"],
+                "purpose": "Second-line support"}],
             "transfer_basis": "standard_contractual_clauses",
             "transfer_basis_note": "SCCs 2021/914 module 3", "purpose": "Support tickets"
         })
@@ -310,6 +345,8 @@ mod tests {
             "Address: 989 Market Street, San Francisco, United States of America",
             "Processing locations: United States of America, Ireland (third country, outside the EEA)",
             "Transfer basis: standard contractual clauses (SCCs 2021/914 module 3)",
+            "Accessed from: Philippines",
+            "Its sub-processor: Infosys Ltd, India; processing in India; accessed from India — Second-line support",
             "Planned from: 2027-01-01T00:00:00Z",
             "Summary: Support desk",
         ] {

@@ -70,6 +70,7 @@ pub struct AnnexLabels {
     pub conflict_third_country: &'static str,
     pub conflict_planned_early: &'static str,
     pub conflict_location: &'static str,
+    pub conflict_derogation: &'static str,
     pub evidence: &'static str,
     pub evidence_help: &'static str,
     pub no_events: &'static str,
@@ -141,6 +142,7 @@ pub static DA: AnnexLabels = AnnexLabels {
     conflict_third_country: "behandling uden for EØS, som aftalen ikke tillader",
     conflict_planned_early: "planlagt taget i brug før indsigelsesfristens udløb",
     conflict_location: "behandling i et land uden for aftalens tilladte lokaliteter",
+    conflict_derogation: "overførsel på grundlag af en undtagelse (artikel 49), som ikke kan bære en løbende overførsel",
     evidence: "Dokumentation",
     evidence_help: "Dette bilag afspejler databehandlerens hændelseslog til og med hændelsen nedenfor; hændelsesloggen kan efterprøves på",
     no_events: "Hændelsesloggen havde ingen hændelser på dette tidspunkt.",
@@ -212,6 +214,7 @@ pub static EN: AnnexLabels = AnnexLabels {
     conflict_third_country: "processing outside the EEA, which the agreement does not allow",
     conflict_planned_early: "planned to be used before the objection deadline ends",
     conflict_location: "processing in a country outside the agreement's allowed locations",
+    conflict_derogation: "a transfer based on a derogation (Article 49), which cannot carry an ongoing transfer",
     evidence: "Evidence",
     evidence_help: "This annex reflects the processor's evidence log up to the event below; the log can be verified at",
     no_events: "The evidence log had no events at this time.",
@@ -315,6 +318,7 @@ pub fn conflict(lang: Lang, conflict: Conflict) -> &'static str {
         Conflict::ThirdCountryForbidden => t.conflict_third_country,
         Conflict::PlannedBeforeWindowCloses => t.conflict_planned_early,
         Conflict::LocationNotAllowed => t.conflict_location,
+        Conflict::DerogationForOngoingTransfer => t.conflict_derogation,
     }
 }
 

@@ -134,22 +134,35 @@ fn contact_text(contact: Option<&Contact>) -> String {
     }
 }
 
+/// Every place the entry's data goes: processing and access locations, with the basis for a
+/// transfer, and the entry's own sub-processors.
 fn locations_text(lang: Lang, e: &Subprocessor) -> String {
     let t = text::labels(lang);
+    let mut where_ = lang.countries(&e.processing_locations);
+    if !e.access_locations.is_empty() {
+        where_ = format!(
+            "{where_}; {} {}",
+            lang.labels().accessed_from.to_lowercase(),
+            lang.countries(&e.access_locations)
+        );
+    }
     let places = format!(
-        "{} ({})",
-        lang.countries(&e.processing_locations),
+        "{where_} ({})",
         match e.location {
             Location::Eea => t.eea,
             Location::ThirdCountry => t.outside_eea,
         }
     );
-    match (e.transfer_basis, &e.transfer_basis_note) {
+    let placed = match (e.transfer_basis, &e.transfer_basis_note) {
         (None, _) => places,
         (Some(basis), Some(note)) => {
             format!("{places}; {}: {note}", lang.transfer_basis(Some(basis)))
         }
         (Some(basis), None) => format!("{places}; {}", lang.transfer_basis(Some(basis))),
+    };
+    match super::pages::chain_line(lang, e) {
+        chain if chain.is_empty() => placed,
+        chain => format!("{placed}. {chain}"),
     }
 }
 

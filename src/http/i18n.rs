@@ -185,6 +185,7 @@ const DA_MONTHS: [&str; 12] = [
 /// Danish names of the countries sub-processors usually process in; the rest fall back to
 /// the English ISO name, which a Danish reader still recognises.
 const DA_COUNTRIES: &[(&str, &str)] = &[
+    ("EPO", "Den Europæiske Patentorganisation"),
     ("AT", "Østrig"),
     ("BE", "Belgien"),
     ("CH", "Schweiz"),
@@ -212,6 +213,14 @@ pub struct Labels {
     pub intro: &'static str,
     pub current_list: &'static str,
     pub no_entries: &'static str,
+    /// Before the countries an entry's data is accessed from.
+    pub accessed_from: &'static str,
+    /// Before an entry's own sub-processors.
+    pub own_subprocessors: &'static str,
+    /// Before an adequacy decision's number, e.g. "decision 2023/1795".
+    pub decision: &'static str,
+    /// Between a decision's number and its date.
+    pub of_date: &'static str,
     pub name: &'static str,
     pub registration: &'static str,
     pub address: &'static str,
@@ -265,6 +274,10 @@ pub static EN: Labels = Labels {
     intro: "The sub-processors this processor uses for personal data it processes on behalf of its customers (GDPR Art. 28). The list is kept by subreg and is always current.",
     current_list: "Current sub-processors",
     no_entries: "No sub-processors are in use.",
+    accessed_from: "Accessed from",
+    own_subprocessors: "Its sub-processors",
+    decision: "decision",
+    of_date: "of",
     name: "Name",
     registration: "Registration",
     address: "Address",
@@ -318,6 +331,10 @@ pub static DA: Labels = Labels {
     intro: "De underdatabehandlere, som databehandleren bruger til personoplysninger, den behandler for sine kunder (databeskyttelsesforordningens art. 28). Listen føres i subreg og er altid opdateret.",
     current_list: "Nuværende underdatabehandlere",
     no_entries: "Der bruges ingen underdatabehandlere.",
+    accessed_from: "Tilgås fra",
+    own_subprocessors: "Egne underdatabehandlere",
+    decision: "afgørelse",
+    of_date: "af",
     name: "Navn",
     registration: "Registrering",
     address: "Adresse",

@@ -117,6 +117,12 @@ struct EntryRow {
     outside: bool,
     basis: &'static str,
     note: String,
+    /// The adequacy decisions behind an `adequacy_decision` basis, with number and date.
+    decisions: String,
+    /// "Accessed from …", or empty.
+    access: String,
+    /// The entry's own sub-processors on one line, or empty.
+    chain: String,
     purpose: String,
 }
 
@@ -309,6 +315,35 @@ async fn processor_page(
     Ok(response.content_type(HTML).body(rendered.body))
 }
 
+/// An entry's own sub-processors, compactly: "Its sub-processors: Infosys Ltd (India; India,
+/// accessed from India) — Second-line support; …".
+pub(super) fn chain_line(lang: Lang, entry: &crate::domain::subprocessor::Subprocessor) -> String {
+    if entry.sub_subprocessors.is_empty() {
+        return String::new();
+    }
+    let l = lang.labels();
+    let items: Vec<String> = entry
+        .sub_subprocessors
+        .iter()
+        .map(|s| {
+            let mut places = format!(
+                "{}; {}",
+                lang.country(&s.country),
+                lang.countries(&s.processing_locations)
+            );
+            if !s.access_locations.is_empty() {
+                places.push_str(&format!(
+                    "; {} {}",
+                    l.accessed_from.to_lowercase(),
+                    lang.countries(&s.access_locations)
+                ));
+            }
+            format!("{} ({places}) — {}", s.name, s.purpose)
+        })
+        .collect();
+    format!("{}: {}", l.own_subprocessors, items.join("; "))
+}
+
 fn processor_view(
     public_url: &str,
     lang: Lang,
@@ -332,6 +367,31 @@ fn processor_view(
             outside: e.location == crate::domain::geography::Location::ThirdCountry,
             basis: lang.transfer_basis(e.transfer_basis),
             note: e.transfer_basis_note.clone().unwrap_or_default(),
+            decisions: e
+                .adequacy_decisions()
+                .iter()
+                .map(|d| {
+                    format!(
+                        "{}: {} {} {} {}",
+                        lang.country(d.code),
+                        l.decision,
+                        d.number,
+                        l.of_date,
+                        d.adopted
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("; "),
+            access: if e.access_locations.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "{} {}",
+                    l.accessed_from,
+                    lang.countries(&e.access_locations)
+                )
+            },
+            chain: chain_line(lang, e),
             purpose: e.purpose.clone(),
         })
         .collect();

@@ -335,7 +335,7 @@ async fn list_entries(
     Ok(HttpResponse::Ok().json(entries))
 }
 
-const CSV_HEADER: [&str; 14] = [
+const CSV_HEADER: [&str; 16] = [
     "id",
     "name",
     "registration_scheme",
@@ -343,16 +343,38 @@ const CSV_HEADER: [&str; 14] = [
     "address",
     "country",
     "processing_locations",
+    "access_locations",
     "location",
     "transfer_basis",
     "transfer_basis_note",
     "purpose",
+    "sub_subprocessors",
     "contact_email",
     "active_from",
     "active_until",
 ];
 
-fn csv_row(entry: &Subprocessor) -> [String; 14] {
+/// One cell for the chain: `name (country; processing codes; access codes): purpose`, entries
+/// separated by ` | `.
+fn sub_subprocessors_cell(entry: &Subprocessor) -> String {
+    entry
+        .sub_subprocessors
+        .iter()
+        .map(|s| {
+            format!(
+                "{} ({}; {}; {}): {}",
+                s.name,
+                s.country,
+                s.processing_locations.join(" "),
+                s.access_locations.join(" "),
+                s.purpose
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" | ")
+}
+
+fn csv_row(entry: &Subprocessor) -> [String; 16] {
     let text = |v: Option<String>| v.unwrap_or_default();
     [
         entry.id.clone(),
@@ -367,10 +389,12 @@ fn csv_row(entry: &Subprocessor) -> [String; 14] {
         entry.address.clone(),
         entry.country.clone(),
         entry.processing_locations.join(" "),
+        entry.access_locations.join(" "),
         entry.location.as_str().to_string(),
         text(entry.transfer_basis.map(|b| b.as_str().to_string())),
         text(entry.transfer_basis_note.clone()),
         entry.purpose.clone(),
+        sub_subprocessors_cell(entry),
         text(entry.contact.as_ref().and_then(|c| c.email.clone())),
         text(entry.active_from.map(|t| t.to_rfc3339())),
         text(entry.active_until.map(|t| t.to_rfc3339())),
@@ -399,8 +423,10 @@ fn defuse(cell: String) -> String {
 ///
 /// Public. The whole list (active now, or at `as_of`) as one CSV file, sorted by name,
 /// with a header row: `id, name, registration_scheme, registration_number, address,
-/// country, processing_locations` (space-separated codes), `location, transfer_basis,
-/// transfer_basis_note, purpose, contact_email, active_from, active_until`. Every cell is
+/// country, processing_locations, access_locations` (space-separated codes), `location,
+/// transfer_basis, transfer_basis_note, purpose, sub_subprocessors` (each as `name (country;
+/// processing codes; access codes): purpose`, separated by ` | `), `contact_email,
+/// active_from, active_until`. Every cell is
 /// quoted; empty cells stand for absent values. A cell that starts with `=`, `+`, `-`, `@`,
 /// tab or carriage return, or holds one at the start of a piece after a `,`, `;` or tab, is
 /// prefixed with `'` so that spreadsheets do not run it as a formula.
@@ -421,7 +447,7 @@ fn defuse(cell: String) -> String {
                 "Content-Disposition" = String,
                 description = "`attachment; filename=\"{pid}-subprocessors.csv\"`"
             )),
-            example = json!("\"id\",\"name\",\"registration_scheme\",\"registration_number\",\"address\",\"country\",\"processing_locations\",\"location\",\"transfer_basis\",\"transfer_basis_note\",\"purpose\",\"contact_email\",\"active_from\",\"active_until\"\n\"8d0e6c1c-1f4b-4a3e-9f39-0a4f1c2b7d11\",\"Microsoft Azure\",\"cvr\",\"13612870\",\"Kanalvej 7, 2800 Kgs. Lyngby\",\"DK\",\"IE NL\",\"eea\",\"\",\"\",\"Cloud platform hosting the DPG service\",\"\",\"2026-11-23T12:00:00+00:00\",\"\"\n")
+            example = json!("\"id\",\"name\",\"registration_scheme\",\"registration_number\",\"address\",\"country\",\"processing_locations\",\"access_locations\",\"location\",\"transfer_basis\",\"transfer_basis_note\",\"purpose\",\"sub_subprocessors\",\"contact_email\",\"active_from\",\"active_until\"\n\"8d0e6c1c-1f4b-4a3e-9f39-0a4f1c2b7d11\",\"Microsoft Azure\",\"cvr\",\"13612870\",\"Kanalvej 7, 2800 Kgs. Lyngby\",\"DK\",\"IE NL\",\"\",\"eea\",\"\",\"\",\"Cloud platform hosting the DPG service\",\"\",\"\",\"2026-11-23T12:00:00+00:00\",\"\"\n")
         ),
         (status = 404, response = NotFound),
         (status = 422, response = ValidationFailed),

@@ -602,12 +602,13 @@ fn window_conflicts(
 ) -> Vec<Conflict> {
     let mut found = change::conflicts(
         entry.location,
+        entry.transfer_basis,
         agreement.third_country_transfers,
         planned_from,
         closes_at,
     );
     found.extend(change::location_conflict(
-        &entry.processing_locations,
+        &entry.data_locations(),
         agreement.allowed_locations.as_deref(),
     ));
     found

@@ -105,6 +105,8 @@ diesel::table! {
         active_until -> Nullable<Timestamp>,
         created_at -> Timestamp,
         version -> Integer,
+        access_locations -> Text,
+        sub_subprocessors -> Text,
     }
 }
 

@@ -32,6 +32,8 @@ struct EntryRow {
     active_from: Option<NaiveDateTime>,
     active_until: Option<NaiveDateTime>,
     version: i32,
+    access_locations: String,
+    sub_subprocessors: String,
 }
 
 impl TryFrom<EntryRow> for Subprocessor {
@@ -52,6 +54,10 @@ impl TryFrom<EntryRow> for Subprocessor {
         Ok(Subprocessor {
             processing_locations: serde_json::from_str(&row.processing_locations)
                 .map_err(|_| corrupt("processing_locations"))?,
+            access_locations: serde_json::from_str(&row.access_locations)
+                .map_err(|_| corrupt("access_locations"))?,
+            sub_subprocessors: serde_json::from_str(&row.sub_subprocessors)
+                .map_err(|_| corrupt("sub_subprocessors"))?,
             location: Location::parse(&row.location).ok_or_else(|| corrupt("location"))?,
             transfer_basis: match &row.transfer_basis {
                 None => None,
@@ -96,8 +102,10 @@ pub fn insert(
         position: None,
         email: None,
     });
-    let locations = serde_json::to_string(&spec.processing_locations)
-        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let corrupt = |e: serde_json::Error| StoreError::Corrupt(e.to_string());
+    let locations = serde_json::to_string(&spec.processing_locations).map_err(corrupt)?;
+    let access = serde_json::to_string(&spec.access_locations).map_err(corrupt)?;
+    let subs = serde_json::to_string(&spec.sub_subprocessors).map_err(corrupt)?;
     diesel::insert_into(subprocessors::table)
         .values((
             subprocessors::id.eq(&id),
@@ -108,6 +116,8 @@ pub fn insert(
             subprocessors::address.eq(&spec.address),
             subprocessors::country.eq(&spec.country),
             subprocessors::processing_locations.eq(locations),
+            subprocessors::access_locations.eq(access),
+            subprocessors::sub_subprocessors.eq(subs),
             subprocessors::location.eq(spec.location.as_str()),
             subprocessors::transfer_basis.eq(spec.transfer_basis.map(TransferBasis::as_str)),
             subprocessors::transfer_basis_note.eq(&spec.transfer_basis_note),
@@ -303,6 +313,8 @@ pub fn apply_modification(
             subprocessors::address.eq(proposal.address),
             subprocessors::country.eq(proposal.country),
             subprocessors::processing_locations.eq(proposal.processing_locations),
+            subprocessors::access_locations.eq(proposal.access_locations),
+            subprocessors::sub_subprocessors.eq(proposal.sub_subprocessors),
             subprocessors::location.eq(proposal.location),
             subprocessors::transfer_basis.eq(proposal.transfer_basis),
             subprocessors::transfer_basis_note.eq(proposal.transfer_basis_note),

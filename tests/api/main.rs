@@ -33,6 +33,7 @@ mod registry;
 mod request_ids;
 mod resolutions;
 mod tokens;
+mod transfers;
 mod validation;
 mod visibility;
 mod webhook_crash;

@@ -1,0 +1,2 @@
+ALTER TABLE subprocessors DROP COLUMN sub_subprocessors;
+ALTER TABLE subprocessors DROP COLUMN access_locations;
