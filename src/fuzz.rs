@@ -13,6 +13,7 @@ use crate::domain::change::{self, ChangeInput, ChangeKind};
 use crate::domain::error::DomainError;
 use crate::domain::event::{self, ChainLink, EventType};
 use crate::domain::geography;
+use crate::domain::language::Lang;
 use crate::domain::party::{self, OrganisationInput};
 use crate::domain::registration::{self, Registration, RegistrationScheme};
 use crate::domain::subprocessor::{
@@ -336,10 +337,12 @@ proptest! {
     fn country_check_passes_only_assigned_codes(code in country()) {
         if geography::check_country(&code).is_ok() {
             prop_assert!(code.len() == 2 && code.bytes().all(|b| b.is_ascii_uppercase()));
-            prop_assert!(geography::country_name(&code) != code);
+            // CLDR names every assigned code in both languages.
+            prop_assert!(Lang::Da.country(&code) != code);
+            prop_assert!(Lang::En.country(&code) != code);
         }
         if geography::check_location(&code).is_ok() {
-            prop_assert!(geography::country_name(&code) != code);
+            prop_assert!(Lang::Da.country(&code) != code);
         }
         let _ = geography::is_eea(&code);
         let _ = geography::adequacy_decision(&code).map(|d| d.citation());
@@ -725,10 +728,12 @@ proptest! {
             "change": if nested { serde_json::json!({"id": value, "subprocessor": {"name": name}}) } else { serde_json::json!(value) },
         });
         let event = serde_json::json!({"type": event_type, "processor_id": name, "data": data, "occurred_at": value});
-        let notice = crate::domain::notice::describe(&event);
-        prop_assert!(!notice.title.is_empty());
+        for lang in [Lang::Da, Lang::En] {
+            let notice = crate::domain::notice::describe(&event, lang);
+            prop_assert!(!notice.title.is_empty());
+            let _ = crate::domain::notice::describe(&serde_json::json!(value), lang);
+        }
         let _ = crate::domain::notice::change_id(&event);
-        let _ = crate::domain::notice::describe(&serde_json::json!(value));
     }
 
     #[test]

@@ -94,17 +94,6 @@ impl utoipa::PartialSchema for LocationCode {
 
 impl utoipa::ToSchema for LocationCode {}
 
-/// The English short name of a country or international organisation, or the code itself if
-/// unknown.
-pub fn country_name(code: &str) -> &str {
-    if let Some((_, name)) = INTERNATIONAL_ORGANISATIONS.iter().find(|(c, _)| *c == code) {
-        return name;
-    }
-    isocountry::CountryCode::for_alpha2(code)
-        .map(|c| c.name())
-        .unwrap_or(code)
-}
-
 pub fn is_eea(code: &str) -> bool {
     EEA.contains(&code)
 }
@@ -353,7 +342,6 @@ mod tests {
         assert!(check_country("dk").is_err());
         assert!(check_country("XX").is_err());
         assert!(check_country("DNK").is_err());
-        assert_eq!(country_name("IE"), "Ireland");
     }
 
     #[test]
@@ -363,7 +351,6 @@ mod tests {
         assert!(check_location("epo").is_err());
         assert!(check_location("XX").is_err());
         assert!(check_country("EPO").is_err());
-        assert_eq!(country_name("EPO"), "European Patent Organisation");
         // Three capitals never clash with an ISO alpha-2 code.
         for (code, _) in INTERNATIONAL_ORGANISATIONS {
             assert_eq!(code.len(), 3);

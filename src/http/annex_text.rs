@@ -5,8 +5,6 @@
 use super::i18n::Lang;
 use crate::domain::change::Conflict;
 use crate::domain::registration::{Registration, RegistrationScheme};
-use chrono::{DateTime, Datelike, NaiveDate, Utc};
-use chrono_tz::Europe::Copenhagen;
 
 pub struct AnnexLabels {
     /// After the agreement's `annex_name`: "Bilag B – Liste over godkendte underdatabehandlere".
@@ -228,76 +226,6 @@ pub fn labels(lang: Lang) -> &'static AnnexLabels {
     }
 }
 
-const DA_MONTHS: [&str; 12] = [
-    "januar",
-    "februar",
-    "marts",
-    "april",
-    "maj",
-    "juni",
-    "juli",
-    "august",
-    "september",
-    "oktober",
-    "november",
-    "december",
-];
-const EN_MONTHS: [&str; 12] = [
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-];
-
-/// "24. november 2026" / "24 November 2026".
-pub fn day(lang: Lang, date: NaiveDate) -> String {
-    let month = date.month0() as usize;
-    match lang {
-        Lang::Da => format!(
-            "{}. {} {}",
-            date.day(),
-            DA_MONTHS.get(month).unwrap_or(&""),
-            date.year()
-        ),
-        Lang::En => format!(
-            "{} {} {}",
-            date.day(),
-            EN_MONTHS.get(month).unwrap_or(&""),
-            date.year()
-        ),
-    }
-}
-
-/// The Danish calendar date of an instant.
-pub fn date(lang: Lang, at: DateTime<Utc>) -> String {
-    day(lang, at.with_timezone(&Copenhagen).date_naive())
-}
-
-/// The last day a deadline at 24:00 local time still includes: the day before the local date
-/// of its instant.
-pub fn last_day(closes_at: DateTime<Utc>) -> NaiveDate {
-    let local = (closes_at - chrono::Duration::seconds(1)).with_timezone(&Copenhagen);
-    local.date_naive()
-}
-
-/// "24. november 2026 kl. 13.05 (dansk tid)" / "24 November 2026, 13:05 (Danish time)".
-pub fn moment(lang: Lang, at: DateTime<Utc>) -> String {
-    let local = at.with_timezone(&Copenhagen);
-    let d = day(lang, local.date_naive());
-    match lang {
-        Lang::Da => format!("{d} kl. {} (dansk tid)", local.format("%H.%M")),
-        Lang::En => format!("{d}, {} (Danish time)", local.format("%H:%M")),
-    }
-}
-
 /// The registration as the CVR-nr. column shows it: a CVR number alone, another register
 /// named.
 pub fn registration(lang: Lang, registration: Option<&Registration>) -> String {
@@ -319,24 +247,5 @@ pub fn conflict(lang: Lang, conflict: Conflict) -> &'static str {
         Conflict::PlannedBeforeWindowCloses => t.conflict_planned_early,
         Conflict::LocationNotAllowed => t.conflict_location,
         Conflict::DerogationForOngoingTransfer => t.conflict_derogation,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use chrono::TimeZone;
-
-    #[test]
-    fn a_deadline_is_the_last_day_it_includes() {
-        // 24:00 on 1 December in Copenhagen is 23:00 UTC that day.
-        let closes = Utc.with_ymd_and_hms(2026, 12, 1, 23, 0, 0).unwrap();
-        assert_eq!(day(Lang::Da, last_day(closes)), "1. december 2026");
-        assert_eq!(date(Lang::En, closes), "2 December 2026");
-        let noon = Utc.with_ymd_and_hms(2026, 11, 24, 6, 2, 0).unwrap();
-        assert_eq!(
-            moment(Lang::Da, noon),
-            "24. november 2026 kl. 07.02 (dansk tid)"
-        );
     }
 }

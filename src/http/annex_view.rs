@@ -183,7 +183,7 @@ fn row(lang: Lang, e: &Subprocessor, status: String) -> Row {
 fn deadline_day(window: &ObjectionWindow) -> chrono::NaiveDate {
     window
         .closes_on_local_date
-        .unwrap_or_else(|| text::last_day(window.closes_at))
+        .unwrap_or_else(|| crate::domain::language::last_day(window.closes_at))
 }
 
 /// "stiltiende samtykke – ingen indsigelse inden for fristen (varslet A; fristen udløb B)".
@@ -193,9 +193,9 @@ fn tacit_text(lang: Lang, window: &ObjectionWindow) -> String {
         "{} ({} {}; {} {})",
         t.tacit,
         t.notified,
-        text::date(lang, window.opened_at),
+        lang.date(window.opened_at),
         t.deadline_ended,
-        text::day(lang, deadline_day(window))
+        lang.day(deadline_day(window))
     )
 }
 
@@ -204,7 +204,7 @@ fn approval_text(lang: Lang, at: Option<DateTime<Utc>>, late: bool) -> String {
     let mut approved = format!(
         "{} {}",
         t.approval_of,
-        at.map(|at| text::date(lang, at)).unwrap_or_default()
+        at.map(|at| lang.date(at)).unwrap_or_default()
     );
     if late {
         approved = format!("{approved} ({})", t.late);
@@ -228,7 +228,7 @@ fn authorised_row(lang: Lang, facts: &AnnexFacts, item: &AuthorisedEntry) -> Row
                 .unwrap_or_default();
             let at = authorisation
                 .authorised_at
-                .map(|at| text::date(lang, at))
+                .map(|at| lang.date(at))
                 .unwrap_or_default();
             capitalised(&format!("{annex_name} {} {at}", t.at_conclusion))
         }
@@ -260,7 +260,7 @@ fn window_status(lang: Lang, facts: &AnnexFacts, window: &ObjectionWindow) -> St
             ),
         });
     } else if !window.closed_by(as_of) {
-        let opened = text::date(lang, window.opened_at);
+        let opened = lang.date(window.opened_at);
         if specific {
             parts.push(format!("{}; {} {opened}", t.needs_specific, t.requested));
         } else {
@@ -269,14 +269,10 @@ fn window_status(lang: Lang, facts: &AnnexFacts, window: &ObjectionWindow) -> St
         parts.push(format!(
             "{} {}",
             t.deadline_ends,
-            text::day(lang, deadline_day(window))
+            lang.day(deadline_day(window))
         ));
         if let Some(objection) = &window.objection {
-            parts.push(format!(
-                "{} {}",
-                t.objected_on,
-                text::date(lang, objection.at)
-            ));
+            parts.push(format!("{} {}", t.objected_on, lang.date(objection.at)));
         }
     } else {
         let why = match window.state {
@@ -286,7 +282,7 @@ fn window_status(lang: Lang, facts: &AnnexFacts, window: &ObjectionWindow) -> St
         parts.push(capitalised(&format!("{why} – {}", t.refused_not_in_use)));
     }
     if let Some(planned) = window.change.as_ref().and_then(|c| c.planned_from) {
-        parts.push(format!("{} {}", t.planned, text::date(lang, planned)));
+        parts.push(format!("{} {}", t.planned, lang.date(planned)));
     }
     parts.join("; ")
 }
@@ -333,12 +329,12 @@ fn agreement_line(lang: Lang, agreement: &Agreement) -> String {
         "{}, {} {}; {terms}, {} {}",
         agreement.reference.as_deref().unwrap_or(t.agreement),
         t.concluded,
-        text::date(lang, agreement.signed_at),
+        lang.date(agreement.signed_at),
         agreement.notice_days,
         t.notice_days
     );
     if let Some(end) = agreement.terminated_at {
-        line = format!("{line}; {} {}", t.terminated, text::date(lang, end));
+        line = format!("{line}; {} {}", t.terminated, lang.date(end));
     }
     line
 }
@@ -468,7 +464,7 @@ pub fn view(lang: Lang, facts: &AnnexFacts, verify_url: String) -> AnnexView {
                 processor.contact_email.as_deref(),
             ],
         ),
-        as_of: text::moment(lang, as_of),
+        as_of: lang.datetime(as_of),
         agreements: facts
             .agreements
             .iter()
@@ -514,7 +510,7 @@ pub fn view(lang: Lang, facts: &AnnexFacts, verify_url: String) -> AnnexView {
         conflicts,
         event_hash: event.map(|e| e.hash.clone()).unwrap_or_default(),
         event_at: event
-            .map(|e| text::moment(lang, e.occurred_at))
+            .map(|e| lang.datetime(e.occurred_at))
             .unwrap_or_default(),
         verify_url,
     }

@@ -8,6 +8,7 @@ pub use cache::{cache, FeedCache, VERSION_TRUST};
 
 use super::auth::Actor;
 use super::error::ApiError;
+use super::i18n::Lang;
 use super::openapi::{ControllerId, Forbidden, NotFound, ProcessorId, ValidationFailed};
 use super::{AppState, Routes};
 use crate::domain::notice;
@@ -62,6 +63,10 @@ struct FeedQuery {
     /// (field `page`).
     #[param(pattern = "^[A-Za-z0-9_-]*$", example = "NDI")]
     page: Option<String>,
+    /// The language of titles and summaries: `da` or `en`. Without it, `Accept-Language`
+    /// decides (Danish when that prefers Danish, else English).
+    #[param(value_type = Option<Lang>)]
+    lang: Option<Lang>,
     /// Only the controller feed reads it (documented there).
     #[param(ignore)]
     token: Option<String>,
@@ -95,6 +100,7 @@ struct FeedRequest {
     /// The controller feed's token, repeated in its links so a reader can follow them.
     token: Option<String>,
     token_hash: String,
+    lang: Lang,
 }
 
 impl FeedRequest {
@@ -104,20 +110,21 @@ impl FeedRequest {
         if let Some(token) = &self.token {
             params.push(format!("token={token}"));
         }
+        params.push(format!("lang={}", self.lang.code()));
         if let Some(seq) = page {
             params.push(format!("page={}", URL_SAFE_NO_PAD.encode(seq.to_string())));
         }
-        if params.is_empty() {
-            base
-        } else {
-            format!("{base}?{}", params.join("&"))
-        }
+        format!("{base}?{}", params.join("&"))
     }
 
     fn cache_key(&self) -> String {
         format!(
-            "{}\n{}\n{}\n{:?}",
-            self.kind, self.id, self.token_hash, self.before
+            "{}\n{}\n{}\n{:?}\n{}",
+            self.kind,
+            self.id,
+            self.token_hash,
+            self.before,
+            self.lang.code()
         )
     }
 }
@@ -238,6 +245,7 @@ async fn processor_feed(
         id: pid,
         token: None,
         token_hash: String::new(),
+        lang: Lang::negotiate(&req, query.lang),
     };
     // The version is the newest event: asked of the database only when this process has
     // committed events since it last asked, or VERSION_TRUST has passed.
@@ -254,10 +262,14 @@ async fn processor_feed(
         }
     };
     let version = format!("{last:?}");
-    serve(&state, &req, request, version, last, |conn, pid| {
+    let lang = request.lang;
+    serve(&state, &req, request, version, last, move |conn, pid| {
         let (name, created_at) = feeds::processor_meta(conn, pid)?;
         Ok(FeedHead {
-            title: format!("{name}: sub-processor changes"),
+            title: match lang {
+                Lang::Da => format!("{name}s underdatabehandlere: ændringer"),
+                Lang::En => format!("{name}: sub-processor changes"),
+            },
             author: name,
             created_at,
         })
@@ -331,8 +343,15 @@ async fn controller_feed(
     // counts agreements too (they are never deleted).
     let version = format!("{last:?}/{}", controller.agreements);
     let scope = FeedScope::Controller(cid.clone());
+    let lang = Lang::negotiate(&req, query.lang);
     let head = FeedHead {
-        title: format!("{}: sub-processor notices and deadlines", controller.name),
+        title: match lang {
+            Lang::Da => format!(
+                "{}: varsler og frister om underdatabehandlere",
+                controller.name
+            ),
+            Lang::En => format!("{}: sub-processor notices and deadlines", controller.name),
+        },
         author: "subreg".into(),
         created_at: controller.created_at,
     };
@@ -343,6 +362,7 @@ async fn controller_feed(
         before,
         token: Some(token),
         token_hash: presented,
+        lang,
     };
     serve(&state, &req, request, version, last, move |_, _| Ok(head)).await
 }
@@ -497,7 +517,10 @@ where
             uri: None,
             version: Some(env!("CARGO_PKG_VERSION").into()),
         }),
-        entries: rows.iter().map(|e| entry(public_url, e)).collect(),
+        entries: rows
+            .iter()
+            .map(|e| entry(public_url, e, request.lang))
+            .collect(),
         ..Default::default()
     };
     let config = WriteConfig {
@@ -519,9 +542,9 @@ where
     ))
 }
 
-fn entry(public_url: &str, event: &StoredEvent) -> Entry {
+fn entry(public_url: &str, event: &StoredEvent, lang: Lang) -> Entry {
     let json = event.to_json();
-    let notice = notice::describe(&json);
+    let notice = notice::describe(&json, lang);
     let pid = &event.processor_id;
     let alternate = match notice::change_id(&json) {
         Some(change) => format!("{public_url}/v1/processors/{pid}/changes/{change}"),

@@ -1,31 +1,14 @@
 //! Danish and English for the HTML pages: the reader's language from `?lang=` or
-//! `Accept-Language`, the labels, and dates in Europe/Copenhagen time with the zone shown.
+//! `Accept-Language`, and the labels (country names and dates: `domain::language`).
 
-use crate::domain::geography::{country_name, Location};
+use crate::domain::geography::Location;
+pub use crate::domain::language::Lang;
 use crate::domain::registration::{Registration, RegistrationScheme};
 use crate::domain::subprocessor::TransferBasis;
 use actix_web::http::header;
 use actix_web::HttpRequest;
-use chrono::{DateTime, Datelike, Utc};
-use chrono_tz::Europe::Copenhagen;
-
-/// The language of a page: `da` (Danish) or `en` (English). `?lang=` takes exactly these;
-/// anything else is refused with 400 (by the query extractor).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Lang {
-    Da,
-    En,
-}
 
 impl Lang {
-    pub fn code(self) -> &'static str {
-        match self {
-            Lang::Da => "da",
-            Lang::En => "en",
-        }
-    }
-
     /// `?lang=` wins; otherwise the most preferred language of `Accept-Language`: Danish when
     /// that is Danish, English for everything else (the only two the pages speak).
     pub fn negotiate(req: &HttpRequest, explicit: Option<Lang>) -> Lang {
@@ -68,27 +51,6 @@ impl Lang {
         }
     }
 
-    /// "23. november 2026 kl. 13:05 CET" or "23 November 2026, 13:05 CET".
-    pub fn datetime(self, at: DateTime<Utc>) -> String {
-        let local = at.with_timezone(&Copenhagen);
-        let month = local.month0() as usize;
-        let clock = local.format("%H:%M %Z");
-        match self {
-            Lang::Da => format!(
-                "{}. {} {} kl. {clock}",
-                local.day(),
-                DA_MONTHS.get(month).unwrap_or(&""),
-                local.year()
-            ),
-            Lang::En => format!(
-                "{} {} {}, {clock}",
-                local.day(),
-                EN_MONTHS.get(month).unwrap_or(&""),
-                local.year()
-            ),
-        }
-    }
-
     pub fn registration(self, registration: Option<&Registration>) -> String {
         let l = self.labels();
         match registration {
@@ -109,28 +71,11 @@ impl Lang {
         }
     }
 
-    pub fn country(self, code: &str) -> String {
-        if self == Lang::Da {
-            if let Some((_, name)) = DA_COUNTRIES.iter().find(|(c, _)| *c == code) {
-                return (*name).to_string();
-            }
-        }
-        country_name(code).to_string()
-    }
-
-    pub fn countries(self, codes: &[String]) -> String {
-        codes
-            .iter()
-            .map(|c| self.country(c))
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
-
     pub fn transfer_basis(self, basis: Option<TransferBasis>) -> &'static str {
         let da = self == Lang::Da;
         match basis {
-            None if da => "Ikke nødvendigt (inden for EØS)",
-            None => "Not needed (within the EEA)",
+            None if da => "Ikke relevant (behandling inden for EØS)",
+            None => "Not applicable (processing within the EEA)",
             Some(TransferBasis::AdequacyDecision) if da => "Tilstrækkelighedsafgørelse (art. 45)",
             Some(TransferBasis::AdequacyDecision) => "Adequacy decision (Art. 45)",
             Some(TransferBasis::StandardContractualClauses) if da => {
@@ -147,65 +92,11 @@ impl Lang {
             Some(TransferBasis::CodeOfConduct) => "Approved code of conduct (Art. 46)",
             Some(TransferBasis::Certification) if da => "Godkendt certificering (art. 46)",
             Some(TransferBasis::Certification) => "Approved certification (Art. 46)",
-            Some(TransferBasis::Derogation) if da => "Undtagelse i særlige situationer (art. 49)",
+            Some(TransferBasis::Derogation) if da => "Undtagelser i særlige situationer (art. 49)",
             Some(TransferBasis::Derogation) => "Derogation for a specific situation (Art. 49)",
         }
     }
 }
-
-const EN_MONTHS: [&str; 12] = [
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-];
-const DA_MONTHS: [&str; 12] = [
-    "januar",
-    "februar",
-    "marts",
-    "april",
-    "maj",
-    "juni",
-    "juli",
-    "august",
-    "september",
-    "oktober",
-    "november",
-    "december",
-];
-
-/// Danish names of the countries sub-processors usually process in; the rest fall back to
-/// the English ISO name, which a Danish reader still recognises.
-const DA_COUNTRIES: &[(&str, &str)] = &[
-    ("EPO", "Den Europæiske Patentorganisation"),
-    ("AT", "Østrig"),
-    ("BE", "Belgien"),
-    ("CH", "Schweiz"),
-    ("DE", "Tyskland"),
-    ("DK", "Danmark"),
-    ("ES", "Spanien"),
-    ("FI", "Finland"),
-    ("FR", "Frankrig"),
-    ("GB", "Storbritannien"),
-    ("GL", "Grønland"),
-    ("IE", "Irland"),
-    ("IN", "Indien"),
-    ("IS", "Island"),
-    ("IT", "Italien"),
-    ("NL", "Nederlandene"),
-    ("NO", "Norge"),
-    ("PL", "Polen"),
-    ("SE", "Sverige"),
-    ("US", "USA"),
-];
 
 /// Every text the pages show, in one language.
 pub struct Labels {
@@ -271,9 +162,9 @@ pub struct Labels {
 
 pub static EN: Labels = Labels {
     subprocessors_of: "Sub-processors of",
-    intro: "The sub-processors this processor uses for personal data it processes on behalf of its customers (GDPR Art. 28). The list is kept by subreg and is always current.",
+    intro: "The sub-processors this processor uses when processing personal data on behalf of its customers (the controllers), GDPR Article 28. The list is updated as changes take effect.",
     current_list: "Current sub-processors",
-    no_entries: "No sub-processors are in use.",
+    no_entries: "The processor uses no sub-processors.",
     accessed_from: "Accessed from",
     own_subprocessors: "Its sub-processors",
     decision: "decision",
@@ -284,9 +175,9 @@ pub static EN: Labels = Labels {
     locations: "Processing locations",
     eea_status: "EEA",
     transfer_basis: "Transfer basis",
-    purpose: "Purpose",
-    contact: "Contact",
-    eea: "EEA",
+    purpose: "Description of the processing",
+    contact: "Contact person (name, position, contact details)",
+    eea: "Within the EEA",
     outside_eea: "Outside the EEA",
     vat: "VAT",
     other_register: "Reg. no.",
@@ -327,44 +218,44 @@ pub static EN: Labels = Labels {
 };
 
 pub static DA: Labels = Labels {
-    subprocessors_of: "Underdatabehandlere hos",
-    intro: "De underdatabehandlere, som databehandleren bruger til personoplysninger, den behandler for sine kunder (databeskyttelsesforordningens art. 28). Listen føres i subreg og er altid opdateret.",
+    subprocessors_of: "Underdatabehandlere anvendt af",
+    intro: "De underdatabehandlere, som databehandleren anvender ved behandling af personoplysninger på vegne af sine kunder (de dataansvarlige), jf. databeskyttelsesforordningens artikel 28. Listen ajourføres løbende.",
     current_list: "Nuværende underdatabehandlere",
-    no_entries: "Der bruges ingen underdatabehandlere.",
+    no_entries: "Databehandleren anvender ingen underdatabehandlere.",
     accessed_from: "Tilgås fra",
     own_subprocessors: "Egne underdatabehandlere",
     decision: "afgørelse",
     of_date: "af",
     name: "Navn",
-    registration: "Registrering",
+    registration: "CVR-nr.",
     address: "Adresse",
-    locations: "Behandlingssteder",
-    eea_status: "EØS",
+    locations: "Lokalitet(er) for behandling",
+    eea_status: "Inden for / uden for EØS",
     transfer_basis: "Overførselsgrundlag",
-    purpose: "Formål",
-    contact: "Kontakt",
-    eea: "EØS",
+    purpose: "Beskrivelse af behandlingen",
+    contact: "Kontaktperson (navn, stilling, kontaktoplysninger)",
+    eea: "Inden for EØS",
     outside_eea: "Uden for EØS",
     vat: "Momsnr.",
-    other_register: "Reg.nr.",
-    no_registration: "Intet registreringsnummer",
+    other_register: "Registreringsnr.",
+    no_registration: "Intet CVR-nr.",
     announced: "Varslede ændringer",
     no_announced: "Der er ingen varslede ændringer.",
     change: "Ændring",
-    planned_from: "Planlagt fra",
+    planned_from: "Planlagt ibrugtagning",
     object_until: "Seneste indsigelsesfrist (den enkelte dataansvarliges frist følger af dennes aftale)",
     prior_approval: "Kræver forudgående specifik skriftlig godkendelse fra hver dataansvarlig",
-    prior_approval_also: "dataansvarlige med specifik godkendelse: kræver forudgående specifik skriftlig godkendelse",
+    prior_approval_also: "dataansvarlige med specifik skriftlig godkendelse: kræver forudgående specifik skriftlig godkendelse",
     not_planned: "ikke fastsat",
     kind_addition: "Tilføjelse",
     kind_replacement: "Udskiftning",
     kind_modification: "Ændring",
-    kind_removal: "Fjernelse",
+    kind_removal: "Ophør",
     replaces: "erstatter",
     history: "Ændringshistorik",
-    no_history: "Ingen ændringer er trådt i kraft endnu.",
-    effective: "Trådt i kraft",
-    blocked: "Endnu ikke taget i brug: en kunde har afvist ændringen, og databehandleren har endnu ikke afklaret det",
+    no_history: "Ingen ændringer er gennemført endnu.",
+    effective: "Gennemført",
+    blocked: "Endnu ikke taget i brug: en dataansvarlig har afvist ændringen, og databehandleren har endnu ikke afklaret det",
     newer: "Nyere ændringer",
     older: "Ældre ændringer",
     follow: "Følg ændringer",
@@ -377,7 +268,7 @@ pub static DA: Labels = Labels {
     processors: "Databehandlere",
     search: "Søg",
     search_label: "Navn eller CVR-nummer",
-    no_processors: "Ingen databehandlere passer.",
+    no_processors: "Søgningen gav intet resultat.",
     not_found: "Ikke fundet",
     not_found_help: "Der er ingen databehandler på denne adresse.",
     updated: "Seneste ændring",
@@ -410,19 +301,6 @@ mod tests {
             .to_http_request();
         assert_eq!(Lang::negotiate(&req, Some(Lang::En)), Lang::En);
         assert_eq!(Lang::negotiate(&req, None), Lang::Da);
-    }
-
-    #[test]
-    fn dates_are_copenhagen_time_with_the_zone() {
-        let winter = DateTime::parse_from_rfc3339("2026-11-23T12:05:00Z")
-            .map(|t| t.with_timezone(&Utc))
-            .unwrap_or_default();
-        assert_eq!(Lang::Da.datetime(winter), "23. november 2026 kl. 13:05 CET");
-        assert_eq!(Lang::En.datetime(winter), "23 November 2026, 13:05 CET");
-        let summer = DateTime::parse_from_rfc3339("2026-07-01T10:00:00Z")
-            .map(|t| t.with_timezone(&Utc))
-            .unwrap_or_default();
-        assert_eq!(Lang::Da.datetime(summer), "1. juli 2026 kl. 12:00 CEST");
     }
 
     #[test]

@@ -199,7 +199,9 @@ async fn processor_feed_is_valid_atom_and_escapes_names(app: TestApp) {
     let (_, empty) = atom(&app, "/v1/processors/acme/feed.atom").await;
     assert_eq!(empty.id, "urn:subreg:feed:processor:acme");
     assert!(empty.entries.is_empty());
-    assert!(empty.self_link.ends_with("/v1/processors/acme/feed.atom"));
+    assert!(empty
+        .self_link
+        .ends_with("/v1/processors/acme/feed.atom?lang=en"));
 
     let names: Vec<String> = HOSTILE.iter().map(|s| s.to_string()).collect();
     seed_many(&app, "acme", &names).await;
@@ -277,7 +279,7 @@ async fn feed_pages_through_120_events(app: TestApp) {
     app.processor("acme").await;
     let names: Vec<String> = (0..120).map(|i| format!("Entry {i:03}")).collect();
     seed_many(&app, "acme", &names).await;
-    let mut path = "/v1/processors/acme/feed.atom".to_string();
+    let mut path = "/v1/processors/acme/feed.atom?lang=en".to_string();
     let mut pages = Vec::new();
     loop {
         let (_, feed) = atom(&app, &path).await;
@@ -441,10 +443,24 @@ async fn controller_feed_needs_its_token_and_shows_only_its_events(app: TestApp)
     assert!(window_entry
         .alternate
         .ends_with("/v1/processors/acme/changes/chg-1"));
-    assert!(window_entry
-        .title
-        .starts_with("Objection window opened until 2026-12-23"));
+    assert_eq!(
+        window_entry.title,
+        "Objection window open until 23 December 2026, 13:00 CET: addition of Qbox ApS"
+    );
     assert!(feed.self_link.contains(&format!("token={token}")));
+    // A Danish reader gets the notice in Danish, by `?lang=da` or by Accept-Language.
+    let danish_path = format!("{}&lang=da", path_of(&app, feed_url));
+    let (_, danish) = atom(&app, &danish_path).await;
+    let danish_entry = danish
+        .entries
+        .iter()
+        .find(|e| e.event["id"] == mine.as_str())
+        .expect("window entry");
+    assert_eq!(
+        danish_entry.title,
+        "Indsigelsesfristen udløber 23. december 2026 kl. 13.00 (dansk tid): tilføjelse af Qbox ApS"
+    );
+    assert!(danish.self_link.contains("lang=da"));
 
     // Signing another agreement brings that processor's earlier public events in, even
     // though no newer event was written (the cached page must not hide them).
