@@ -1,0 +1,99 @@
+//! Danish throughout: a Danish page names every country in Danish, as CLDR has it.
+
+use crate::helpers::*;
+use crate::on_both_backends;
+use scraper::{Html, Selector};
+use serde_json::json;
+use subreg::domain::geography::{check_country, is_eea};
+use subreg::domain::language::Lang;
+
+/// Every code ISO 3166-1 assigns, as the API accepts them.
+fn assigned() -> Vec<String> {
+    let letters = || 'A'..='Z';
+    letters()
+        .flat_map(|a| letters().map(move |b| format!("{a}{b}")))
+        .filter(|code| check_country(code).is_ok())
+        .collect()
+}
+
+/// The location cell of every row of the current list, by entry name.
+fn locations_by_name(html: &str) -> Vec<(String, String)> {
+    let doc = Html::parse_document(html);
+    let row = Selector::parse("table.entries tbody tr").expect("selector");
+    let cell = Selector::parse("th, td").expect("selector");
+    doc.select(&row)
+        .filter_map(|r| {
+            let cells: Vec<String> = r
+                .select(&cell)
+                .map(|c| c.text().collect::<String>().trim().to_string())
+                .collect();
+            Some((cells.first()?.clone(), cells.get(3)?.clone()))
+        })
+        .collect()
+}
+
+async fn no_english_country_name_on_a_danish_page(app: TestApp) {
+    app.processor("acme").await;
+    let codes = assigned();
+    assert!(codes.len() > 240, "{}", codes.len());
+    for code in &codes {
+        let mut entry = json!({
+            "name": format!("Entry {code}"), "country": "DK",
+            "address": "Kanalvej 7, 2800 Kgs. Lyngby",
+            "processing_locations": [code], "purpose": "Hosting"
+        });
+        if !is_eea(code) {
+            entry["transfer_basis"] = json!("standard_contractual_clauses");
+            entry["transfer_basis_note"] = json!("SCCs 2021/914 module 3");
+        }
+        app.seed("acme", &entry).await;
+    }
+    let danish = app.get("/processors/acme?lang=da", None).await;
+    assert_eq!(danish.status, 200);
+    let english = app.get("/processors/acme?lang=en", None).await;
+    let da_rows = locations_by_name(&danish.text);
+    let en_rows = locations_by_name(&english.text);
+    assert_eq!(da_rows.len(), codes.len(), "one row per country");
+    let mut differ = 0;
+    for code in &codes {
+        let name = format!("Entry {code}");
+        let da = &da_rows.iter().find(|(n, _)| *n == name).expect("da row").1;
+        let en = &en_rows.iter().find(|(n, _)| *n == name).expect("en row").1;
+        // ISO's own English short name, a source independent of the server's.
+        let iso_english = isocountry::CountryCode::for_alpha2(code)
+            .map(|c| c.name())
+            .unwrap_or_default();
+        assert_ne!(da, code, "{code} has no Danish name");
+        assert_ne!(en, code, "{code} has no English name");
+        if da != en {
+            differ += 1;
+        }
+        // Every cell is CLDR's Danish name (the unit tests hold CLDR to known names), never
+        // ISO's English one where the two differ.
+        let cldr_danish = Lang::Da.country(code);
+        assert_eq!(da, &cldr_danish, "{code}");
+        if cldr_danish != iso_english {
+            assert_ne!(
+                da, iso_english,
+                "{code}: the English name on the Danish page"
+            );
+        }
+    }
+    assert!(
+        differ > 100,
+        "only {differ} names differ between the languages"
+    );
+    for (code, expected) in [
+        ("FO", "Færøerne"),
+        ("KR", "Sydkorea"),
+        ("BR", "Brasilien"),
+        ("CZ", "Tjekkiet"),
+        ("IN", "Indien"),
+    ] {
+        let name = format!("Entry {code}");
+        let da = &da_rows.iter().find(|(n, _)| *n == name).expect("row").1;
+        assert_eq!(da, expected);
+    }
+}
+
+on_both_backends!(no_english_country_name_on_a_danish_page);
