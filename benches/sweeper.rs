@@ -98,6 +98,7 @@ fn setup(conn: &mut DbConnection, count: usize) -> Result<(), Box<dyn std::error
         subprocessor: Some(subprocessor::validate(&entry)?),
         replaces: None,
         summary: "Qbox".into(),
+        summary_en: None,
         planned_from: None,
         announce: true,
     };

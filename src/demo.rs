@@ -42,6 +42,7 @@ fn entry(
         transfer_basis_note: basis.map(|b| b.1.to_string()),
         purpose: Some(purpose.into()),
         contact: None,
+        ..SubprocessorInput::default()
     }
 }
 
@@ -319,6 +320,7 @@ pub fn load(conn: &mut DbConnection, now: DateTime<Utc>) -> Result<String, Store
                 subprocessor: Some(subprocessor::validate(&entry)?),
                 replaces: None,
                 summary: summary.into(),
+                summary_en: None,
                 planned_from: None,
                 announce: true,
             };

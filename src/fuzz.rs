@@ -114,6 +114,7 @@ fn sub_subprocessors() -> impl Strategy<Value = Option<Vec<SubSubprocessorInput>
         .prop_map(
             |(name, country, processing_locations, access_locations, purpose)| {
                 SubSubprocessorInput {
+                    purpose_en: name.clone(),
                     name,
                     country,
                     processing_locations,
@@ -190,6 +191,7 @@ fn subprocessor_input_with(
                 subs,
             )| {
                 SubprocessorInput {
+                    responsibilities_en: address.clone(),
                     name,
                     registration,
                     address,
@@ -198,6 +200,8 @@ fn subprocessor_input_with(
                     access_locations: access,
                     sub_subprocessors: subs,
                     transfer_basis: basis,
+                    responsibilities: note.clone(),
+                    purpose_en: purpose.clone().map(|p| format!("{p} (en)")),
                     transfer_basis_note: note,
                     purpose,
                     contact: contact.map(|(name, position, email)| Contact {
@@ -258,6 +262,9 @@ const SUBPROCESSOR_FIELDS: &[&str] = &[
     "address",
     "country",
     "purpose",
+    "purpose_en",
+    "responsibilities",
+    "responsibilities_en",
     "transfer_basis",
     "transfer_basis_note",
     "processing_locations",
@@ -405,9 +412,9 @@ proptest! {
         planned_from in prop::option::of(instant()),
         announce in any::<bool>(),
     ) {
-        let input = ChangeInput { kind, subprocessor: entry, replaces, modifies, summary, planned_from, announce };
+        let input = ChangeInput { kind, subprocessor: entry, replaces, modifies, summary_en: summary.clone(), summary, planned_from, announce };
         if let Err(error) = change::validate(&input) {
-            let mut known = vec!["summary", "kind", "subprocessor", "replaces", "modifies"];
+            let mut known = vec!["summary", "summary_en", "kind", "subprocessor", "replaces", "modifies"];
             let prefixed: Vec<String> =
                 SUBPROCESSOR_FIELDS.iter().map(|f| format!("subprocessor.{f}")).collect();
             known.extend(prefixed.iter().map(String::as_str));

@@ -423,7 +423,10 @@ mod tests {
         "location": "eea",
         "transfer_basis": null,
         "transfer_basis_note": null,
-        "purpose": "Customer logging",
+        "purpose": "Logning af kundehenvendelser",
+        "purpose_en": "Customer logging",
+        "responsibilities": null,
+        "responsibilities_en": null,
         "contact": null,
         "status": "proposed",
         "active_from": null,
@@ -432,7 +435,8 @@ mod tests {
     },
     "replaces": null,
     "modifies": null,
-    "summary": "Adding Qbox for customer logging",
+    "summary": "Qbox ApS tilføjes til logning af kundehenvendelser",
+    "summary_en": "Adding Qbox for customer logging",
     "planned_from": "2027-01-15T00:00:00Z",
     "state": "announced",
     "announced_at": "2026-11-23T12:00:00Z",
@@ -460,8 +464,12 @@ pub struct Change {
     /// takes the new version (`subprocessor`, the proposal) when the change is effective.
     #[schema(required = true)]
     pub modifies: Option<String>,
-    /// What changes and why, for controllers.
+    /// What changes and why, for controllers (the main text).
     pub summary: String,
+    /// `summary` in English, or null.
+    #[schema(required = true)]
+    #[serde(default)]
+    pub summary_en: Option<String>,
     /// When the processor intends to start (the new entry's `active_from`). Null only for a
     /// draft created without one; set at announcement.
     #[schema(required = true)]
@@ -514,6 +522,10 @@ pub struct ChangeInput {
     /// field `summary`).
     #[schema(required = true, nullable = false, min_length = 1, max_length = 1000)]
     pub summary: Option<String>,
+    /// `summary` in English, for English readers (default: they read `summary`).
+    #[schema(max_length = 1000)]
+    #[serde(default)]
+    pub summary_en: Option<String>,
     /// When the processor intends to start (years 1 to 9999). Checked at announcement against
     /// the latest window close; left out (or null), it becomes the earliest allowed instant.
     pub planned_from: Option<DateTime<Utc>>,
@@ -531,6 +543,7 @@ pub struct ChangeSpec {
     pub replaces: Option<String>,
     pub modifies: Option<String>,
     pub summary: String,
+    pub summary_en: Option<String>,
     pub planned_from: Option<DateTime<Utc>>,
     pub announce: bool,
 }
@@ -539,6 +552,11 @@ pub fn validate(input: &ChangeInput) -> Result<ChangeSpec, super::DomainError> {
     let mut problems = super::error::Problems::default();
     let summary =
         super::subprocessor::required_text(&mut problems, "summary", input.summary.as_deref());
+    let summary_en = super::subprocessor::optional_text(
+        &mut problems,
+        "summary_en",
+        input.summary_en.as_deref(),
+    );
     let kind = input.kind.unwrap_or_else(|| {
         problems.push(
             "kind",
@@ -623,6 +641,7 @@ pub fn validate(input: &ChangeInput) -> Result<ChangeSpec, super::DomainError> {
         replaces,
         modifies,
         summary,
+        summary_en,
         planned_from: input.planned_from,
         announce: input.announce,
     })

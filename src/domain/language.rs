@@ -132,6 +132,15 @@ impl Lang {
     }
 }
 
+/// A text the processor wrote, in the reader's language: the English version for English
+/// readers when there is one, else the main text (which is every Danish reader's).
+pub fn pick<'a>(lang: Lang, main: &'a str, english: Option<&'a str>) -> &'a str {
+    match (lang, english) {
+        (Lang::En, Some(english)) if !english.is_empty() => english,
+        _ => main,
+    }
+}
+
 /// The last day a deadline at 24:00 local time still includes: the day before the local date
 /// of its instant.
 pub fn last_day(closes_at: DateTime<Utc>) -> NaiveDate {

@@ -95,6 +95,9 @@ pub struct SubSubprocessorInput {
     pub access_locations: Option<Vec<String>>,
     #[schema(value_type = String, required = true, min_length = 1, max_length = 1000)]
     pub purpose: Option<String>,
+    /// `purpose` in English, for English readers (default: they read `purpose`).
+    #[schema(max_length = 1000)]
+    pub purpose_en: Option<String>,
 }
 
 /// A sub-processor's own sub-processor (the next link of the chain, EDPB Opinion 22/2024).
@@ -108,6 +111,9 @@ pub struct SubSubprocessor {
     #[schema(value_type = Vec<LocationCode>)]
     pub access_locations: Vec<String>,
     pub purpose: String,
+    /// `purpose` in English, if given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub purpose_en: Option<String>,
 }
 
 impl SubSubprocessor {
@@ -151,9 +157,20 @@ pub struct SubprocessorInput {
     pub transfer_basis: Option<TransferBasis>,
     #[schema(max_length = 1000)]
     pub transfer_basis_note: Option<String>,
-    /// The processing the sub-processor does.
+    /// The processing the sub-processor does, in the processor's main language (Danish for
+    /// Danish agreements): every reader without an English text reads it.
     #[schema(value_type = String, required = true, min_length = 1, max_length = 1000)]
     pub purpose: Option<String>,
+    /// `purpose` in English, for English readers.
+    #[schema(max_length = 1000)]
+    pub purpose_en: Option<String>,
+    /// Where several sub-processors share a task: who does what (Annex IV of decision
+    /// 2021/915, "delimitation of responsibilities"). Shown in the annex.
+    #[schema(max_length = 1000)]
+    pub responsibilities: Option<String>,
+    /// `responsibilities` in English.
+    #[schema(max_length = 1000)]
+    pub responsibilities_en: Option<String>,
     pub contact: Option<Contact>,
 }
 
@@ -171,6 +188,9 @@ pub struct SubprocessorSpec {
     pub transfer_basis: Option<TransferBasis>,
     pub transfer_basis_note: Option<String>,
     pub purpose: String,
+    pub purpose_en: Option<String>,
+    pub responsibilities: Option<String>,
+    pub responsibilities_en: Option<String>,
     pub contact: Option<Contact>,
 }
 
@@ -323,6 +343,7 @@ fn check_sub_subprocessors(
             false,
         );
         let purpose = required_text(problems, &field("purpose"), input.purpose.as_deref());
+        let purpose_en = optional_text(problems, &field("purpose_en"), input.purpose_en.as_deref());
         all_valid &= country_valid && processing_valid && access_valid;
         found.push(SubSubprocessor {
             name,
@@ -330,6 +351,7 @@ fn check_sub_subprocessors(
             processing_locations,
             access_locations,
             purpose,
+            purpose_en,
         });
     }
     (found, all_valid)
@@ -351,6 +373,17 @@ pub fn validate(input: &SubprocessorInput) -> Result<SubprocessorSpec, DomainErr
     let address = required_text(&mut problems, "address", input.address.as_deref());
     let country = check_country_field(&mut problems, "country", input.country.as_deref());
     let purpose = required_text(&mut problems, "purpose", input.purpose.as_deref());
+    let purpose_en = optional_text(&mut problems, "purpose_en", input.purpose_en.as_deref());
+    let responsibilities = optional_text(
+        &mut problems,
+        "responsibilities",
+        input.responsibilities.as_deref(),
+    );
+    let responsibilities_en = optional_text(
+        &mut problems,
+        "responsibilities_en",
+        input.responsibilities_en.as_deref(),
+    );
     let transfer_basis_note = optional_text(
         &mut problems,
         "transfer_basis_note",
@@ -462,6 +495,9 @@ pub fn validate(input: &SubprocessorInput) -> Result<SubprocessorSpec, DomainErr
         transfer_basis: input.transfer_basis,
         transfer_basis_note,
         purpose,
+        purpose_en,
+        responsibilities,
+        responsibilities_en,
         contact,
     })
 }
@@ -600,6 +636,7 @@ mod tests {
             processing_locations: Some(processing.iter().map(|c| c.to_string()).collect()),
             access_locations: None,
             purpose: Some("Second-line support".into()),
+            purpose_en: None,
         }
     }
 
@@ -731,6 +768,9 @@ mod tests {
             transfer_basis: spec.transfer_basis,
             transfer_basis_note: None,
             purpose: spec.purpose,
+            purpose_en: spec.purpose_en,
+            responsibilities: spec.responsibilities,
+            responsibilities_en: spec.responsibilities_en,
             contact: None,
             status: EntryStatus::Active,
             active_from: None,
@@ -815,7 +855,10 @@ impl EntryStatus {
     "location": "eea",
     "transfer_basis": null,
     "transfer_basis_note": null,
-    "purpose": "Cloud platform hosting the DPG service",
+    "purpose": "Cloud-platform til drift af DPG-løsningen",
+    "purpose_en": "Cloud platform hosting the DPG service",
+    "responsibilities": null,
+    "responsibilities_en": null,
     "contact": null,
     "status": "active",
     "active_from": "2026-11-23T12:00:00Z",
@@ -852,8 +895,19 @@ pub struct Subprocessor {
     pub transfer_basis: Option<TransferBasis>,
     #[schema(required = true, examples("EU-US Data Privacy Framework"))]
     pub transfer_basis_note: Option<String>,
-    /// The processing the sub-processor does.
+    /// The processing the sub-processor does (the main text).
     pub purpose: String,
+    /// `purpose` in English, or null.
+    #[schema(required = true)]
+    #[serde(default)]
+    pub purpose_en: Option<String>,
+    /// Who does what where several sub-processors share a task (Annex IV), or null.
+    #[schema(required = true)]
+    #[serde(default)]
+    pub responsibilities: Option<String>,
+    #[schema(required = true)]
+    #[serde(default)]
+    pub responsibilities_en: Option<String>,
     #[schema(required = true)]
     pub contact: Option<Contact>,
     pub status: EntryStatus,

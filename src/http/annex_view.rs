@@ -8,6 +8,7 @@ use crate::domain::agreement::{Agreement, AgreementWithAnnex, Authorisation};
 use crate::domain::authorised::{AuthorisedBy, AuthorisedEntry, NotAuthorisedReason};
 use crate::domain::change::{ChangeKind, Conflict};
 use crate::domain::geography::Location;
+use crate::domain::language::pick;
 use crate::domain::registration::{Registration, RegistrationScheme};
 use crate::domain::subprocessor::{Contact, Subprocessor};
 use crate::domain::window::{ObjectionWindow, WindowState};
@@ -35,6 +36,8 @@ pub struct Row {
     pub registration: String,
     pub address: String,
     pub purpose: String,
+    /// Annex IV's delimitation of responsibilities, where several sub-processors share a task.
+    pub responsibilities: String,
     pub contact: String,
     pub locations: String,
     pub status: String,
@@ -171,7 +174,12 @@ fn row(lang: Lang, e: &Subprocessor, status: String) -> Row {
         name: e.name.clone(),
         registration: text::registration(lang, e.registration.as_ref()),
         address: format!("{}, {}", e.address, lang.country(&e.country)),
-        purpose: e.purpose.clone(),
+        purpose: pick(lang, &e.purpose, e.purpose_en.as_deref()).to_string(),
+        responsibilities: e
+            .responsibilities
+            .as_deref()
+            .map(|main| pick(lang, main, e.responsibilities_en.as_deref()).to_string())
+            .unwrap_or_default(),
         contact: contact_text(e.contact.as_ref()),
         locations: locations_text(lang, e),
         status,
@@ -304,7 +312,7 @@ fn change_note(
         target,
         format!(
             "{what}: {} ({})",
-            change.summary,
+            pick(lang, &change.summary, change.summary_en.as_deref()),
             window_status(lang, facts, window)
         ),
     ))

@@ -310,7 +310,7 @@ mod tests {
             number: "13612870".into(),
         };
         assert_eq!(Lang::En.registration(Some(&cvr)), "CVR 13612870");
-        assert_eq!(Lang::Da.registration(None), "Intet registreringsnummer");
+        assert_eq!(Lang::Da.registration(None), "Intet CVR-nr.");
         assert_eq!(
             Lang::Da.countries(&["IE".into(), "NL".into()]),
             "Irland, Nederlandene"

@@ -8,6 +8,7 @@ use super::i18n::{Labels, Lang};
 use super::openapi::{ProcessorId, ValidationFailed};
 use super::{AppState, Routes};
 use crate::domain::change::{Change, ChangeKind, ChangeState};
+use crate::domain::language::pick;
 use crate::store::pages::{self, ProcessorPage};
 use crate::store::{organisations, PageRequest};
 use actix_web::http::{header, Method, StatusCode};
@@ -338,7 +339,11 @@ pub(super) fn chain_line(lang: Lang, entry: &crate::domain::subprocessor::Subpro
                     lang.countries(&s.access_locations)
                 ));
             }
-            format!("{} ({places}) — {}", s.name, s.purpose)
+            format!(
+                "{} ({places}) — {}",
+                s.name,
+                pick(lang, &s.purpose, s.purpose_en.as_deref())
+            )
         })
         .collect();
     format!("{}: {}", l.own_subprocessors, items.join("; "))
@@ -392,7 +397,7 @@ fn processor_view(
                 )
             },
             chain: chain_line(lang, e),
-            purpose: e.purpose.clone(),
+            purpose: pick(lang, &e.purpose, e.purpose_en.as_deref()).to_string(),
         })
         .collect();
     let date = |at: Option<chrono::DateTime<chrono::Utc>>| match at {
@@ -424,7 +429,7 @@ fn processor_view(
                         )
                     })
                     .unwrap_or_default(),
-                summary: a.change.summary.clone(),
+                summary: pick(lang, &a.change.summary, a.change.summary_en.as_deref()).to_string(),
                 planned_from: date(a.change.planned_from),
                 status: match a.change.state {
                     ChangeState::Blocked => l.blocked,
@@ -451,7 +456,7 @@ fn processor_view(
             effective: date(c.effective_at),
             kind: kind_label(l, c.kind),
             name: change_name(c),
-            summary: c.summary.clone(),
+            summary: pick(lang, &c.summary, c.summary_en.as_deref()).to_string(),
         })
         .collect();
     let shown_to = page * HISTORY_PAGE_SIZE;

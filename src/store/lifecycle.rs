@@ -46,6 +46,7 @@ pub(super) struct ChangeRow {
     pub(super) effective_at: Option<NaiveDateTime>,
     pub(super) withdrawn_at: Option<NaiveDateTime>,
     pub(super) live_over_unresolved: Option<String>,
+    pub(super) summary_en: Option<String>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -230,6 +231,7 @@ pub(super) fn to_change(conn: &mut DbConnection, row: ChangeRow) -> Result<Chang
         replaces: row.replaces,
         modifies: row.modifies,
         summary: row.summary,
+        summary_en: row.summary_en,
     })
 }
 
@@ -401,6 +403,7 @@ pub fn create_change(
                 changes::replaces.eq(&spec.replaces),
                 changes::modifies.eq(&spec.modifies),
                 changes::summary.eq(&spec.summary),
+                changes::summary_en.eq(&spec.summary_en),
                 changes::planned_from.eq(spec.planned_from.map(to_db)),
                 changes::state.eq(ChangeState::Draft.as_str()),
                 changes::created_at.eq(to_db(now)),

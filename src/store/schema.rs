@@ -107,6 +107,9 @@ diesel::table! {
         version -> Integer,
         access_locations -> Text,
         sub_subprocessors -> Text,
+        purpose_en -> Nullable<Text>,
+        responsibilities -> Nullable<Text>,
+        responsibilities_en -> Nullable<Text>,
     }
 }
 
@@ -158,6 +161,7 @@ diesel::table! {
         created_at -> Timestamp,
         live_over_unresolved -> Nullable<Text>,
         modifies -> Nullable<Text>,
+        summary_en -> Nullable<Text>,
     }
 }
 

@@ -74,6 +74,7 @@ fn thousand_due_windows(conn: &mut DbConnection) {
         replaces: None,
         modifies: None,
         summary: "Qbox".into(),
+        summary_en: None,
         planned_from: None,
         announce: true,
     };

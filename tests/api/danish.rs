@@ -4,6 +4,7 @@ use crate::helpers::*;
 use crate::on_both_backends;
 use scraper::{Html, Selector};
 use serde_json::json;
+
 use subreg::domain::geography::{check_country, is_eea};
 use subreg::domain::language::Lang;
 
@@ -97,3 +98,94 @@ async fn no_english_country_name_on_a_danish_page(app: TestApp) {
 }
 
 on_both_backends!(no_english_country_name_on_a_danish_page);
+
+/// An entry with a Danish and an English text, and Annex IV's delimitation of responsibilities.
+fn bilingual_entry() -> serde_json::Value {
+    json!({
+        "name": "Microsoft Azure", "registration": {"scheme": "cvr", "number": "13612870"},
+        "address": "Kanalvej 7, 2800 Kgs. Lyngby", "country": "DK",
+        "processing_locations": ["IE", "NL"],
+        "purpose": "Cloud-platform til drift af DPG-løsningen",
+        "purpose_en": "Cloud platform hosting the DPG service",
+        "responsibilities": "Azure driver servere og lager; Qbox ApS står for logning",
+        "responsibilities_en": "Azure runs servers and storage; Qbox ApS does the logging"
+    })
+}
+
+async fn each_reader_gets_the_processors_text_in_their_language(app: TestApp) {
+    app.processor("timengo-dpg").await;
+    app.controller("roskilde").await;
+    app.seed("timengo-dpg", &json!([bilingual_entry()])).await;
+    app.agreement("roskilde", "timengo-dpg", general_terms(30))
+        .await;
+    // The change's summary in Danish only: English readers fall back to it.
+    let change = app
+        .post(
+            "/v1/processors/timengo-dpg/changes",
+            Some(&processor("timengo-dpg")),
+            &json!({"kind": "addition", "subprocessor": eea_entry("Qbox ApS"),
+                    "summary": "Qbox ApS overtager logningen",
+                    "announce": true}),
+        )
+        .await;
+    assert_eq!(change.status, 201, "{}", change.text);
+    assert_eq!(change.json()["summary_en"], serde_json::Value::Null);
+
+    let danish = app.get("/processors/timengo-dpg?lang=da", None).await.text;
+    let english = app.get("/processors/timengo-dpg?lang=en", None).await.text;
+    assert!(danish.contains("Cloud-platform til drift af DPG-løsningen"));
+    assert!(!danish.contains("Cloud platform hosting the DPG service"));
+    assert!(english.contains("Cloud platform hosting the DPG service"));
+    assert!(!english.contains("Cloud-platform til drift af DPG-løsningen"));
+    assert!(danish.contains("Qbox ApS overtager logningen"));
+    assert!(
+        english.contains("Qbox ApS overtager logningen"),
+        "falls back"
+    );
+
+    // The annex carries the delimitation of responsibilities in the description cell.
+    let annex =
+        |lang: &str| format!("/v1/controllers/roskilde/annex?processor=timengo-dpg&lang={lang}");
+    let da_annex = app.get(&annex("da"), Some(&controller("roskilde"))).await;
+    assert_eq!(da_annex.status, 200, "{}", da_annex.text);
+    assert!(da_annex
+        .text
+        .contains("Ansvarsfordeling: Azure driver servere og lager; Qbox ApS står for logning"));
+    let en_annex = app.get(&annex("en"), Some(&controller("roskilde"))).await;
+    assert!(en_annex.text.contains(
+        "Delimitation of responsibilities: Azure runs servers and storage; Qbox ApS does the logging"
+    ));
+    assert!(en_annex
+        .text
+        .contains("Cloud platform hosting the DPG service"));
+
+    // The feed: an English reader gets the English purpose of the seeded entry.
+    let en_feed = app
+        .get("/v1/processors/timengo-dpg/feed.atom?lang=en", None)
+        .await
+        .text;
+    assert!(en_feed.contains("Purpose: Cloud platform hosting the DPG service"));
+    let da_feed = app
+        .get("/v1/processors/timengo-dpg/feed.atom?lang=da", None)
+        .await
+        .text;
+    assert!(
+        da_feed.contains("Beskrivelse af behandlingen: Cloud-platform til drift af DPG-løsningen")
+    );
+
+    // The English text is checked like the main one.
+    let mut too_long = bilingual_entry();
+    too_long["name"] = json!("Other");
+    too_long["purpose_en"] = json!("x".repeat(1001));
+    let refused = app
+        .post(
+            "/v1/processors/timengo-dpg/subprocessors",
+            Some(&processor("timengo-dpg")),
+            &too_long,
+        )
+        .await
+        .problem(422);
+    assert_eq!(refused["errors"][0]["field"], "purpose_en", "{refused}");
+}
+
+on_both_backends!(each_reader_gets_the_processors_text_in_their_language);

@@ -456,7 +456,7 @@ async fn the_public_page_shows_a_blocked_change(app: TestApp) {
         ("en", "Not in use yet: a customer has refused the change"),
         (
             "da",
-            "Endnu ikke taget i brug: en kunde har afvist ændringen",
+            "Endnu ikke taget i brug: en dataansvarlig har afvist ændringen",
         ),
     ] {
         let page = app
