@@ -117,13 +117,15 @@ struct EntryRow {
     outside: bool,
     basis: &'static str,
     note: String,
-    /// The adequacy decisions behind an `adequacy_decision` basis, with number and date.
+    /// The adequacy decisions behind an `adequacy_decision` basis, cited with number and date.
     decisions: String,
     /// "Accessed from …", or empty.
     access: String,
     /// The entry's own sub-processors on one line, or empty.
     chain: String,
     purpose: String,
+    /// The day the entry came into use, or empty.
+    in_use_since: String,
 }
 
 struct AnnouncedRow {
@@ -156,11 +158,15 @@ struct ProcessorView {
     processor_name: String,
     processor_registration: String,
     processor_address: String,
+    /// The processor's e-mail address for questions and notices, or empty.
+    contact_email: String,
     updated: String,
     updated_iso: String,
     feed_url: String,
     json_url: String,
     csv_url: String,
+    /// The API description, where webhooks are documented for developers.
+    api_docs_url: String,
     rows: Vec<EntryRow>,
     announced: Vec<AnnouncedRow>,
     history: Vec<HistoryRow>,
@@ -344,6 +350,27 @@ pub(super) fn chain_line(lang: Lang, entry: &crate::domain::subprocessor::Subpro
     format!("{}: {}", l.own_subprocessors, items.join("; "))
 }
 
+/// The adequacy decisions an entry's basis rests on, as the Official Journal titles them; with
+/// more than one, each names its place.
+fn decisions_text(lang: Lang, entry: &crate::domain::subprocessor::Subprocessor) -> String {
+    let decisions = entry.adequacy_decisions();
+    match decisions.as_slice() {
+        [one] => super::adequacy::citation(lang, one),
+        several => several
+            .iter()
+            .map(|d| {
+                format!(
+                    "{} {} {}",
+                    super::adequacy::citation(lang, d),
+                    lang.labels().decision_for,
+                    lang.country(d.code)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; "),
+    }
+}
+
 fn processor_view(
     public_url: &str,
     lang: Lang,
@@ -367,21 +394,7 @@ fn processor_view(
             outside: e.location == crate::domain::geography::Location::ThirdCountry,
             basis: lang.transfer_basis(e.transfer_basis),
             note: e.transfer_basis_note.clone().unwrap_or_default(),
-            decisions: e
-                .adequacy_decisions()
-                .iter()
-                .map(|d| {
-                    format!(
-                        "{}: {} {} {} {}",
-                        lang.country(d.code),
-                        l.decision,
-                        d.number,
-                        l.of_date,
-                        d.adopted
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join("; "),
+            decisions: decisions_text(lang, e),
             access: if e.access_locations.is_empty() {
                 String::new()
             } else {
@@ -393,6 +406,10 @@ fn processor_view(
             },
             chain: chain_line(lang, e),
             purpose: e.purpose.clone(),
+            in_use_since: e
+                .active_from
+                .map(|at| super::annex_text::date(lang, at))
+                .unwrap_or_default(),
         })
         .collect();
     let date = |at: Option<chrono::DateTime<chrono::Utc>>| match at {
@@ -463,11 +480,13 @@ fn processor_view(
         other_lang_url: format!("/processors/{pid}?lang={}", other(lang).code()),
         processor_registration: lang.registration(facts.processor.registration.as_ref()),
         processor_address: facts.processor.address.clone(),
+        contact_email: facts.processor.contact_email.clone().unwrap_or_default(),
         updated: lang.datetime(updated),
         updated_iso: updated.to_rfc3339_opts(SecondsFormat::Secs, true),
         feed_url: format!("{api}/feed.atom"),
         json_url: format!("{api}/subprocessors"),
         csv_url: format!("{api}/subprocessors.csv"),
+        api_docs_url: format!("{public_url}/openapi.yaml"),
         rows,
         announced,
         history,
