@@ -201,13 +201,16 @@ fn change_name(change: &Change) -> String {
 /// The processor's public sub-processor page (HTML)
 ///
 /// Public. Server-rendered HTML (no JavaScript) that a processor links to from its DPA and
-/// website: the current list as a table (name, registration as "CVR 13612870", address,
-/// processing locations by country name, EEA / outside the EEA, transfer basis in words
-/// with its note, purpose); announced changes with when they are planned and until when
-/// controllers may object; the history of effective changes, newest first, 20 a page
-/// (`page`); and how to follow changes: the Atom feed (also announced in the head as
-/// `<link rel="alternate" type="application/atom+xml">` so feed readers find it from this
-/// URL), JSON, CSV and webhooks.
+/// website: the processor's e-mail address for questions; the current list as a table (name,
+/// registration as "CVR 13612870", address, processing locations by country name, EEA /
+/// outside the EEA, transfer basis in words with its note and, for an adequacy decision, the
+/// decision's title, number and date, purpose, and the day the entry came into use); announced
+/// changes with when they are planned and until when controllers may object; the history of
+/// effective changes, newest first, 20 a page (`page`); and how to follow changes, in plain
+/// words: what the Atom feed is and how to add it to a feed reader or Outlook (the feed is also
+/// announced in the head as `<link rel="alternate" type="application/atom+xml">` so feed
+/// readers find it from this URL), how to get notices by e-mail, where webhooks are documented
+/// (this API description), and the JSON and CSV exports. No internal ids.
 ///
 /// Labels follow `Accept-Language` (Danish for `da`, English otherwise; `Vary:
 /// Accept-Language`) unless `lang` overrides it; dates are in the reader's language in
