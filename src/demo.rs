@@ -1,6 +1,7 @@
 //! Demo data: the three agreements subreg was designed from (../shared/seeds), their
-//! processors' sub-processors, a few controllers, one agreement and one announced change
-//! per seed. Loading twice changes nothing.
+//! processors' sub-processors as the seeds list them, a few controllers, one agreement and one
+//! announced change per seed. Texts the seeds write are copied word for word; every company
+//! has a registration number no other demo company has. Loading twice changes nothing.
 
 use crate::domain::agreement::{
     AgreementSpec, AgreementTerms, Authorisation, ThirdCountryTransfers,
@@ -51,19 +52,14 @@ struct DemoProcessor {
     entries: Vec<SubprocessorInput>,
 }
 
+/// Microsoft's Danish company, as seed 000 B.1 writes it for both of its services.
+const MICROSOFT_CVR: &str = "13612870";
+const MICROSOFT_ADDRESS: &str = "Kanalvej 7, 2800 Kgs. Lyngby";
+
 fn processors() -> Vec<DemoProcessor> {
-    let microsoft = |name: &str, purpose: &str| {
-        entry(
-            name,
-            cvr("13612870"),
-            "Kanalvej 7, 2800 Kgs. Lyngby",
-            "DK",
-            &["IE", "NL"],
-            None,
-            purpose,
-        )
-    };
     vec![
+        // Seed 000, Bilag B.1, word for word; both process in Ireland, Azure's North Europe
+        // region, the one place besides the customer's own data centre that C.5 allows.
         DemoProcessor {
             processor: ProcessorSpec {
                 id: "timengo-dpg".into(),
@@ -76,16 +72,28 @@ fn processors() -> Vec<DemoProcessor> {
             entries: vec![
                 entry(
                     "Microsoft Azure",
-                    cvr("13612870"),
-                    "Kanalvej 7, 2800 Kgs. Lyngby",
+                    cvr(MICROSOFT_CVR),
+                    MICROSOFT_ADDRESS,
                     "DK",
                     &["IE"],
                     None,
-                    "Cloud platform hosting the DPG service (Azure North Europe)",
+                    "Cloud platform der hoster DPG løsningen (inden for EU)",
                 ),
-                microsoft("Office 365", "E-mail and documents for support cases"),
+                entry(
+                    "Office 365",
+                    cvr(MICROSOFT_CVR),
+                    MICROSOFT_ADDRESS,
+                    "DK",
+                    &["IE"],
+                    None,
+                    "Microsoft cloud baseret Office platform. DPG kan benytte OME/AIP \
+                     krypteringsfunktionen",
+                ),
             ],
         },
+        // Seed 003 keeps its list in a separate document ("NetBlanket- Sub-processors", B.1)
+        // that the seed does not reproduce: these two entries only illustrate what its C.6
+        // allows, a third country with standard contractual clauses.
         DemoProcessor {
             processor: ProcessorSpec {
                 id: "eg-netblanket".into(),
@@ -96,7 +104,15 @@ fn processors() -> Vec<DemoProcessor> {
                 contact_email: Some("privacy@eg.example".into()),
             },
             entries: vec![
-                microsoft("Microsoft Azure", "Hosting of NetBlanket"),
+                entry(
+                    "Microsoft Azure",
+                    cvr(MICROSOFT_CVR),
+                    MICROSOFT_ADDRESS,
+                    "DK",
+                    &["IE", "NL"],
+                    None,
+                    "Drift (hosting) af NetBlanket",
+                ),
                 entry(
                     "Zendesk, Inc.",
                     None,
@@ -105,44 +121,26 @@ fn processors() -> Vec<DemoProcessor> {
                     &["US", "IE"],
                     Some((
                         TransferBasis::StandardContractualClauses,
-                        "Commission SCCs 2021/914, module 3 (processor to processor)",
+                        "EU-Kommissionens standardkontraktbestemmelser 2021/914, modul 3 \
+                         (databehandler til databehandler)",
                     )),
-                    "Customer support tickets",
+                    "Supportsager fra kunder",
                 ),
             ],
         },
+        // Seed 004 names neither the hosting company nor its address, only where it processes
+        // (Underbilag A), used here as its address; its Underbilag C lists no sub-processors at
+        // the agreement's conclusion, so the list starts empty.
         DemoProcessor {
             processor: ProcessorSpec {
                 id: "roskilde-hosting".into(),
                 name: "Roskilde Hosting ApS".into(),
                 registration: cvr("39218771"),
-                address: "Københavnsvej 65, 4000 Roskilde".into(),
+                address: "Enghaven 59, Svogerslev, 4000 Roskilde".into(),
                 country: "DK".into(),
                 contact_email: Some("dpo@roskilde-hosting.example".into()),
             },
-            entries: vec![
-                entry(
-                    "Hetzner Online GmbH",
-                    Some(Registration {
-                        scheme: RegistrationScheme::Vat,
-                        number: "DE812871812".into(),
-                    }),
-                    "Industriestr. 25, 91710 Gunzenhausen",
-                    "DE",
-                    &["DE", "FI"],
-                    None,
-                    "Data centre space and servers",
-                ),
-                entry(
-                    "Nordisk Backup ApS",
-                    cvr("31150124"),
-                    "Hersegade 20, 4000 Roskilde",
-                    "DK",
-                    &["DK"],
-                    None,
-                    "Off-site encrypted backup",
-                ),
-            ],
+            entries: Vec::new(),
         },
     ]
 }
@@ -209,6 +207,8 @@ fn agreement_specs() -> Vec<(&'static str, &'static str, AgreementTerms, &'stati
 /// One announced addition per seed, each showing what its agreement's terms do.
 fn announced_changes() -> Vec<(&'static str, SubprocessorInput, &'static str)> {
     vec![
+        // Seed 000 C.1 names Qbox ("Databehandler gemmer kunde logningsoplysninger i Qbox"),
+        // which its Bilag B does not list: it needs each customer's specific written approval.
         (
             "timengo-dpg",
             entry(
@@ -218,9 +218,10 @@ fn announced_changes() -> Vec<(&'static str, SubprocessorInput, &'static str)> {
                 "DK",
                 &["DK"],
                 None,
-                "Central logging of customer support cases",
+                "Databehandler gemmer kunde logningsoplysninger i Qbox",
             ),
-            "Adding Qbox for customer logging (needs each customer's written approval)",
+            "Qbox tilføjes til opbevaring af kundelogningsoplysninger (kræver hver kundes \
+             forudgående specifikke skriftlige godkendelse)",
         ),
         (
             "eg-netblanket",
@@ -232,12 +233,13 @@ fn announced_changes() -> Vec<(&'static str, SubprocessorInput, &'static str)> {
                 &["US"],
                 Some((
                     TransferBasis::StandardContractualClauses,
-                    "Commission SCCs 2021/914, module 3",
+                    "EU-Kommissionens standardkontraktbestemmelser 2021/914, modul 3",
                 )),
-                "SMS notifications to citizens",
+                "Sms-beskeder til borgere",
             ),
-            "Adding Twilio for SMS notifications",
+            "Twilio tilføjes til udsendelse af sms-beskeder",
         ),
+        // Seed 004 forbids transfers to third countries: this one is a blocking conflict.
         (
             "roskilde-hosting",
             entry(
@@ -248,11 +250,11 @@ fn announced_changes() -> Vec<(&'static str, SubprocessorInput, &'static str)> {
                 &["US"],
                 Some((
                     TransferBasis::StandardContractualClauses,
-                    "Commission SCCs 2021/914, module 3",
+                    "EU-Kommissionens standardkontraktbestemmelser 2021/914, modul 3",
                 )),
-                "Secondary off-site backup",
+                "Sekundær ekstern backup",
             ),
-            "Adding Backblaze as secondary backup (outside the EEA)",
+            "Backblaze tilføjes som sekundær backup (uden for EØS)",
         ),
     ]
 }

@@ -134,6 +134,14 @@ impl Location {
     }
 }
 
+/// The kind of act an adequacy decision is: its official title starts "Commission Decision"
+/// or "Commission Implementing Decision" (every one under the GDPR, and a few before it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Instrument {
+    Decision,
+    ImplementingDecision,
+}
+
 /// One EU adequacy decision under Art. 45 GDPR, as listed by the Commission
 /// (commission.europa.eu, "Adequacy decisions"); numbers and dates from the Official Journal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -144,6 +152,8 @@ pub struct AdequacyDecision {
     pub name: &'static str,
     /// The decision's number in the Official Journal, e.g. `2023/1795`.
     pub number: &'static str,
+    /// What kind of act it is, which its title names.
+    pub instrument: Instrument,
     /// The day the Commission adopted it (ISO 8601).
     pub adopted: &'static str,
     /// Set when the decision covers only some recipients or transfers; an entry relying on it
@@ -173,6 +183,7 @@ pub const ADEQUACY_DECISIONS: [AdequacyDecision; 17] = [
         code: "AD",
         name: "Andorra",
         number: "2010/625/EU",
+        instrument: Instrument::Decision,
         adopted: "2010-10-19",
         scope: None,
         valid_until: None,
@@ -181,6 +192,7 @@ pub const ADEQUACY_DECISIONS: [AdequacyDecision; 17] = [
         code: "AR",
         name: "Argentina",
         number: "2003/490/EC",
+        instrument: Instrument::Decision,
         adopted: "2003-06-30",
         scope: None,
         valid_until: None,
@@ -189,6 +201,7 @@ pub const ADEQUACY_DECISIONS: [AdequacyDecision; 17] = [
         code: "CA",
         name: "Canada",
         number: "2002/2/EC",
+        instrument: Instrument::Decision,
         adopted: "2001-12-20",
         scope: Some("commercial organisations subject to PIPEDA"),
         valid_until: None,
@@ -197,6 +210,7 @@ pub const ADEQUACY_DECISIONS: [AdequacyDecision; 17] = [
         code: "CH",
         name: "Switzerland",
         number: "2000/518/EC",
+        instrument: Instrument::Decision,
         adopted: "2000-07-26",
         scope: None,
         valid_until: None,
@@ -205,6 +219,7 @@ pub const ADEQUACY_DECISIONS: [AdequacyDecision; 17] = [
         code: "FO",
         name: "Faroe Islands",
         number: "2010/146/EU",
+        instrument: Instrument::Decision,
         adopted: "2010-03-05",
         scope: None,
         valid_until: None,
@@ -215,6 +230,7 @@ pub const ADEQUACY_DECISIONS: [AdequacyDecision; 17] = [
         code: "GB",
         name: "United Kingdom",
         number: "2021/1772",
+        instrument: Instrument::ImplementingDecision,
         adopted: "2021-06-28",
         scope: None,
         valid_until: Some("2031-12-27"),
@@ -223,6 +239,7 @@ pub const ADEQUACY_DECISIONS: [AdequacyDecision; 17] = [
         code: "GG",
         name: "Guernsey",
         number: "2003/821/EC",
+        instrument: Instrument::Decision,
         adopted: "2003-11-21",
         scope: None,
         valid_until: None,
@@ -231,6 +248,7 @@ pub const ADEQUACY_DECISIONS: [AdequacyDecision; 17] = [
         code: "IL",
         name: "Israel",
         number: "2011/61/EU",
+        instrument: Instrument::Decision,
         adopted: "2011-01-31",
         scope: Some("automated international transfers of personal data"),
         valid_until: None,
@@ -239,6 +257,7 @@ pub const ADEQUACY_DECISIONS: [AdequacyDecision; 17] = [
         code: "IM",
         name: "Isle of Man",
         number: "2004/411/EC",
+        instrument: Instrument::Decision,
         adopted: "2004-04-28",
         scope: None,
         valid_until: None,
@@ -247,6 +266,7 @@ pub const ADEQUACY_DECISIONS: [AdequacyDecision; 17] = [
         code: "JE",
         name: "Jersey",
         number: "2008/393/EC",
+        instrument: Instrument::Decision,
         adopted: "2008-05-08",
         scope: None,
         valid_until: None,
@@ -255,6 +275,7 @@ pub const ADEQUACY_DECISIONS: [AdequacyDecision; 17] = [
         code: "JP",
         name: "Japan",
         number: "2019/419",
+        instrument: Instrument::ImplementingDecision,
         adopted: "2019-01-23",
         scope: Some("business operators handling personal information under the APPI"),
         valid_until: None,
@@ -263,6 +284,7 @@ pub const ADEQUACY_DECISIONS: [AdequacyDecision; 17] = [
         code: "KR",
         name: "Republic of Korea",
         number: "2022/254",
+        instrument: Instrument::ImplementingDecision,
         adopted: "2021-12-17",
         scope: Some(
             "recipients under PIPA, not credit information processed under the Credit \
@@ -276,6 +298,7 @@ pub const ADEQUACY_DECISIONS: [AdequacyDecision; 17] = [
         code: "NZ",
         name: "New Zealand",
         number: "2013/65/EU",
+        instrument: Instrument::ImplementingDecision,
         adopted: "2012-12-19",
         scope: None,
         valid_until: None,
@@ -284,6 +307,7 @@ pub const ADEQUACY_DECISIONS: [AdequacyDecision; 17] = [
         code: "UY",
         name: "Uruguay",
         number: "2012/484/EU",
+        instrument: Instrument::ImplementingDecision,
         adopted: "2012-08-21",
         scope: None,
         valid_until: None,
@@ -292,6 +316,7 @@ pub const ADEQUACY_DECISIONS: [AdequacyDecision; 17] = [
         code: "US",
         name: "United States",
         number: "2023/1795",
+        instrument: Instrument::ImplementingDecision,
         adopted: "2023-07-10",
         scope: Some("organisations certified under the EU-US Data Privacy Framework"),
         valid_until: None,
@@ -301,6 +326,7 @@ pub const ADEQUACY_DECISIONS: [AdequacyDecision; 17] = [
         code: "BR",
         name: "Brazil",
         number: "2026/179",
+        instrument: Instrument::ImplementingDecision,
         adopted: "2026-01-26",
         scope: None,
         valid_until: None,
@@ -310,6 +336,7 @@ pub const ADEQUACY_DECISIONS: [AdequacyDecision; 17] = [
         code: "EPO",
         name: "European Patent Organisation",
         number: "2025/1382",
+        instrument: Instrument::ImplementingDecision,
         adopted: "2025-07-15",
         scope: None,
         valid_until: None,
@@ -363,6 +390,24 @@ mod tests {
         assert_eq!(Location::of(["IE", "US"]), Location::ThirdCountry);
         assert_eq!(Location::of(["EPO"]), Location::ThirdCountry);
         assert_eq!(Location::of(["GL"]), Location::ThirdCountry);
+    }
+
+    #[test]
+    fn decisions_under_the_gdpr_are_implementing_decisions() {
+        for decision in ADEQUACY_DECISIONS {
+            // Art. 45(3) GDPR: the Commission decides "by means of an implementing act".
+            if decision.adopted >= "2018-05-25" {
+                assert_eq!(decision.instrument, Instrument::ImplementingDecision);
+            }
+        }
+        let implementing: Vec<&str> = ADEQUACY_DECISIONS
+            .iter()
+            .filter(|d| {
+                d.adopted < "2018-05-25" && d.instrument == Instrument::ImplementingDecision
+            })
+            .map(|d| d.code)
+            .collect();
+        assert_eq!(implementing, ["NZ", "UY"]);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! HTTP: actix handlers per resource. Handlers check who may do what, parse input, and call
 //! the store through `web::block`; they never build SQL themselves.
 
+pub mod adequacy;
 pub mod agreement_import;
 pub mod agreements;
 pub mod annex;

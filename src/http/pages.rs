@@ -118,13 +118,15 @@ struct EntryRow {
     outside: bool,
     basis: &'static str,
     note: String,
-    /// The adequacy decisions behind an `adequacy_decision` basis, with number and date.
+    /// The adequacy decisions behind an `adequacy_decision` basis, cited with number and date.
     decisions: String,
     /// "Accessed from …", or empty.
     access: String,
     /// The entry's own sub-processors on one line, or empty.
     chain: String,
     purpose: String,
+    /// The day the entry came into use, or empty.
+    in_use_since: String,
 }
 
 struct AnnouncedRow {
@@ -157,11 +159,15 @@ struct ProcessorView {
     processor_name: String,
     processor_registration: String,
     processor_address: String,
+    /// The processor's e-mail address for questions and notices, or empty.
+    contact_email: String,
     updated: String,
     updated_iso: String,
     feed_url: String,
     json_url: String,
     csv_url: String,
+    /// The API description, where webhooks are documented for developers.
+    api_docs_url: String,
     rows: Vec<EntryRow>,
     announced: Vec<AnnouncedRow>,
     history: Vec<HistoryRow>,
@@ -196,13 +202,16 @@ fn change_name(change: &Change) -> String {
 /// The processor's public sub-processor page (HTML)
 ///
 /// Public. Server-rendered HTML (no JavaScript) that a processor links to from its DPA and
-/// website: the current list as a table (name, registration as "CVR 13612870", address,
-/// processing locations by country name, EEA / outside the EEA, transfer basis in words
-/// with its note, purpose); announced changes with when they are planned and until when
-/// controllers may object; the history of effective changes, newest first, 20 a page
-/// (`page`); and how to follow changes: the Atom feed (also announced in the head as
-/// `<link rel="alternate" type="application/atom+xml">` so feed readers find it from this
-/// URL), JSON, CSV and webhooks.
+/// website: the processor's e-mail address for questions; the current list as a table (name,
+/// registration as "CVR 13612870", address, processing locations by country name, EEA /
+/// outside the EEA, transfer basis in words with its note and, for an adequacy decision, the
+/// decision's title, number and date, purpose, and the day the entry came into use); announced
+/// changes with when they are planned and until when controllers may object; the history of
+/// effective changes, newest first, 20 a page (`page`); and how to follow changes, in plain
+/// words: what the Atom feed is and how to add it to a feed reader or Outlook (the feed is also
+/// announced in the head as `<link rel="alternate" type="application/atom+xml">` so feed
+/// readers find it from this URL), how to get notices by e-mail, where webhooks are documented
+/// (this API description), and the JSON and CSV exports. No internal ids.
 ///
 /// Labels follow `Accept-Language` (Danish for `da`, English otherwise; `Vary:
 /// Accept-Language`) unless `lang` overrides it; dates are in the reader's language in
@@ -349,6 +358,27 @@ pub(super) fn chain_line(lang: Lang, entry: &crate::domain::subprocessor::Subpro
     format!("{}: {}", l.own_subprocessors, items.join("; "))
 }
 
+/// The adequacy decisions an entry's basis rests on, as the Official Journal titles them; with
+/// more than one, each names its place.
+fn decisions_text(lang: Lang, entry: &crate::domain::subprocessor::Subprocessor) -> String {
+    let decisions = entry.adequacy_decisions();
+    match decisions.as_slice() {
+        [one] => super::adequacy::citation(lang, one),
+        several => several
+            .iter()
+            .map(|d| {
+                format!(
+                    "{} {} {}",
+                    super::adequacy::citation(lang, d),
+                    lang.labels().decision_for,
+                    lang.country(d.code)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; "),
+    }
+}
+
 fn processor_view(
     public_url: &str,
     lang: Lang,
@@ -372,21 +402,7 @@ fn processor_view(
             outside: e.location == crate::domain::geography::Location::ThirdCountry,
             basis: lang.transfer_basis(e.transfer_basis),
             note: e.transfer_basis_note.clone().unwrap_or_default(),
-            decisions: e
-                .adequacy_decisions()
-                .iter()
-                .map(|d| {
-                    format!(
-                        "{}: {} {} {} {}",
-                        lang.country(d.code),
-                        l.decision,
-                        d.number,
-                        l.of_date,
-                        d.adopted
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join("; "),
+            decisions: decisions_text(lang, e),
             access: if e.access_locations.is_empty() {
                 String::new()
             } else {
@@ -398,6 +414,7 @@ fn processor_view(
             },
             chain: chain_line(lang, e),
             purpose: pick(lang, &e.purpose, e.purpose_en.as_deref()).to_string(),
+            in_use_since: e.active_from.map(|at| lang.date(at)).unwrap_or_default(),
         })
         .collect();
     let date = |at: Option<chrono::DateTime<chrono::Utc>>| match at {
@@ -468,11 +485,13 @@ fn processor_view(
         other_lang_url: format!("/processors/{pid}?lang={}", other(lang).code()),
         processor_registration: lang.registration(facts.processor.registration.as_ref()),
         processor_address: facts.processor.address.clone(),
+        contact_email: facts.processor.contact_email.clone().unwrap_or_default(),
         updated: lang.datetime(updated),
         updated_iso: updated.to_rfc3339_opts(SecondsFormat::Secs, true),
         feed_url: format!("{api}/feed.atom"),
         json_url: format!("{api}/subprocessors"),
         csv_url: format!("{api}/subprocessors.csv"),
+        api_docs_url: format!("{public_url}/openapi.yaml"),
         rows,
         announced,
         history,

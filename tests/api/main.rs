@@ -30,6 +30,7 @@ mod modifications;
 mod notify_e2e;
 mod openapi;
 mod page;
+mod public_page;
 mod registry;
 mod request_ids;
 mod resolutions;

@@ -125,8 +125,8 @@ async fn page_shows_the_list_and_autodiscovery(app: TestApp) {
         assert!(links.iter().any(|l| l.ends_with(target)), "{target} link");
     }
     assert!(
-        reply.text.contains("/webhooks"),
-        "says how to register a webhook"
+        links.iter().any(|l| l.ends_with("/openapi.yaml")) && reply.text.contains("(a webhook)"),
+        "says where webhooks are documented"
     );
     assert_eq!(select(&doc, "script").len(), 0, "no JavaScript");
 

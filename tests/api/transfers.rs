@@ -206,7 +206,8 @@ async fn a_scoped_adequacy_note_x_is_refused(app: TestApp) {
 }
 
 /// The public page shows where the data is accessed from, the chain under the entry, and the
-/// adequacy decision (number and date) behind an `adequacy_decision` basis.
+/// adequacy decision behind an `adequacy_decision` basis, titled, numbered and dated as the
+/// Official Journal has it.
 async fn the_page_shows_access_the_chain_and_the_decision(app: TestApp) {
     app.processor("acme").await;
     let mut entry = us_with_sccs("Salesforce, Inc.");
@@ -221,7 +222,7 @@ async fn the_page_shows_access_the_chain_and_the_decision(app: TestApp) {
     let en = app.get("/processors/acme?lang=en", None).await;
     assert_eq!(en.status, 200);
     for expected in [
-        "decision 2023/1795 of 2023-07-10",
+        "Adequacy decision (Art. 45): Commission Implementing Decision (EU) 2023/1795 of 10 July 2023",
         "Accessed from United States",
         "Its sub-processors: Heroku (United States",
         "Application hosting",
@@ -229,7 +230,10 @@ async fn the_page_shows_access_the_chain_and_the_decision(app: TestApp) {
         assert!(en.text.contains(expected), "{expected:?} missing");
     }
     let da = app.get("/processors/acme?lang=da", None).await;
-    assert!(da.text.contains("afgørelse 2023/1795 af 2023-07-10"));
+    assert!(da.text.contains(
+        "Tilstrækkelighedsafgørelse (art. 45): Kommissionens gennemførelsesafgørelse (EU) \
+         2023/1795 af 10. juli 2023"
+    ));
     assert!(da.text.contains("Egne underdatabehandlere: Heroku"));
 }
 
