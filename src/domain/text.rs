@@ -9,7 +9,11 @@ use chrono::{DateTime, Datelike, Utc};
 pub const MULTI_LINE_FIELDS: &[&str] = &[
     "address",
     "purpose",
+    "purpose_en",
     "summary",
+    "summary_en",
+    "responsibilities",
+    "responsibilities_en",
     "reason",
     "note",
     "transfer_basis_note",
