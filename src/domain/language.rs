@@ -87,6 +87,25 @@ impl Lang {
             .to_string()
     }
 
+    /// The name legal text uses: as [`Lang::country`], but Danish legal text names GB "Det
+    /// Forenede Kongerige" (as the GDPR's Danish adequacy decisions do), not the everyday
+    /// "Storbritannien" CLDR gives.
+    pub fn country_in_legal_text(self, code: &str) -> String {
+        match (self, code) {
+            (Lang::Da, "GB") => "Det Forenede Kongerige".to_string(),
+            _ => self.country(code),
+        }
+    }
+
+    /// Country names in legal text, joined by commas.
+    pub fn countries_in_legal_text(self, codes: &[String]) -> String {
+        codes
+            .iter()
+            .map(|c| self.country_in_legal_text(c))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
     /// Country names joined by commas.
     pub fn countries(self, codes: &[String]) -> String {
         codes
@@ -170,6 +189,12 @@ mod tests {
             assert_eq!(Lang::Da.country(code), da, "{code}");
             assert_eq!(Lang::En.country(code), en, "{code}");
         }
+        assert_eq!(Lang::Da.country("GB"), "Storbritannien");
+        assert_eq!(
+            Lang::Da.country_in_legal_text("GB"),
+            "Det Forenede Kongerige"
+        );
+        assert_eq!(Lang::En.country_in_legal_text("GB"), "United Kingdom");
         assert_eq!(Lang::Da.country("XX"), "XX");
         assert_eq!(Lang::Da.country("ÆØ"), "ÆØ");
     }

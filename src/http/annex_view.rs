@@ -141,12 +141,12 @@ fn contact_text(contact: Option<&Contact>) -> String {
 /// transfer, and the entry's own sub-processors.
 fn locations_text(lang: Lang, e: &Subprocessor) -> String {
     let t = text::labels(lang);
-    let mut where_ = lang.countries(&e.processing_locations);
+    let mut where_ = lang.countries_in_legal_text(&e.processing_locations);
     if !e.access_locations.is_empty() {
         where_ = format!(
             "{where_}; {} {}",
             lang.labels().accessed_from.to_lowercase(),
-            lang.countries(&e.access_locations)
+            lang.countries_in_legal_text(&e.access_locations)
         );
     }
     let places = format!(
@@ -173,7 +173,7 @@ fn row(lang: Lang, e: &Subprocessor, status: String) -> Row {
     Row {
         name: e.name.clone(),
         registration: text::registration(lang, e.registration.as_ref()),
-        address: format!("{}, {}", e.address, lang.country(&e.country)),
+        address: format!("{}, {}", e.address, lang.country_in_legal_text(&e.country)),
         purpose: pick(lang, &e.purpose, e.purpose_en.as_deref()).to_string(),
         responsibilities: e
             .responsibilities

@@ -115,7 +115,13 @@ fn bilingual_entry() -> serde_json::Value {
 async fn each_reader_gets_the_processors_text_in_their_language(app: TestApp) {
     app.processor("timengo-dpg").await;
     app.controller("roskilde").await;
-    app.seed("timengo-dpg", &json!([bilingual_entry()])).await;
+    let london = json!({
+        "name": "London Backup Ltd", "address": "1 King Street, London", "country": "GB",
+        "processing_locations": ["GB"], "transfer_basis": "adequacy_decision",
+        "purpose": "Sikkerhedskopier"
+    });
+    app.seed("timengo-dpg", &json!([bilingual_entry(), london]))
+        .await;
     app.agreement("roskilde", "timengo-dpg", general_terms(30))
         .await;
     // The change's summary in Danish only: English readers fall back to it.
@@ -151,6 +157,11 @@ async fn each_reader_gets_the_processors_text_in_their_language(app: TestApp) {
     assert!(da_annex
         .text
         .contains("Ansvarsfordeling: Azure driver servere og lager; Qbox ApS står for logning"));
+    // Legal text names GB as the adequacy decisions do; the page uses the everyday name.
+    assert!(da_annex
+        .text
+        .contains("1 King Street, London, Det Forenede Kongerige"));
+    assert!(danish.contains("Storbritannien"));
     let en_annex = app.get(&annex("en"), Some(&controller("roskilde"))).await;
     assert!(en_annex.text.contains(
         "Delimitation of responsibilities: Azure runs servers and storage; Qbox ApS does the logging"
