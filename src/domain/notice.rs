@@ -187,7 +187,7 @@ static DA: Words = Words {
     eea: "inden for EØS",
     third_country: "uden for EØS",
     within_eea: "inden for EØS",
-    outside_eea: "uden for EØS (tredjeland)",
+    outside_eea: "uden for EØS, tredjeland",
     change: "Ændring",
     summary: "Beskrivelse",
     replaces: "Erstatter",
@@ -697,7 +697,7 @@ mod tests {
         for expected in [
             "Underdatabehandler: Zendesk, Inc. (intet CVR-nr.)",
             "Adresse: 989 Market Street, San Francisco, USA",
-            "Lokalitet(er) for behandling: USA, Irland (uden for EØS (tredjeland))",
+            "Lokalitet(er) for behandling: USA, Irland (uden for EØS, tredjeland)",
             "Overførselsgrundlag: standardkontraktbestemmelser (art. 46) (SCCs 2021/914 module 3)",
             "Tilgås fra: Filippinerne",
             "Dennes underdatabehandler: Infosys Ltd, Indien; behandling i Indien; tilgås fra Indien — Andenlinjesupport",

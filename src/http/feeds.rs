@@ -267,7 +267,7 @@ async fn processor_feed(
         let (name, created_at) = feeds::processor_meta(conn, pid)?;
         Ok(FeedHead {
             title: match lang {
-                Lang::Da => format!("{name}s underdatabehandlere: ændringer"),
+                Lang::Da => format!("Underdatabehandlere anvendt af {name}: ændringer"),
                 Lang::En => format!("{name}: sub-processor changes"),
             },
             author: name,

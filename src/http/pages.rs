@@ -438,11 +438,17 @@ fn processor_view(
                 detail: entry
                     .filter(|_| a.change.kind != ChangeKind::Removal)
                     .map(|e| {
+                        // Lower case inside brackets: "(inden for EØS)".
+                        let location = lang.location(e.location);
+                        let mut chars = location.chars();
+                        let location: String = chars
+                            .next()
+                            .map(|first| first.to_lowercase().chain(chars).collect())
+                            .unwrap_or_default();
                         format!(
-                            "{}; {} ({})",
+                            "{}; {} ({location})",
                             lang.registration(e.registration.as_ref()),
                             lang.countries(&e.processing_locations),
-                            lang.location(e.location)
                         )
                     })
                     .unwrap_or_default(),

@@ -144,6 +144,8 @@ async fn each_reader_gets_the_processors_text_in_their_language(app: TestApp) {
     assert!(english.contains("Cloud platform hosting the DPG service"));
     assert!(!english.contains("Cloud-platform til drift af DPG-løsningen"));
     assert!(danish.contains("Qbox ApS overtager logningen"));
+    // Inside brackets in lower case, as DANISH.md has it.
+    assert!(danish.contains("Danmark (inden for EØS)"), "{danish}");
     assert!(
         english.contains("Qbox ApS overtager logningen"),
         "falls back"
