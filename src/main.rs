@@ -37,6 +37,14 @@ enum Command {
     },
     /// Load the demo data (the three seed agreements); loading twice changes nothing.
     Demo,
+    /// Write a new Ed25519 key for signing the evidence log's checkpoints to PATH (never over
+    /// an existing file) and print its verifier key; `serve` reads it from SUBREG_LOG_KEY.
+    Keygen {
+        path: std::path::PathBuf,
+        /// The key's name; by default the host of SUBREG_PUBLIC_URL.
+        #[arg(long)]
+        name: Option<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -98,6 +106,12 @@ fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Demo => load_demo(&settings),
+        Command::Keygen { path, name } => {
+            let name = name.unwrap_or_else(|| store::log::public_host(&settings.public_url));
+            let vkey = store::log::write_new_key(&path, &name)?;
+            println!("{vkey}");
+            Ok(())
+        }
     }
 }
 

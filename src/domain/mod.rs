@@ -7,6 +7,7 @@ pub mod deadline;
 pub mod error;
 pub mod event;
 pub mod geography;
+pub mod log;
 pub mod notice;
 pub mod party;
 pub mod registration;
