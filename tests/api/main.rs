@@ -18,6 +18,7 @@ mod compression;
 mod consent;
 mod cors;
 mod crash;
+mod evidence_log;
 mod feeds;
 mod hardening;
 mod helpers;
