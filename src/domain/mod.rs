@@ -6,6 +6,7 @@ pub mod change;
 pub mod deadline;
 pub mod error;
 pub mod event;
+pub mod evidence;
 pub mod geography;
 pub mod log;
 pub mod notice;

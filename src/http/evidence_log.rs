@@ -29,7 +29,12 @@ pub fn routes(routes: &mut Routes) {
             "/v1/processors/{pid}/log/consistency",
             consistency_proof,
         )
-        .add(Method::GET, "/.well-known/subreg/log-keys", log_keys);
+        .add(Method::GET, "/.well-known/subreg/log-keys", log_keys)
+        .add(
+            Method::GET,
+            "/v1/controllers/{cid}/evidence",
+            evidence_bundle,
+        );
 }
 
 const PLAIN: &str = "text/plain; charset=utf-8";
@@ -328,10 +333,108 @@ async fn log_keys(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok().content_type(PLAIN).body(body)
 }
 
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct EvidenceQuery {
+    /// The processor whose log the bundle is taken from; the controller must have an
+    /// agreement with it (else 403).
+    #[param(value_type = crate::domain::party::Slug, example = "timengo-dpg")]
+    pub processor: String,
+}
+
+/// The controller's evidence bundle
+///
+/// Requires a `controller` token whose `org` is `{cid}` (with an agreement with the
+/// processor), or an `admin` token. One JSON document an auditor can check without subreg
+/// (`subreg verify-evidence BUNDLE [--against OLDER_BUNDLE]`): the public events of the
+/// processor's log and those naming `{cid}`, nothing of other controllers, each as its leaf's
+/// object with its leaf hash and its inclusion proof to the latest signed checkpoint, that
+/// checkpoint, and the instance's verifier keys. 404 while the log has no checkpoint.
+#[utoipa::path(
+    get,
+    path = "/v1/controllers/{cid}/evidence",
+    tag = "evidence",
+    operation_id = "getEvidenceBundle",
+    params(super::openapi::ControllerId, EvidenceQuery),
+    responses(
+        (
+            status = 200,
+            description = "The bundle.",
+            body = crate::domain::evidence::Bundle,
+            example = json!({
+                "processor_id": "timengo-dpg",
+                "controller_id": "roskilde-kommune",
+                "verifier_keys": ["subreg.example+1e7a2b3c+AQ3grmFDJkL3pS2qDMVxbZ0J6a8ECqUsAmTfbFhJG5hH"],
+                "checkpoint": "subreg.example/processors/timengo-dpg\n1\nqJp0s9mnAqiUKyHyrx0yTsgAUz2NQrwZRhvx5ZkE6Gk=\n\n— subreg.example Az3grmFDJkL3pS2qDMVxbZ0J6a8ECqUsAmTfbFhJG5hHe2o+3FD/sXOCwL9WzrT4s0M0c0tCyqcQYf8hE3MNE0y+vA0=\n",
+                "size": 1,
+                "events": [{
+                    "event": {
+                        "id": "019ab3c4-5d6e-7f80-9a1b-2c3d4e5f6a7b",
+                        "index": 0,
+                        "type": "change.announced",
+                        "occurred_at": "2026-11-23T12:00:00.123456Z",
+                        "processor_id": "timengo-dpg",
+                        "controller_id": null,
+                        "visibility": "public",
+                        "data": {"id": "5b7e2f0a-3c1d-4e8f-9a6b-1c2d3e4f5a60", "kind": "addition"}
+                    },
+                    "leaf_hash": "a8a69b4b3ae9b4e1fbc3b7d4c1e5a8a7e4f7c0d7b1d2b7a1e9f1c3d5b7a9e1f3",
+                    "inclusion_proof": []
+                }]
+            })
+        ),
+        (status = 401, response = super::openapi::Unauthorized),
+        (status = 403, response = super::openapi::Forbidden),
+        (status = 404, response = NotFound),
+    )
+)]
+async fn evidence_bundle(
+    state: web::Data<AppState>,
+    actor: super::auth::Actor,
+    path: web::Path<String>,
+    query: web::Query<EvidenceQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let cid = path.into_inner();
+    let pid = query.into_inner().processor;
+    actor.require_controller(&cid)?;
+    let (agreement_cid, agreement_pid) = (cid.clone(), pid.clone());
+    let has_agreement = state
+        .db(move |conn| {
+            Ok(
+                crate::store::agreements::all_for_controller(conn, &agreement_cid)?
+                    .iter()
+                    .any(|a| a.processor_id == agreement_pid),
+            )
+        })
+        .await?;
+    if !has_agreement {
+        return Err(ApiError::Forbidden(format!(
+            "`{cid}` has no agreement with `{pid}`: its evidence is of the processors it has \
+             agreements with"
+        )));
+    }
+    let signer = state.log.clone();
+    let bundle = state
+        .db(move |conn| log::bundle(conn, &signer, &pid, &cid))
+        .await?;
+    Ok(HttpResponse::Ok().json(bundle))
+}
+
 /// The paths of this module in the OpenAPI document (http/openapi.rs).
 #[derive(utoipa::OpenApi)]
 #[openapi(
-    paths(latest_checkpoint, inclusion_proof, consistency_proof, log_keys),
-    components(schemas(InclusionProof, ConsistencyProof))
+    paths(
+        latest_checkpoint,
+        inclusion_proof,
+        consistency_proof,
+        log_keys,
+        evidence_bundle
+    ),
+    components(schemas(
+        InclusionProof,
+        ConsistencyProof,
+        crate::domain::evidence::Bundle,
+        crate::domain::evidence::BundleEvent
+    ))
 )]
 pub struct Api;

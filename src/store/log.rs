@@ -56,7 +56,7 @@ impl LogSigner {
     /// The current verifier key first, then the earlier ones.
     pub fn vkeys(&self) -> Vec<String> {
         std::iter::once(self.vkey.clone())
-            .chain(self.previous.iter().cloned())
+            .chain(self.previous.iter().filter(|k| **k != self.vkey).cloned())
             .collect()
     }
 
@@ -557,4 +557,57 @@ pub fn checkpoint_of_size(
         .select(StoredCheckpoint::as_select())
         .first(conn)
         .optional()?)
+}
+
+/// The controller's evidence bundle for one processor: its visible events, each with its
+/// inclusion proof to the latest checkpoint. `NotFound` while the log has no checkpoint.
+pub fn bundle(
+    conn: &mut DbConnection,
+    signer: &LogSigner,
+    processor_id: &str,
+    controller_id: &str,
+) -> Result<crate::domain::evidence::Bundle, StoreError> {
+    use crate::domain::evidence::{Bundle, BundleEvent};
+    let checkpoint = latest_checkpoint(conn, processor_id)?
+        .ok_or_else(|| StoreError::not_found("checkpoint of processor", processor_id))?;
+    let size = u64::try_from(checkpoint.size).unwrap_or(0);
+    let tree = stored_tree(conn, processor_id)?;
+    let reader = super::events::Reader::Controller(controller_id.to_string());
+    let mut events = Vec::new();
+    let mut page = super::PageRequest::first(super::page::MAX_LIMIT);
+    loop {
+        let found = super::events::list_for_processor(conn, processor_id, &reader, &page)?;
+        for event in &found.items {
+            let index = u64::try_from(event.log_index).unwrap_or(u64::MAX);
+            if index >= size {
+                continue;
+            }
+            let proof = tree
+                .inclusion(index, size)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let mut leaf = event.to_json();
+            let leaf_hash = leaf
+                .as_object_mut()
+                .and_then(|o| o.remove("leaf_hash"))
+                .and_then(|h| h.as_str().map(String::from))
+                .unwrap_or_default();
+            events.push(BundleEvent {
+                event: leaf,
+                leaf_hash,
+                inclusion_proof: proof.iter().map(tree::to_hex).collect(),
+            });
+        }
+        match found.next_cursor {
+            Some(after) => page.after = Some(after),
+            None => break,
+        }
+    }
+    Ok(Bundle {
+        processor_id: processor_id.to_string(),
+        controller_id: controller_id.to_string(),
+        verifier_keys: signer.vkeys(),
+        checkpoint: checkpoint.note,
+        size,
+        events,
+    })
 }

@@ -438,12 +438,137 @@ async fn existing_events_move_into_the_tree(app: TestApp) {
     assert_eq!(verify["checkpoint_size"], before.len());
 }
 
+fn verify_evidence(bundle: &Value, against: Option<&Value>) -> (bool, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, value: &Value| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, serde_json::to_vec_pretty(value).unwrap()).unwrap();
+        path
+    };
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_subreg"));
+    command
+        .arg("verify-evidence")
+        .arg(write("bundle.json", bundle))
+        .env("SUBREG_LOG", "warn");
+    if let Some(older) = against {
+        command.arg("--against").arg(write("older.json", older));
+    }
+    let out = command.output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+/// The controller's bundle holds its own and public events only and verifies offline; a
+/// full operator rewrite (edit, recompute the leaf, re-sign with the instance key) passes the
+/// server's own verify but not `verify-evidence --against` the bundle taken before.
+async fn a_bundle_verifies_offline_and_catches_a_rewrite(app: TestApp) {
+    two_customers(&app).await;
+    let path = "/v1/controllers/roskilde/evidence?processor=acme";
+    let lejre = app.get(path, Some(&controller("lejre"))).await;
+    lejre.problem(403);
+    let admin = app.get(path, Some(&admin())).await;
+    assert_eq!(admin.status, 200, "{}", admin.text);
+    let reply = app.get(path, Some(&controller("roskilde"))).await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    let before = reply.json();
+    let events = before["events"].as_array().unwrap();
+    assert!(events
+        .iter()
+        .any(|e| e["event"]["type"] == "objection.raised"));
+    for item in events {
+        let event = &item["event"];
+        assert!(
+            event["visibility"] == "public" || event["controller_id"] == "roskilde",
+            "{event}"
+        );
+    }
+    assert!(!reply.text.contains("lejre"), "nothing of another customer");
+    let (ok, report) = verify_evidence(&before, None);
+    assert!(ok, "{report}");
+    assert!(report.contains("verifies"), "{report}");
+
+    // The bundle itself altered: found offline.
+    let mut forged = before.clone();
+    let objection = forged["events"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|e| e["event"]["type"] == "objection.raised")
+        .unwrap();
+    objection["event"]["data"]["objection"]["reason"] = json!("yes");
+    let (ok, report) = verify_evidence(&forged, None);
+    assert!(!ok, "{report}");
+    assert!(
+        report.contains("leaf hash is not that of its content"),
+        "{report}"
+    );
+
+    // The operator rewrites roskilde's objection, recomputes its leaf and re-signs.
+    let id = events
+        .iter()
+        .find(|e| e["event"]["type"] == "objection.raised")
+        .unwrap()["event"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let pool = subreg::store::connect(&app.database_url, 1).unwrap();
+    let mut conn = pool.get().unwrap();
+    let payload: String = events::table
+        .filter(events::id.eq(&id))
+        .select(events::payload)
+        .first(&mut conn)
+        .unwrap();
+    let edited = payload.replacen("\"no\"", "\"yes\"", 1);
+    assert_ne!(edited, payload);
+    diesel::update(events::table.filter(events::id.eq(&id)))
+        .set(events::payload.eq(&edited))
+        .execute(&mut conn)
+        .unwrap();
+    let served = app
+        .get(
+            &format!("/v1/processors/acme/events/{id}"),
+            Some(&processor("acme")),
+        )
+        .await
+        .json();
+    diesel::update(events::table.filter(events::id.eq(&id)))
+        .set(events::leaf_hash.eq(hex::encode(leaf_hash_of(&served))))
+        .execute(&mut conn)
+        .unwrap();
+    diesel::sql_query("DELETE FROM log_checkpoints")
+        .execute(&mut conn)
+        .unwrap();
+    subreg::store::log::catch_up(&mut conn, &log_signer(), chrono::Utc::now()).unwrap();
+    let verify = app
+        .get(
+            "/v1/processors/acme/events/verify",
+            Some(&processor("acme")),
+        )
+        .await
+        .json();
+    assert_eq!(
+        verify["valid"], true,
+        "a perfect rewrite fools the server: {verify}"
+    );
+    let after = app.get(path, Some(&controller("roskilde"))).await.json();
+    let (ok, report) = verify_evidence(&after, None);
+    assert!(ok, "in itself the rewritten log is consistent: {report}");
+    let (ok, report) = verify_evidence(&after, Some(&before));
+    assert!(!ok, "{report}");
+    assert!(report.contains("rewritten"), "{report}");
+}
+
 on_both_backends!(
     leaves_inclusion_and_checkpoint_verify_independently,
     controllers_get_proofs_of_their_own_and_public_events_only,
     tampering_in_the_database_is_found,
     newest_event_deleted_is_found,
     existing_events_move_into_the_tree,
+    a_bundle_verifies_offline_and_catches_a_rewrite,
 );
 
 #[test]
