@@ -562,6 +562,25 @@ async fn a_bundle_verifies_offline_and_catches_a_rewrite(app: TestApp) {
     assert!(report.contains("rewritten"), "{report}");
 }
 
+/// After a key rotation the old verifier key stays listed, after the current one.
+async fn previous_keys_stay_listed(app: TestApp) {
+    let (_, old) = subreg::store::log::generate_key("subreg-test").unwrap();
+    let backend = if app.database_url.starts_with("postgres") {
+        Backend::Postgres
+    } else {
+        Backend::Sqlite
+    };
+    let rotated = spawn_app_with(backend, |s| s.log_previous_keys = vec![old.clone()])
+        .await
+        .unwrap();
+    let keys = rotated.get("/.well-known/subreg/log-keys", None).await;
+    assert_eq!(keys.status, 200, "{}", keys.text);
+    let lines: Vec<&str> = keys.text.lines().collect();
+    assert_eq!(lines.len(), 2, "{}", keys.text);
+    assert!(lines[0].starts_with("subreg-test+"));
+    assert_eq!(lines[1], old);
+}
+
 on_both_backends!(
     leaves_inclusion_and_checkpoint_verify_independently,
     controllers_get_proofs_of_their_own_and_public_events_only,
@@ -569,6 +588,7 @@ on_both_backends!(
     newest_event_deleted_is_found,
     existing_events_move_into_the_tree,
     a_bundle_verifies_offline_and_catches_a_rewrite,
+    previous_keys_stay_listed,
 );
 
 #[test]
