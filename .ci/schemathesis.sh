@@ -96,6 +96,10 @@ fuzz() {
   export SUBREG_JWT_SECRET
   SUBREG_JWT_SECRET=$("$VENV/bin/python" -c 'import secrets; print(secrets.token_hex(32))')
   export SUBREG_TEST_CLOCK=1
+  # The evidence log's signing key (PostgreSQL has no default): a new one per run.
+  export SUBREG_LOG_KEY="$OUT/log-$backend.key"
+  rm -f "$SUBREG_LOG_KEY"
+  "$BIN" keygen "$SUBREG_LOG_KEY" >/dev/null
   # Nothing may leave the machine: the dispatcher stays off.
   export SUBREG_WEBHOOK_DISPATCHER=0
   export SUBREG_LOG=info

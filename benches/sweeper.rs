@@ -124,17 +124,25 @@ fn run(label: &str, url: &str) -> Result<(), Box<dyn std::error::Error>> {
     let mut conn = pool.get()?;
     setup(&mut conn, count)?;
     let after_deadline = Clock::System.now() + chrono::Duration::days(8);
+    let (skey, _) = store::log::generate_key("bench")?;
+    let signer = std::sync::Arc::new(store::log::LogSigner::new(&skey, "bench", vec![])?);
     let started = Instant::now();
-    let closed =
-        lifecycle::close_due_windows(&mut conn, after_deadline, lifecycle::DEFAULT_SWEEP_BATCH)?;
+    let closed = store::log::with_signer(&signer, || {
+        lifecycle::close_due_windows(&mut conn, after_deadline, lifecycle::DEFAULT_SWEEP_BATCH)
+    })?;
     let seconds = started.elapsed().as_secs_f64();
     println!(
         "  sweeper closed {closed} windows in {seconds:.2} s ({:.0} windows/s)",
         closed as f64 / seconds
     );
-    let verified = store::events::verify_chain(&mut conn, "bench-processor")?;
+    let verified = store::log::verify(
+        &mut conn,
+        &signer,
+        "bench-processor",
+        &store::events::Reader::Everything,
+    )?;
     println!(
-        "  evidence chain of {} events valid: {}",
+        "  evidence log of {} events valid: {}",
         verified.events, verified.valid
     );
     Ok(())

@@ -64,7 +64,7 @@ async fn run(label: &str, database_url: &str, n: usize, receiver: &str) {
             for chunk in rows.chunks(500) {
                 subreg::insert_rows!(conn, e::table, chunk)?;
             }
-            Ok::<_, diesel::result::Error>(())
+            Ok::<_, subreg::store::StoreError>(())
         })
         .expect("endpoints");
     }

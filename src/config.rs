@@ -38,6 +38,11 @@ pub struct Settings {
     /// `SUBREG_METRICS_TOKEN`: /metrics needs `Authorization: Bearer <token>`; without
     /// SUBREG_METRICS_BIND this also turns /metrics on on the public port.
     pub metrics_token: Option<String>,
+    /// `SUBREG_LOG_KEY`: the file with the evidence log's signing key (`subreg keygen`).
+    pub log_key: Option<std::path::PathBuf>,
+    /// `SUBREG_LOG_PREVIOUS_KEYS`: verifier keys of earlier log keys, comma-separated; still
+    /// published so checkpoints they signed verify.
+    pub log_previous_keys: Vec<String>,
 }
 
 /// How log lines are written (`SUBREG_LOG_FORMAT`).
@@ -270,6 +275,16 @@ impl Settings {
             log_format,
             metrics_bind,
             metrics_token,
+            log_key: get("SUBREG_LOG_KEY").map(std::path::PathBuf::from),
+            log_previous_keys: get("SUBREG_LOG_PREVIOUS_KEYS")
+                .map(|keys| {
+                    keys.split(',')
+                        .map(str::trim)
+                        .filter(|k| !k.is_empty())
+                        .map(String::from)
+                        .collect()
+                })
+                .unwrap_or_default(),
         })
     }
 }

@@ -82,6 +82,21 @@ impl Application {
         } else {
             settings.public_url.clone()
         };
+        let log_signer = std::sync::Arc::new(
+            store::log::load_signer(
+                settings.log_key.as_deref(),
+                &store::db::DatabaseTarget::parse(&settings.database_url)?,
+                &public_url,
+                settings.log_previous_keys.clone(),
+            )
+            .map_err(StartError::Config)?,
+        );
+        {
+            // Events written without a key (`subreg demo`) or before the log existed get their
+            // leaves and a signed checkpoint now.
+            let mut conn = pool.get().map_err(store::StoreError::from)?;
+            store::log::catch_up(&mut conn, &log_signer, clock.now())?;
+        }
         let wake = std::sync::Arc::new(tokio::sync::Notify::new());
         actix_web::rt::spawn(
             notify::sweeper::Sweeper {
@@ -90,6 +105,7 @@ impl Application {
                 interval: settings.sweep_interval,
                 batch: settings.sweep_batch,
                 wake: wake.clone(),
+                log: log_signer.clone(),
             }
             .run_until_stopped(),
         );
@@ -101,7 +117,8 @@ impl Application {
                 settings.sweep_interval,
             )
             .map_err(StartError::Config)?
-            .with_metrics(metrics.clone());
+            .with_metrics(metrics.clone())
+            .with_log_signer(log_signer.clone());
             let (stop, stopped) = notify::dispatcher::stop_signal();
             Some((
                 stop,
@@ -127,6 +144,7 @@ impl Application {
                 .is_sqlite()
                 .then(http::gate::sqlite_writers),
             metrics,
+            log: log_signer,
         });
         let (metrics_server, metrics_port) = match settings.metrics_bind {
             Some(bind) => {

@@ -37,6 +37,22 @@ enum Command {
     },
     /// Load the demo data (the three seed agreements); loading twice changes nothing.
     Demo,
+    /// Write a new Ed25519 key for signing the evidence log's checkpoints to PATH (never over
+    /// an existing file) and print its verifier key; `serve` reads it from SUBREG_LOG_KEY.
+    /// Check an evidence bundle (GET /v1/controllers/{cid}/evidence) offline: the checkpoint's
+    /// signature, every leaf and inclusion proof, and with --against that the log only grew
+    /// since an older bundle. Prints a report; exits non-zero on any failure.
+    VerifyEvidence {
+        bundle: std::path::PathBuf,
+        #[arg(long)]
+        against: Option<std::path::PathBuf>,
+    },
+    Keygen {
+        path: std::path::PathBuf,
+        /// The key's name; by default the host of SUBREG_PUBLIC_URL.
+        #[arg(long)]
+        name: Option<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -98,6 +114,39 @@ fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Demo => load_demo(&settings),
+        Command::VerifyEvidence { bundle, against } => {
+            let read =
+                |path: &std::path::Path| -> Result<subreg::domain::evidence::Bundle, String> {
+                    let text = std::fs::read_to_string(path)
+                        .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
+                    serde_json::from_str(&text)
+                        .map_err(|e| format!("`{}` is not an evidence bundle: {e}", path.display()))
+                };
+            let bundle = read(&bundle)?;
+            let older = against.as_deref().map(read).transpose()?;
+            let report = subreg::domain::evidence::verify(&bundle, older.as_ref());
+            for line in &report.checked {
+                println!("ok: {line}");
+            }
+            for failure in &report.failures {
+                println!("FAILED: {failure}");
+            }
+            if report.ok() {
+                println!(
+                    "evidence of `{}` in the log of `{}` verifies",
+                    bundle.controller_id, bundle.processor_id
+                );
+                Ok(())
+            } else {
+                Err(format!("{} check(s) failed", report.failures.len()))
+            }
+        }
+        Command::Keygen { path, name } => {
+            let name = name.unwrap_or_else(|| store::log::public_host(&settings.public_url));
+            let vkey = store::log::write_new_key(&path, &name)?;
+            println!("{vkey}");
+            Ok(())
+        }
     }
 }
 

@@ -1,6 +1,5 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 /// The kinds of event in the evidence log; the strings are the contract of feeds and webhooks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -89,25 +88,31 @@ impl EventType {
     }
 }
 
-/// An event as the evidence log stores it and a webhook sends it, byte for byte: the input of
-/// its chain hash. `GET /v1/processors/{pid}/events/{eid}` shows the same members plus
-/// `prev_hash` and `hash` (see Event).
+/// An event as its leaf in the evidence log holds it and a webhook sends it: the RFC 8785
+/// canonical JSON of these members is the leaf (see domain::log). The schema of the webhook
+/// body; `GET /v1/processors/{pid}/events/{eid}` shows the same members plus `leaf_hash`.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct EventBody<'a> {
+pub struct EventBody {
     /// The event's id (a UUIDv7); a webhook sends it as `webhook-id` too.
     #[schema(format = "uuid", example = "019ab3c4-5d6e-7f80-9a1b-2c3d4e5f6a7b")]
-    pub id: &'a str,
+    pub id: String,
+    /// The event's position in its processor's log, from 0.
+    #[schema(minimum = 0)]
+    pub index: u64,
     #[serde(rename = "type")]
     pub event_type: EventType,
     /// RFC 3339 in UTC, to the microsecond.
     pub occurred_at: DateTime<Utc>,
     /// The processor whose evidence log holds the event.
     #[schema(value_type = crate::domain::party::Slug)]
-    pub processor_id: &'a str,
+    pub processor_id: String,
     /// The controller the event concerns, or null for a processor-wide event.
     #[schema(required = true, example = "roskilde-kommune")]
-    pub controller_id: Option<&'a str>,
+    pub controller_id: Option<String>,
+    /// Who may see the event: `public`, `controller` (the one it names, and the processor) or
+    /// `processor`.
+    pub visibility: crate::domain::log::Visibility,
     /// By event type:
     ///
     /// - `change.announced`, `change.effective`, `change.withdrawn`: the Change (without
@@ -119,40 +124,7 @@ pub struct EventBody<'a> {
     /// - `endpoint.disabled`: `endpoint_id`, `owner_kind` (`processor` or `controller`),
     ///   `owner_id`, `reason`, `failing_since` (date-time or null) and `disabled_at`.
     #[schema(value_type = Object)]
-    pub data: &'a serde_json::Value,
-}
-
-/// The first `prev_hash` of every processor's chain.
-pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
-
-/// `hash = sha256(prev_hash || payload)`, with `prev_hash` as its 64 hex characters.
-pub fn chain_hash(prev_hash: &str, payload: &str) -> String {
-    let mut hasher = Sha256::new();
-    hasher.update(prev_hash.as_bytes());
-    hasher.update(payload.as_bytes());
-    hex::encode(hasher.finalize())
-}
-
-/// A link of the chain as stored: enough to recompute it.
-pub struct ChainLink<'a> {
-    pub id: &'a str,
-    pub payload: &'a str,
-    pub prev_hash: &'a str,
-    pub hash: &'a str,
-}
-
-/// Walks a processor's events in order and returns the id of the first one that does not
-/// follow from its predecessor, or `None` when the chain is intact.
-pub fn first_broken<'a>(links: impl IntoIterator<Item = ChainLink<'a>>) -> Option<String> {
-    let mut expected_prev = GENESIS_HASH.to_string();
-    for link in links {
-        let recomputed = chain_hash(link.prev_hash, link.payload);
-        if link.prev_hash != expected_prev || link.hash != recomputed {
-            return Some(link.id.to_string());
-        }
-        expected_prev = recomputed;
-    }
-    None
+    pub data: serde_json::Value,
 }
 
 /// The schema of a hash in the evidence log: SHA-256 in lowercase hex.
@@ -173,49 +145,6 @@ impl utoipa::ToSchema for Sha256Hex {}
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn chain_detects_an_altered_payload() {
-        let h1 = chain_hash(GENESIS_HASH, "{\"a\":1}");
-        let h2 = chain_hash(&h1, "{\"b\":2}");
-        let intact = [
-            ChainLink {
-                id: "e1",
-                payload: "{\"a\":1}",
-                prev_hash: GENESIS_HASH,
-                hash: &h1,
-            },
-            ChainLink {
-                id: "e2",
-                payload: "{\"b\":2}",
-                prev_hash: &h1,
-                hash: &h2,
-            },
-        ];
-        assert_eq!(first_broken(intact), None);
-        let altered = [
-            ChainLink {
-                id: "e1",
-                payload: "{\"a\":9}",
-                prev_hash: GENESIS_HASH,
-                hash: &h1,
-            },
-            ChainLink {
-                id: "e2",
-                payload: "{\"b\":2}",
-                prev_hash: &h1,
-                hash: &h2,
-            },
-        ];
-        assert_eq!(first_broken(altered).as_deref(), Some("e1"));
-        let removed_first = [ChainLink {
-            id: "e2",
-            payload: "{\"b\":2}",
-            prev_hash: &h1,
-            hash: &h2,
-        }];
-        assert_eq!(first_broken(removed_first).as_deref(), Some("e2"));
-    }
 
     #[test]
     fn event_types_round_trip() {

@@ -1,11 +1,12 @@
-//! The evidence log of a processor: its hash-chained events, one page or one event at a time,
+//! The evidence log of a processor: its events, one page or one event at a time,
 //! and the check of the chain. Who may read which event is decided here for all three routes.
 
 use super::auth::{Actor, MaybeActor, Role};
 use super::error::ApiError;
 use super::openapi::{EventId, Forbidden, NotFound, Paging, ProcessorId, ValidationFailed};
 use super::{AppState, PageQuery, Routes};
-use crate::store::events::{ChainVerification, Event};
+use crate::store::events::Event;
+use crate::store::log::LogVerification;
 use crate::store::{agreements, events, feeds, organisations};
 use actix_web::http::Method;
 use actix_web::{web, HttpResponse};
@@ -26,7 +27,7 @@ pub fn routes(routes: &mut Routes) {
 
 /// The evidence log is for the processor itself and for controllers with an agreement with it;
 /// a controller reads only the public events and those that name it.
-async fn require_evidence_reader(
+pub(crate) async fn require_evidence_reader(
     state: &AppState,
     actor: &Actor,
     pid: &str,
@@ -57,15 +58,14 @@ async fn require_evidence_reader(
 /// Requires a `processor` token whose `org` is `{pid}`, a `controller` token whose `org`
 /// has an agreement with `{pid}`, or an `admin` token.
 ///
-/// The processor and admins see every event. A controller sees the public events (those
-/// naming no controller, except `endpoint.disabled` of the processor's own endpoints) and
-/// the events that name it (`controller_id` = its org), nothing of other controllers; the
-/// cursor pages through that filtered list.
+/// The processor and admins see every event. A controller sees the events with
+/// `visibility: public` and those with `visibility: controller` that name it
+/// (`controller_id` = its org), nothing of other controllers and nothing with `visibility:
+/// processor`; the cursor pages through that filtered list.
 ///
-/// The processor's events, oldest first, paginated, each with its place in the hash chain:
-/// `hash = sha256(prev_hash || the event's stored JSON bytes)` in lowercase hex, the first
-/// `prev_hash` being 64 zeros. The event JSON without `prev_hash` and `hash` is the stored
-/// evidence.
+/// The processor's events, oldest first, paginated, each with its `index` in the processor's
+/// Merkle tree and its `leaf_hash`: the event without `leaf_hash` is the leaf's object, and
+/// `leaf_hash = SHA-256(0x00 || RFC 8785 canonical JSON of it)` (README: the leaf recipe).
 #[utoipa::path(
     get,
     path = "/v1/processors/{pid}/events",
@@ -110,11 +110,12 @@ async fn list_events(
 /// Requires a `processor` token whose `org` is `{pid}`, a `controller` token whose `org`
 /// has an agreement with `{pid}`, or an `admin` token.
 ///
-/// Recomputes the processor's hash chain from the stored bytes and reports the first event
-/// that does not follow from its predecessor. Events cut off the end are detected through
-/// the chain head and the event count kept on the processor. The whole log is checked
-/// whoever asks; a controller gets the result (`valid`, `events`, `head`) but
-/// `first_broken` only when it may see that event (else null).
+/// Recomputes every event's leaf from its stored row (id, index, type, time, processor,
+/// controller, visibility, data) and holds it against the stored leaf hash, then rebuilds the
+/// Merkle tree and holds its roots against every signed checkpoint: an edited column, a
+/// removed event, a leaf hash recomputed after an edit, or a forged checkpoint all make
+/// `valid` false. The whole log is checked whoever asks; a controller gets `first_broken`
+/// only when it may see that event (else null), and never `problem`.
 #[utoipa::path(
     get,
     path = "/v1/processors/{pid}/events/verify",
@@ -125,12 +126,14 @@ async fn list_events(
         (
             status = 200,
             description = "The result of the check.",
-            body = ChainVerification,
+            body = LogVerification,
             example = json!({
                 "valid": true,
                 "events": 42,
-                "head": "5d41402abc4b2a76b9719d911017c5925d41402abc4b2a76b9719d911017c592",
-                "first_broken": null
+                "checkpoint_size": 42,
+                "root": "5d41402abc4b2a76b9719d911017c5925d41402abc4b2a76b9719d911017c592",
+                "first_broken": null,
+                "problem": null
             })
         ),
         (status = 403, response = Forbidden),
@@ -145,15 +148,17 @@ async fn verify_events(
     let pid = path.into_inner();
     let reader = require_evidence_reader(&state, &actor, &pid).await?;
     let verification = state
-        .db(move |conn| events::verify_chain_for(conn, &pid, &reader))
+        .db({
+            let log = state.log.clone();
+            move |conn| crate::store::log::verify(conn, &log, &pid, &reader)
+        })
         .await?;
     Ok(HttpResponse::Ok().json(verification))
 }
 
 /// One event (the target of a feed entry's `related` link)
 ///
-/// Public when the event concerns no single controller (`controller_id` null), except
-/// `endpoint.disabled` of the processor's own endpoints. Otherwise it needs the same token
+/// Public when its `visibility` is `public`. Otherwise it needs the same token
 /// as the evidence log: a `processor` token for `{pid}`, a `controller` token whose `org`
 /// has an agreement with `{pid}`, or an `admin` token; for a controller an event that
 /// names another controller (or is the processor's own) is a 404, like an unknown event.
@@ -165,7 +170,7 @@ async fn verify_events(
     security((), ("bearerAuth" = [])),
     params(ProcessorId, EventId),
     responses(
-        (status = 200, description = "The event JSON with its place in the hash chain.", body = Event),
+        (status = 200, description = "The event JSON with its index and leaf hash.", body = Event),
         (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
     )

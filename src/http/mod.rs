@@ -15,6 +15,7 @@ pub mod cors;
 pub mod encoding;
 pub mod error;
 pub mod events;
+pub mod evidence_log;
 pub mod feeds;
 pub mod gate;
 pub mod guard;
@@ -60,6 +61,8 @@ pub struct AppState {
     pub write_gate: Option<std::sync::Arc<tokio::sync::Semaphore>>,
     /// What /metrics reports; the observe middleware counts every request here.
     pub metrics: std::sync::Arc<crate::metrics::Metrics>,
+    /// Signs the evidence log's checkpoints at the end of every write that appends events.
+    pub log: std::sync::Arc<crate::store::log::LogSigner>,
 }
 
 impl AppState {
@@ -74,10 +77,10 @@ impl AppState {
         F: FnOnce(&mut DbConnection) -> Result<T, StoreError> + Send + 'static,
         T: Send + 'static,
     {
-        let pool = self.pool.clone();
+        let (pool, log) = (self.pool.clone(), self.log.clone());
         let result = web::block(move || {
             let mut conn = pool.get()?;
-            work(&mut conn)
+            crate::store::log::with_signer(&log, || work(&mut conn))
         })
         .await?;
         result.map_err(ApiError::from)
@@ -123,6 +126,7 @@ pub fn register(cfg: &mut web::ServiceConfig, test_clock: bool) -> Vec<(Method, 
     processors::routes(&mut routes);
     // /events/verify must be matched before /events/{eid}: events::routes adds them in that order.
     events::routes(&mut routes);
+    evidence_log::routes(&mut routes);
     changes::routes(&mut routes);
     controllers::routes(&mut routes);
     windows::routes(&mut routes);

@@ -104,6 +104,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
         super::metrics::Api::openapi(),
         super::processors::Api::openapi(),
         super::events::Api::openapi(),
+        super::evidence_log::Api::openapi(),
         super::controllers::Api::openapi(),
         super::agreements::Api::openapi(),
         super::agreement_import::Api::openapi(),

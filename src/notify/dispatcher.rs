@@ -53,6 +53,8 @@ struct InFlight {
 
 pub struct Dispatcher {
     pool: Pool,
+    /// Signs the checkpoint when a disabled endpoint appends `endpoint.disabled`.
+    log: Option<Arc<crate::store::log::LogSigner>>,
     clock: Clock,
     settings: WebhookSettings,
     poll: Duration,
@@ -88,6 +90,7 @@ impl Dispatcher {
             .build()
             .map_err(|e| format!("webhook HTTP client: {e}"))?;
         Ok(Dispatcher {
+            log: None,
             policy: ssrf::Policy {
                 allow_http: settings.allow_http,
                 allow_private: settings.allow_private,
@@ -107,6 +110,11 @@ impl Dispatcher {
     /// Counts attempts in `metrics` (the application's, served at /metrics).
     pub fn with_metrics(mut self, metrics: Arc<crate::metrics::Metrics>) -> Self {
         self.metrics = metrics;
+        self
+    }
+
+    pub fn with_log_signer(mut self, log: Arc<crate::store::log::LogSigner>) -> Self {
+        self.log = Some(log);
         self
     }
 
@@ -349,9 +357,15 @@ impl Dispatcher {
             let pool = self.pool.clone();
             let now = self.clock.now();
             let batch = Arc::clone(&records);
+            let log = self.log.clone();
             let result = tokio::task::spawn_blocking(move || {
                 let mut conn = pool.get()?;
-                webhooks::record(&mut conn, &batch, now, disable_after)
+                match &log {
+                    Some(log) => crate::store::log::with_signer(log, || {
+                        webhooks::record(&mut conn, &batch, now, disable_after)
+                    }),
+                    None => webhooks::record(&mut conn, &batch, now, disable_after),
+                }
             })
             .await
             .map_err(|e| StoreError::Config(format!("record task: {e}")))?;

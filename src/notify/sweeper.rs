@@ -17,14 +17,19 @@ pub struct Sweeper {
     /// Windows closed per transaction.
     pub batch: i64,
     pub wake: Arc<Notify>,
+    /// Signs the checkpoints of the logs a sweep appends to.
+    pub log: Arc<store::log::LogSigner>,
 }
 
 impl Sweeper {
     pub async fn run_until_stopped(self) {
         loop {
             let (pool, clock, batch) = (self.pool.clone(), self.clock.clone(), self.batch);
-            let swept =
-                actix_web::rt::task::spawn_blocking(move || sweep_once(&pool, &clock, batch)).await;
+            let log = self.log.clone();
+            let swept = actix_web::rt::task::spawn_blocking(move || {
+                store::log::with_signer(&log, || sweep_once(&pool, &clock, batch))
+            })
+            .await;
             match swept {
                 Ok(Ok(report)) if report != store::lifecycle::SweepReport::default() => {
                     log::info!(

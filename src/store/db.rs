@@ -175,7 +175,7 @@ pub fn ping(conn: &mut DbConnection) -> Result<(), StoreError> {
 pub fn write_transaction<T, E, F>(conn: &mut DbConnection, f: F) -> Result<T, E>
 where
     F: FnOnce(&mut DbConnection) -> Result<T, E>,
-    E: From<diesel::result::Error>,
+    E: From<diesel::result::Error> + From<super::StoreError>,
 {
     match conn {
         DbConnection::Sqlite(sqlite) => {
@@ -184,7 +184,11 @@ where
         DbConnection::Postgresql(pg) => AnsiTransactionManager::begin_transaction(pg)?,
     }
     type Manager = <DbConnection as Connection>::TransactionManager;
-    let result = match f(conn) {
+    // A write that appended events ends with the signed checkpoints of the logs it touched.
+    let result = match f(conn).and_then(|value| {
+        super::log::seal(conn)?;
+        Ok(value)
+    }) {
         Ok(value) => match Manager::commit_transaction(conn) {
             Ok(()) => Ok(value),
             Err(commit_error) => {
@@ -202,6 +206,7 @@ where
     super::webhooks::transaction_finished(result.is_ok());
     // Lets the feeds trust their cached versions until events are committed here.
     super::events::transaction_finished(result.is_ok());
+    super::log::transaction_finished();
     result
 }
 

@@ -1,6 +1,7 @@
 use super::schema::{events, processors};
 use super::{from_db, to_db, DbConnection, Page, PageRequest, StoreError};
-use crate::domain::event::{chain_hash, first_broken, ChainLink, EventBody, EventType};
+use crate::domain::event::EventType;
+use crate::domain::log::{self as tree, LeafEvent, Visibility};
 use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -23,8 +24,9 @@ pub struct StoredEvent {
     pub event_type: String,
     pub occurred_at: NaiveDateTime,
     pub payload: String,
-    pub prev_hash: String,
-    pub hash: String,
+    pub visibility: String,
+    pub log_index: i64,
+    pub leaf_hash: String,
 }
 
 impl StoredEvent {
@@ -32,29 +34,38 @@ impl StoredEvent {
         from_db(self.occurred_at)
     }
 
-    /// The event JSON as the API shows it: the stored evidence plus its chain hashes. For an
-    /// event this server wrote that is an [`Event`]; a stored event altered behind the server's
-    /// back is still shown as it is stored (and `verify` finds it).
+    /// The event JSON as the API shows it: the members of its leaf, from the stored row, plus
+    /// the stored leaf hash. For an event this server wrote that is an [`Event`]; a row
+    /// altered behind the server's back is shown as it is stored (and `verify` finds it).
     pub fn to_json(&self) -> serde_json::Value {
-        let mut value: serde_json::Value =
+        let payload: serde_json::Value =
             serde_json::from_str(&self.payload).unwrap_or(serde_json::Value::Null);
-        if let Some(object) = value.as_object_mut() {
-            object.insert("prev_hash".into(), self.prev_hash.clone().into());
-            object.insert("hash".into(), self.hash.clone().into());
-        }
-        value
+        serde_json::json!({
+            "id": self.id,
+            "index": self.log_index,
+            "type": self.event_type,
+            "occurred_at": self.occurred_at(),
+            "processor_id": self.processor_id,
+            "controller_id": self.controller_id,
+            "visibility": self.visibility,
+            "data": payload.get("data").cloned().unwrap_or(serde_json::Value::Null),
+            "leaf_hash": self.leaf_hash,
+        })
     }
 }
 
-/// One event of a processor's evidence log as the API shows it: the stored event JSON (see
-/// EventBody) plus its place in the hash chain. `hash = sha256(prev_hash || stored JSON bytes)`;
-/// the first `prev_hash` is 64 zeros.
+/// One event of a processor's evidence log as the API shows it: the members of its leaf
+/// (see EventBody; the leaf is their RFC 8785 canonical JSON) plus the leaf's hash
+/// `SHA-256(0x00 || leaf)`.
 // What `StoredEvent::to_json` serves for every event this server wrote (a test checks it).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Event {
     #[schema(format = "uuid", example = "019ab3c4-5d6e-7f80-9a1b-2c3d4e5f6a7b")]
     pub id: String,
+    /// The event's position in its processor's log, from 0.
+    #[schema(minimum = 0)]
+    pub index: u64,
     #[serde(rename = "type")]
     pub event_type: EventType,
     /// RFC 3339 in UTC, to the microsecond.
@@ -64,15 +75,14 @@ pub struct Event {
     /// The controller the event concerns, or null for a processor-wide event.
     #[schema(required = true, example = "roskilde-kommune")]
     pub controller_id: Option<String>,
+    /// Who may see the event.
+    pub visibility: Visibility,
     /// The object as the API shows it, by event type (see EventBody).
     #[schema(value_type = Object)]
     pub data: serde_json::Value,
-    /// The `hash` of the event before it in the processor's chain (64 zeros for the first).
+    /// `SHA-256(0x00 || leaf)` in hex: the leaf hash in the processor's Merkle tree.
     #[schema(value_type = crate::domain::event::Sha256Hex)]
-    pub prev_hash: String,
-    /// SHA-256, in hex, of `prev_hash` followed by the stored event JSON.
-    #[schema(value_type = crate::domain::event::Sha256Hex)]
-    pub hash: String,
+    pub leaf_hash: String,
 }
 
 /// Takes the processor's chain for this transaction: a row lock on PostgreSQL, the write
@@ -140,63 +150,74 @@ pub fn append_batch(
         return Ok(Vec::new());
     }
     lock_chain(conn, processor_id)?;
-    let mut head: String = processors::table
+    let first_index: i64 = processors::table
         .find(processor_id)
-        .select(processors::chain_head)
+        .select(processors::event_count)
         .first(conn)?;
     // Stored with microsecond precision so the JSON and the column agree on both backends.
     let occurred_at = now.trunc_subsecs(6);
     let mut rows = Vec::with_capacity(batch.len());
     let mut ids = Vec::with_capacity(batch.len());
-    for event in &batch {
+    let mut visibilities = Vec::with_capacity(batch.len());
+    for (offset, event) in batch.iter().enumerate() {
         if event.processor_id != processor_id {
             return Err(StoreError::Corrupt(format!(
-                "event for `{}` appended to the chain of `{processor_id}`",
+                "event for `{}` appended to the log of `{processor_id}`",
                 event.processor_id
             )));
         }
         let id = uuid::Uuid::now_v7().to_string();
-        let payload = serde_json::to_string(&EventBody {
+        let index = first_index + offset as i64;
+        let visibility = Visibility::of(event.event_type.as_str(), event.controller_id.as_deref());
+        // The payload is the leaf itself: what a webhook sends is what the log hashed.
+        let leaf = LeafEvent {
             id: &id,
-            event_type: event.event_type,
+            index: u64::try_from(index).unwrap_or(u64::MAX),
+            event_type: event.event_type.as_str(),
             occurred_at,
             processor_id,
             controller_id: event.controller_id.as_deref(),
+            visibility: visibility.as_str(),
             data: &event.data,
-        })
-        .map_err(|e| StoreError::Corrupt(format!("event not serialisable: {e}")))?;
-        let hash = chain_hash(&head, &payload);
-        let prev_hash = std::mem::replace(&mut head, hash.clone());
+        }
+        .canonical()
+        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let leaf_hash = tree::to_hex(&tree::leaf_hash(leaf.as_bytes()));
         ids.push(id.clone());
+        visibilities.push(visibility);
         rows.push((
             events::id.eq(id),
             events::processor_id.eq(processor_id.to_string()),
             events::controller_id.eq(event.controller_id.clone()),
             events::event_type.eq(event.event_type.as_str()),
             events::occurred_at.eq(to_db(occurred_at)),
-            events::payload.eq(payload),
-            events::prev_hash.eq(prev_hash),
-            events::hash.eq(hash),
+            events::payload.eq(leaf),
+            // The hash chain these columns held ended with the Merkle log (README).
+            events::prev_hash.eq(""),
+            events::hash.eq(""),
+            events::visibility.eq(visibility.as_str()),
+            events::log_index.eq(index),
+            events::leaf_hash.eq(leaf_hash),
         ));
     }
     for chunk in rows.chunks(INSERT_CHUNK) {
         crate::insert_rows!(conn, events::table, chunk)?;
     }
     EVENTS_DIRTY.with(|d| d.set(true));
+    super::log::appended(processor_id, occurred_at);
     diesel::update(processors::table.find(processor_id))
-        .set((
-            processors::chain_head.eq(&head),
-            processors::event_count.eq(processors::event_count + batch.len() as i64),
-        ))
+        .set(processors::event_count.eq(processors::event_count + batch.len() as i64))
         .execute(conn)?;
     // The transactional outbox: delivery rows are written with the events or not at all.
     let outbox: Vec<_> = batch
         .iter()
         .zip(&ids)
-        .map(|(event, id)| super::webhooks::OutboxEvent {
+        .zip(&visibilities)
+        .map(|((event, id), visibility)| super::webhooks::OutboxEvent {
             id,
             event_type: event.event_type,
             controller_id: event.controller_id.as_deref(),
+            visibility: *visibility,
             data: &event.data,
         })
         .collect();
@@ -214,21 +235,24 @@ pub enum Reader {
     Controller(String),
 }
 
-/// The event type no controller sees although it names none: a processor's own endpoint
-/// being disabled is the processor's business.
-const PROCESSOR_ONLY: EventType = EventType::EndpointDisabled;
-
-/// Public events, as SQL: processor-wide (naming no controller) and not processor-only.
-pub(crate) type Public = diesel::dsl::And<
-    diesel::dsl::IsNull<events::controller_id>,
-    diesel::dsl::NotEq<events::event_type, &'static str>,
->;
+/// Public events, as SQL.
+pub(crate) type Public = diesel::dsl::Eq<events::visibility, &'static str>;
 
 /// Public events, as SQL. [`StoredEvent::is_public`] is the same rule in Rust.
 pub(crate) fn public() -> Public {
-    events::controller_id
-        .is_null()
-        .and(events::event_type.ne(PROCESSOR_ONLY.as_str()))
+    events::visibility.eq(Visibility::Public.as_str())
+}
+
+/// The events a controller sees beyond the public ones: those naming it, as SQL.
+pub(crate) type Named = diesel::dsl::And<
+    diesel::dsl::Eq<events::visibility, &'static str>,
+    diesel::dsl::Eq<events::controller_id, String>,
+>;
+
+pub(crate) fn named(controller_id: &str) -> Named {
+    events::visibility
+        .eq(Visibility::Controller.as_str())
+        .and(events::controller_id.eq(controller_id.to_string()))
 }
 
 type Backend = <DbConnection as diesel::Connection>::Backend;
@@ -245,25 +269,23 @@ type VisibleFilter = Box<
 fn visible(reader: &Reader) -> Option<VisibleFilter> {
     match reader {
         Reader::Everything => None,
-        Reader::Controller(cid) => Some(Box::new(
-            events::controller_id
-                .eq(cid.clone())
-                .or(public().nullable()),
-        )),
+        Reader::Controller(cid) => Some(Box::new(named(cid).nullable().or(public().nullable()))),
     }
 }
 
 impl StoredEvent {
     /// Processor-wide and not processor-only: anyone may read it.
     pub fn is_public(&self) -> bool {
-        self.controller_id.is_none() && self.event_type != PROCESSOR_ONLY.as_str()
+        self.visibility == Visibility::Public.as_str()
     }
 
     pub fn visible_to(&self, reader: &Reader) -> bool {
         match reader {
             Reader::Everything => true,
             Reader::Controller(cid) => {
-                self.is_public() || self.controller_id.as_deref() == Some(cid.as_str())
+                self.is_public()
+                    || (self.visibility == Visibility::Controller.as_str()
+                        && self.controller_id.as_deref() == Some(cid.as_str()))
             }
         }
     }
@@ -323,120 +345,53 @@ pub fn get_visible(
         .ok_or_else(|| StoreError::not_found("event", event_id))
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-pub struct ChainVerification {
-    pub valid: bool,
-    /// Every event of the log, whoever asks.
-    #[schema(minimum = 0)]
-    pub events: i64,
-    /// The chain head kept on the processor: the hash of its newest event.
-    #[schema(value_type = crate::domain::event::Sha256Hex)]
-    pub head: String,
-    /// The first event that does not follow from its predecessor; left out (null) for a
-    /// reader who may not see that event, who still learns `valid: false`.
-    #[schema(required = true)]
-    pub first_broken: Option<String>,
-}
-
-/// Recomputes a processor's hash chain from the stored bytes and reports where it breaks.
-pub fn verify_chain(
-    conn: &mut DbConnection,
-    processor_id: &str,
-) -> Result<ChainVerification, StoreError> {
-    verify_chain_for(conn, processor_id, &Reader::Everything)
-}
-
-/// [`verify_chain`] for one reader: every event is checked whoever asks, and the answer
-/// names only an event the reader may see.
-pub fn verify_chain_for(
-    conn: &mut DbConnection,
-    processor_id: &str,
-    reader: &Reader,
-) -> Result<ChainVerification, StoreError> {
-    let (head, count): (String, i64) = processors::table
-        .find(processor_id)
-        .select((processors::chain_head, processors::event_count))
-        .first(conn)
-        .optional()?
-        .ok_or_else(|| StoreError::not_found("processor", processor_id))?;
-    let rows: Vec<(String, String, String, String)> = events::table
-        .filter(events::processor_id.eq(processor_id))
-        .order(events::seq)
-        .select((events::id, events::payload, events::prev_hash, events::hash))
-        .load(conn)?;
-    let mut broken = first_broken(rows.iter().map(|(id, payload, prev_hash, hash)| ChainLink {
-        id,
-        payload,
-        prev_hash,
-        hash,
-    }));
-    // Events cut off the end leave the chain consistent; the head and count kept on the
-    // processor row reveal them.
-    if broken.is_none() {
-        let last_hash = rows
-            .last()
-            .map(|r| r.3.as_str())
-            .unwrap_or(crate::domain::event::GENESIS_HASH);
-        if last_hash != head || rows.len() as i64 != count {
-            broken = Some(rows.last().map(|r| r.0.clone()).unwrap_or_default());
-        }
-    }
-    let valid = broken.is_none();
-    let first_broken = match broken {
-        Some(id) if *reader != Reader::Everything => {
-            match get_visible(conn, processor_id, &id, reader) {
-                Ok(_) => Some(id),
-                Err(StoreError::NotFound { .. }) => None,
-                Err(other) => return Err(other),
-            }
-        }
-        other => other,
-    };
-    Ok(ChainVerification {
-        valid,
-        events: i64::try_from(rows.len()).unwrap_or(i64::MAX),
-        head,
-        first_broken,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// The schema `Event` is what `to_json` serves for every event this server writes.
+    /// The schema `Event` is what `to_json` serves for every event this server writes, and
+    /// its members without `leaf_hash` give the leaf.
     #[test]
     fn served_events_are_events() {
         let data = serde_json::json!({"id": "c1", "summary": "Adding Qbox"});
         let occurred_at = DateTime::from_timestamp(1_790_000_000, 123_456_000).unwrap_or_default();
-        let payload = serde_json::to_string(&EventBody {
+        let leaf = LeafEvent {
             id: "019ab3c4-5d6e-7f80-9a1b-2c3d4e5f6a7b",
-            event_type: EventType::ChangeAnnounced,
+            index: 4,
+            event_type: EventType::ChangeAnnounced.as_str(),
             occurred_at,
             processor_id: "timengo-dpg",
             controller_id: None,
+            visibility: "public",
             data: &data,
-        })
+        }
+        .canonical()
         .unwrap_or_default();
-        let hash = chain_hash(crate::domain::event::GENESIS_HASH, &payload);
+        let leaf_hash = tree::to_hex(&tree::leaf_hash(leaf.as_bytes()));
         let stored = StoredEvent {
-            seq: 1,
+            seq: 9,
             id: "019ab3c4-5d6e-7f80-9a1b-2c3d4e5f6a7b".into(),
             processor_id: "timengo-dpg".into(),
             controller_id: None,
             event_type: EventType::ChangeAnnounced.as_str().into(),
             occurred_at: to_db(occurred_at),
-            payload,
-            prev_hash: crate::domain::event::GENESIS_HASH.into(),
-            hash: hash.clone(),
+            payload: leaf.clone(),
+            visibility: "public".into(),
+            log_index: 4,
+            leaf_hash: leaf_hash.clone(),
         };
         let served = stored.to_json();
         let event: Result<Event, _> = serde_json::from_value(served.clone());
         let Ok(event) = event else {
             panic!("{served} is not an Event: {event:?}");
         };
-        assert_eq!(event.hash, hash);
-        assert_eq!(event.occurred_at, occurred_at);
-        assert_eq!(serde_json::to_value(&event).ok(), Some(served));
+        assert_eq!(event.leaf_hash, leaf_hash);
+        assert_eq!(event.index, 4);
+        assert_eq!(serde_json::to_value(&event).ok(), Some(served.clone()));
+        let mut members = served;
+        if let Some(object) = members.as_object_mut() {
+            object.remove("leaf_hash");
+        }
+        assert_eq!(serde_jcs::to_string(&members).ok(), Some(leaf));
     }
 }

@@ -46,7 +46,7 @@ type ItsProcessors = diesel::dsl::Select<
     agreements::processor_id,
 >;
 type ControllerEvents = diesel::dsl::Or<
-    diesel::dsl::Eq<events::controller_id, String>,
+    super::events::Named,
     diesel::dsl::And<
         super::events::Public,
         diesel::dsl::EqAny<events::processor_id, ItsProcessors>,
@@ -56,15 +56,13 @@ type ControllerEvents = diesel::dsl::Or<
 /// The controller's own events, or public events of a processor it has an agreement with.
 /// Unboxed, so it can also sit in a subselect.
 fn controller_events(cid: &str) -> ControllerEvents {
-    events::controller_id
-        .eq(cid.to_string())
-        .or(super::events::public().and(
-            events::processor_id.eq_any(
-                agreements::table
-                    .filter(agreements::controller_id.eq(cid.to_string()))
-                    .select(agreements::processor_id),
-            ),
-        ))
+    super::events::named(cid).or(super::events::public().and(
+        events::processor_id.eq_any(
+            agreements::table
+                .filter(agreements::controller_id.eq(cid.to_string()))
+                .select(agreements::processor_id),
+        ),
+    ))
 }
 
 /// The feed's newest event: the one cheap query an unchanged feed costs.

@@ -14,6 +14,7 @@ pub mod events;
 pub mod feeds;
 pub mod idempotency;
 pub mod lifecycle;
+pub mod log;
 pub mod metrics;
 pub mod organisations;
 pub mod page;

@@ -200,12 +200,13 @@ pub fn processor_page(
 }
 
 /// The event an annex reflects: the processor's newest event at `as_of` that the controller
-/// may see (public, or naming it). Its hash commits to the whole log before it.
+/// may see (public, or naming it); its inclusion proof (`/log/inclusion`) ties it to a signed
+/// checkpoint of the whole log.
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct EventRef {
     #[schema(format = "uuid")]
     pub id: String,
-    /// The event's chain hash (hex SHA-256).
+    /// The event's leaf hash in the processor's Merkle tree (hex SHA-256).
     #[schema(value_type = crate::domain::event::Sha256Hex)]
     pub hash: String,
     pub occurred_at: DateTime<Utc>,
@@ -221,12 +222,12 @@ pub fn last_event_at(
         .filter(events::processor_id.eq(pid))
         .filter(events::occurred_at.le(to_db(as_of)))
         .filter(
-            events::controller_id
-                .eq(cid)
+            super::events::named(cid)
+                .nullable()
                 .or(super::events::public().nullable()),
         )
         .order(events::seq.desc())
-        .select((events::id, events::hash, events::occurred_at))
+        .select((events::id, events::leaf_hash, events::occurred_at))
         .first(conn)
         .optional()?;
     Ok(row.map(|(id, hash, at)| EventRef {

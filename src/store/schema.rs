@@ -134,6 +134,19 @@ diesel::table! {
         payload -> Text,
         prev_hash -> Text,
         hash -> Text,
+        visibility -> Text,
+        log_index -> BigInt,
+        leaf_hash -> Text,
+    }
+}
+
+diesel::table! {
+    log_checkpoints (processor_id, size) {
+        processor_id -> Text,
+        size -> BigInt,
+        root -> Text,
+        note -> Text,
+        created_at -> Timestamp,
     }
 }
 
@@ -263,6 +276,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     subprocessors,
     subprocessor_versions,
     events,
+    log_checkpoints,
     test_clock,
     webhook_endpoints,
     webhook_deliveries,

@@ -8,6 +8,7 @@ fn subreg(database_url: &str, args: &[&str]) -> std::process::Output {
         .args(args)
         .env("SUBREG_DATABASE_URL", database_url)
         .env("SUBREG_JWT_SECRET", SECRET)
+        .env("SUBREG_LOG_KEY", log_key_path())
         .env("SUBREG_LOG", "warn")
         .output()
         .expect("subreg runs")

@@ -149,7 +149,13 @@ fn assert_closed_exactly_once(conn: &mut DbConnection) {
     closed_ids.sort();
     closed_ids.dedup();
     assert_eq!(closed_ids.len(), WINDOWS, "no window closed twice");
-    let verification = store::events::verify_chain(conn, "eg-netblanket").unwrap();
+    let verification = store::log::verify(
+        conn,
+        &log_signer(),
+        "eg-netblanket",
+        &store::events::Reader::Everything,
+    )
+    .unwrap();
     assert!(verification.valid, "{verification:?}");
 }
 

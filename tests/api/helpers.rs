@@ -76,11 +76,34 @@ impl Drop for TestDb {
     }
 }
 
+/// The evidence log key every test instance signs with (a PostgreSQL instance needs one; on
+/// SQLite the harness gives it too, so tests can rebuild the verifier): written once per test
+/// binary.
+pub fn log_key_path() -> &'static std::path::Path {
+    static KEY: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    KEY.get_or_init(|| {
+        let path = std::env::temp_dir().join(format!(
+            "subreg-test-log-{}-{}.key",
+            std::process::id(),
+            uuid::Uuid::new_v4().simple()
+        ));
+        subreg::store::log::write_new_key(&path, "subreg-test").expect("test log key");
+        path
+    })
+}
+
+/// The signer of the test instances, for checks that run on the database directly.
+pub fn log_signer() -> subreg::store::log::LogSigner {
+    let skey = std::fs::read_to_string(log_key_path()).expect("test log key");
+    subreg::store::log::LogSigner::new(&skey, "127.0.0.1", vec![]).expect("test log key")
+}
+
 pub fn settings(database_url: &str) -> Settings {
     let mut settings = Settings::from_lookup(|_| None).expect("default settings");
     settings.database_url = database_url.to_string();
     settings.bind = SocketAddr::from(([127, 0, 0, 1], 0));
     settings.jwt_secret = Some(SECRET.to_string());
+    settings.log_key = Some(log_key_path().to_path_buf());
     settings.test_clock = true;
     settings.pool_size = 4;
     // Webhook receivers in tests listen on loopback over plain http, and retries come fast.
@@ -577,6 +600,7 @@ pub fn serve_process(database_url: &str, extra: &[(&str, &str)]) -> std::process
         .arg("serve")
         .env("SUBREG_DATABASE_URL", database_url)
         .env("SUBREG_JWT_SECRET", SECRET)
+        .env("SUBREG_LOG_KEY", log_key_path())
         .env("SUBREG_BIND", "127.0.0.1:0")
         .env("SUBREG_SWEEP_INTERVAL_MS", "50")
         .env("SUBREG_LOG", "warn")
@@ -601,6 +625,7 @@ impl LoggedServe {
             .arg("serve")
             .env("SUBREG_DATABASE_URL", database_url)
             .env("SUBREG_JWT_SECRET", SECRET)
+            .env("SUBREG_LOG_KEY", log_key_path())
             .env("SUBREG_BIND", "127.0.0.1:0")
             .env("SUBREG_LOG", "info")
             .envs(extra.iter().copied())

@@ -19,6 +19,7 @@ mod consent;
 mod cors;
 mod crash;
 mod danish;
+mod evidence_log;
 mod feeds;
 mod hardening;
 mod helpers;

@@ -395,7 +395,7 @@ async fn annex_lists_what_the_controller_authorised(app: TestApp) {
         .and_then(|e| e.last())
         .expect("events")
         .clone();
-    assert_eq!(annex["last_event"]["hash"], newest["hash"]);
+    assert_eq!(annex["last_event"]["hash"], newest["leaf_hash"]);
     assert_eq!(annex["last_event"]["id"], newest["id"]);
     assert!(annex["verify_url"]
         .as_str()
@@ -413,7 +413,7 @@ async fn annex_lists_what_the_controller_authorised(app: TestApp) {
         )
         .await
         .json();
-    assert_ne!(before["last_event"]["hash"], newest["hash"]);
+    assert_ne!(before["last_event"]["hash"], newest["leaf_hash"]);
     assert_eq!(before["items"].as_array().map(Vec::len), Some(1));
 
     // Greve (specific authorisation, no approval) has Qbox on its alarm list: in use over its
@@ -454,7 +454,7 @@ async fn annex_lists_what_the_controller_authorised(app: TestApp) {
     assert!(alarm[0].contains("Qbox ApS"), "{alarm:?}");
     assert_eq!(
         select(&doc, "code.hash"),
-        [newest["hash"].as_str().expect("hash")]
+        [newest["leaf_hash"].as_str().expect("hash")]
     );
     let roskilde = app
         .get(

@@ -7,16 +7,15 @@ or `POST /v1/controllers/{cid}/webhooks` (Standard Webhooks). One request per ev
 and endpoint, retried until a 2xx answer or until the retry schedule is used up.
 
 Who gets which event: a processor's endpoints get every event of its evidence log; a
-controller's endpoints get the events that name it (`controller_id`) and the
-processor-wide events (`controller_id` null) of every processor it has an agreement
-with; `endpoint.disabled` goes only to the owner of the disabled endpoint. An
+controller's endpoints get the events with `visibility: controller` that name it
+(`controller_id`) and the `visibility: public` events of every processor it has an
+agreement with; `endpoint.disabled` goes only to the owner of the disabled endpoint. An
 endpoint's `event_types`, when not empty, narrows this to those types.
 
-The body is the event exactly as the evidence log stores it (the bytes signed and
-hashed into the chain): `id`, `type`, `occurred_at`, `processor_id`, `controller_id`
-and `data`. It carries no `prev_hash` or `hash`; fetch
-`GET /v1/processors/{processor_id}/events/{id}` for the event with its place in the
-chain. The same event keeps its `webhook-id` on every retry: deduplicate on it.
+The body is the event's leaf in the processor's evidence log, byte for byte: the RFC 8785
+canonical JSON of `id`, `index`, `type`, `occurred_at`, `processor_id`, `controller_id`,
+`visibility` and `data`, so `SHA-256(0x00 || body)` is its leaf hash; prove it is in the
+log with `GET /v1/processors/{processor_id}/log/inclusion?event={id}`. The same event keeps its `webhook-id` on every retry: deduplicate on it.
 
 Verify a request before trusting it: recompute the HMAC-SHA256 of
 `{webhook-id}.{webhook-timestamp}.{body}` with the endpoint secret (the bytes after
@@ -62,6 +61,8 @@ pub fn receiver_paths() -> utoipa::openapi::Paths {
                     "change.announced, to the processor and its controllers",
                     serde_json::json!({
                         "id": "019ab3c4-5d6e-7f80-9a1b-2c3d4e5f6a7b",
+                        "index": 41,
+                        "visibility": "public",
                         "type": "change.announced",
                         "occurred_at": "2026-11-23T12:00:00.123456Z",
                         "processor_id": "timengo-dpg",
@@ -82,6 +83,8 @@ pub fn receiver_paths() -> utoipa::openapi::Paths {
                     "endpoint.disabled, to the endpoint's owner",
                     serde_json::json!({
                         "id": "019ab3c4-5d6e-7f80-9a1b-2c3d4e5f6a7c",
+                        "index": 57,
+                        "visibility": "controller",
                         "type": "endpoint.disabled",
                         "occurred_at": "2026-11-28T12:00:00Z",
                         "processor_id": "timengo-dpg",

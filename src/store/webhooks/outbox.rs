@@ -51,6 +51,7 @@ pub(crate) struct OutboxEvent<'a> {
     pub id: &'a str,
     pub event_type: EventType,
     pub controller_id: Option<&'a str>,
+    pub visibility: crate::domain::log::Visibility,
     pub data: &'a serde_json::Value,
 }
 
@@ -126,16 +127,20 @@ pub(crate) fn enqueue_batch(
     for event in batch {
         let type_name = event.event_type.as_str();
         for (endpoint_id, owner_kind, owner_id, filter) in &endpoints {
+            use crate::domain::log::Visibility;
+            // Who the event is for follows its stored visibility, as in the feeds and the
+            // events API; a disabled endpoint's notice goes to that endpoint's owner.
             let addressed = if event.event_type == EventType::EndpointDisabled {
                 event.data["owner_kind"].as_str() == Some(owner_kind.as_str())
                     && event.data["owner_id"].as_str() == Some(owner_id.as_str())
             } else if owner_kind == processor_kind {
                 true
             } else {
-                match event.controller_id {
-                    Some(cid) => cid == owner_id,
+                match event.visibility {
+                    Visibility::Controller => event.controller_id == Some(owner_id.as_str()),
                     // Processor-wide: only controllers with an agreement with this processor.
-                    None => !named_only.contains(endpoint_id.as_str()),
+                    Visibility::Public => !named_only.contains(endpoint_id.as_str()),
+                    Visibility::Processor => false,
                 }
             };
             if addressed && wants(filter, type_name) {
