@@ -168,10 +168,35 @@ struct AnnexDocument<'a> {
     last_event: Option<&'a EventRef>,
     /// Where to check the evidence chain the `last_event` belongs to.
     verify_url: String,
+    /// The newest signed checkpoint of the processor's log at `as_of` (a C2SP signed note:
+    /// origin, size, root, signature); null before the log has one.
+    #[schema(required = true)]
+    checkpoint: Option<AnnexCheckpoint>,
+    /// The controller's evidence bundle for this processor: its events with inclusion proofs
+    /// to the latest checkpoint, verifiable offline with `subreg verify-evidence`.
+    evidence_url: String,
+}
+
+/// A signed checkpoint as the annex cites it.
+#[derive(Serialize, utoipa::ToSchema)]
+struct AnnexCheckpoint {
+    #[schema(minimum = 0)]
+    size: i64,
+    /// The tree's root hash in hex (the note carries it in base64).
+    root: String,
+    /// The whole signed note.
+    note: String,
 }
 
 fn verify_url(state: &AppState, pid: &str) -> String {
     format!("{}/v1/processors/{pid}/events/verify", state.public_url)
+}
+
+fn evidence_url(state: &AppState, cid: &str, pid: &str) -> String {
+    format!(
+        "{}/v1/controllers/{cid}/evidence?processor={pid}",
+        state.public_url
+    )
 }
 
 /// The controller's annex for one processor, as JSON
@@ -226,6 +251,12 @@ async fn annex_json(
         not_authorised: &facts.list.not_authorised,
         last_event: facts.last_event.as_ref(),
         verify_url: verify_url(&state, &facts.processor.id),
+        checkpoint: facts.checkpoint.as_ref().map(|c| AnnexCheckpoint {
+            size: c.size,
+            root: c.root.clone(),
+            note: c.note.clone(),
+        }),
+        evidence_url: evidence_url(&state, &facts.controller.id, &facts.processor.id),
     };
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "private, no-cache"))
@@ -271,7 +302,12 @@ async fn annex_html(
 ) -> Result<HttpResponse, ApiError> {
     let lang = Lang::negotiate(&req, query.lang);
     let facts = load(&state, &actor, path.into_inner(), &query).await?;
-    let view = annex_view::view(lang, &facts, verify_url(&state, &facts.processor.id));
+    let view = annex_view::view(
+        lang,
+        &facts,
+        verify_url(&state, &facts.processor.id),
+        evidence_url(&state, &facts.controller.id, &facts.processor.id),
+    );
     let mut response = html(StatusCode::OK, render(&view)?);
     let headers = response.headers_mut();
     headers.insert(

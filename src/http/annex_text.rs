@@ -75,6 +75,9 @@ pub struct AnnexLabels {
     pub evidence_help: &'static str,
     pub no_events: &'static str,
     pub event_at: &'static str,
+    pub checkpoint: &'static str,
+    pub checkpoint_size: &'static str,
+    pub bundle: &'static str,
 }
 
 pub static DA: AnnexLabels = AnnexLabels {
@@ -148,6 +151,9 @@ pub static DA: AnnexLabels = AnnexLabels {
     evidence_help: "Dette bilag afspejler databehandlerens hændelseslog til og med hændelsen nedenfor; hændelsesloggen kan efterprøves på",
     no_events: "Hændelsesloggen havde ingen hændelser på dette tidspunkt.",
     event_at: "Seneste hændelse",
+    checkpoint: "Signeret kontrolpunkt",
+    checkpoint_size: "Hændelser i loggen:",
+    bundle: "Jeres bevismateriale (kan efterprøves uden subreg med subreg verify-evidence)",
 };
 
 pub static EN: AnnexLabels = AnnexLabels {
@@ -221,6 +227,9 @@ pub static EN: AnnexLabels = AnnexLabels {
     evidence_help: "This annex reflects the processor's evidence log up to the event below; the log can be verified at",
     no_events: "The evidence log had no events at this time.",
     event_at: "Last event",
+    checkpoint: "Signed checkpoint",
+    checkpoint_size: "Events in the log:",
+    bundle: "Your evidence bundle (verifiable without subreg by subreg verify-evidence)",
 };
 
 pub fn labels(lang: Lang) -> &'static AnnexLabels {

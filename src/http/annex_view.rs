@@ -71,6 +71,11 @@ pub struct AnnexView {
     pub event_hash: String,
     pub event_at: String,
     pub verify_url: String,
+    /// The signed checkpoint (C2SP signed note) of the log as it stood at `as_of`.
+    pub checkpoint_note: String,
+    pub checkpoint_size: String,
+    /// The controller's evidence bundle for this processor.
+    pub evidence_url: String,
 }
 
 /// Whether a window of `upcoming` had authorised its entry by `as_of` (the entry is then
@@ -347,7 +352,7 @@ fn agreement_line(lang: Lang, agreement: &Agreement) -> String {
     line
 }
 
-pub fn view(lang: Lang, facts: &AnnexFacts, verify_url: String) -> AnnexView {
+pub fn view(lang: Lang, facts: &AnnexFacts, verify_url: String, evidence_url: String) -> AnnexView {
     let t = text::labels(lang);
     let as_of = facts.list.as_of;
     let mut in_use: Vec<Row> = facts
@@ -521,6 +526,17 @@ pub fn view(lang: Lang, facts: &AnnexFacts, verify_url: String) -> AnnexView {
             .map(|e| lang.datetime(e.occurred_at))
             .unwrap_or_default(),
         verify_url,
+        checkpoint_note: facts
+            .checkpoint
+            .as_ref()
+            .map(|c| c.note.clone())
+            .unwrap_or_default(),
+        checkpoint_size: facts
+            .checkpoint
+            .as_ref()
+            .map(|c| c.size.to_string())
+            .unwrap_or_default(),
+        evidence_url,
     }
 }
 

@@ -546,6 +546,21 @@ pub fn load_signer(
         .map_err(|e| format!("SUBREG_LOG_KEY: `{}`: {e}", path.display()))
 }
 
+/// The newest checkpoint signed by `at`, if there is one: the log as it stood then.
+pub fn checkpoint_at(
+    conn: &mut DbConnection,
+    processor_id: &str,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<Option<StoredCheckpoint>, StoreError> {
+    Ok(log_checkpoints::table
+        .filter(log_checkpoints::processor_id.eq(processor_id))
+        .filter(log_checkpoints::created_at.le(to_db(at)))
+        .order(log_checkpoints::size.desc())
+        .select(StoredCheckpoint::as_select())
+        .first(conn)
+        .optional()?)
+}
+
 /// The checkpoint signed at exactly this size, if there is one.
 pub fn checkpoint_of_size(
     conn: &mut DbConnection,

@@ -250,6 +250,8 @@ pub struct AnnexFacts {
     /// or already decided for the entry (authorised but not yet in use).
     pub upcoming: Vec<ObjectionWindow>,
     pub last_event: Option<EventRef>,
+    /// The newest signed checkpoint of the processor's log at `as_of`: the log as it stood.
+    pub checkpoint: Option<super::log::StoredCheckpoint>,
 }
 
 /// `NotFound` when the controller or processor is unknown or they have no agreement.
@@ -286,6 +288,7 @@ pub fn annex(
     }
     let upcoming = upcoming_windows(conn, cid, &agreements, &list, as_of)?;
     let last_event = last_event_at(conn, pid, cid, as_of)?;
+    let checkpoint = super::log::checkpoint_at(conn, pid, as_of)?;
     Ok(AnnexFacts {
         controller,
         processor,
@@ -294,6 +297,7 @@ pub fn annex(
         windows,
         upcoming,
         last_event,
+        checkpoint,
     })
 }
 

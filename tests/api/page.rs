@@ -416,6 +416,44 @@ async fn annex_lists_what_the_controller_authorised(app: TestApp) {
     assert_ne!(before["last_event"]["hash"], newest["leaf_hash"]);
     assert_eq!(before["items"].as_array().map(Vec::len), Some(1));
 
+    // The signed checkpoint of the log as it stood at as_of, and where the bundle is.
+    let size = annex["checkpoint"]["size"]
+        .as_i64()
+        .expect("checkpoint size");
+    assert!(size >= 1, "{}", annex["checkpoint"]);
+    let note = annex["checkpoint"]["note"].as_str().expect("note");
+    let root = annex["checkpoint"]["root"].as_str().expect("root");
+    let mut lines = note.lines();
+    assert!(lines
+        .next()
+        .is_some_and(|origin| origin.ends_with("/processors/timengo-dpg")));
+    assert_eq!(lines.next(), Some(size.to_string().as_str()));
+    // The note carries the root in base64; the JSON in hex.
+    let root_base64 = lines.next().expect("root line");
+    assert_eq!(root.len(), 64, "{root}");
+    assert!(note.contains("\n\n\u{2014} "), "a signed note: {note}");
+    let earlier = before["checkpoint"]["size"].as_i64().expect("earlier size");
+    assert!(earlier < size, "{earlier} < {size}");
+    assert!(annex["evidence_url"]
+        .as_str()
+        .unwrap_or("")
+        .ends_with("/v1/controllers/roskilde/evidence?processor=timengo-dpg"));
+    let html = app
+        .get(
+            "/v1/controllers/roskilde/annex?processor=timengo-dpg&lang=da",
+            Some(&controller("roskilde")),
+        )
+        .await;
+    assert_eq!(html.status, 200);
+    assert!(html.text.contains("Signeret kontrolpunkt"));
+    assert!(
+        html.text.contains(root_base64),
+        "the signed note in the printed annex"
+    );
+    assert!(html
+        .text
+        .contains("/v1/controllers/roskilde/evidence?processor=timengo-dpg"));
+
     // Greve (specific authorisation, no approval) has Qbox on its alarm list: in use over its
     // refusal.
     let greve = app
