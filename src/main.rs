@@ -46,6 +46,10 @@ enum Command {
         bundle: std::path::PathBuf,
         #[arg(long)]
         against: Option<std::path::PathBuf>,
+        /// A verifier key to trust (repeatable), e.g. from /.well-known/subreg/log-keys: the
+        /// checkpoint must be signed by one of them, not merely by a key the bundle names.
+        #[arg(long = "key")]
+        keys: Vec<String>,
     },
     Keygen {
         path: std::path::PathBuf,
@@ -114,7 +118,11 @@ fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Demo => load_demo(&settings),
-        Command::VerifyEvidence { bundle, against } => {
+        Command::VerifyEvidence {
+            bundle,
+            against,
+            keys,
+        } => {
             let read =
                 |path: &std::path::Path| -> Result<subreg::domain::evidence::Bundle, String> {
                     let text = std::fs::read_to_string(path)
@@ -124,7 +132,7 @@ fn run(cli: Cli) -> Result<(), String> {
                 };
             let bundle = read(&bundle)?;
             let older = against.as_deref().map(read).transpose()?;
-            let report = subreg::domain::evidence::verify(&bundle, older.as_ref());
+            let report = subreg::domain::evidence::verify(&bundle, older.as_ref(), &keys);
             for line in &report.checked {
                 println!("ok: {line}");
             }

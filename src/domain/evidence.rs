@@ -116,14 +116,31 @@ fn check_events(bundle: &Bundle, root: tlog_tiles::Hash, report: &mut Report) {
 /// with what was held before (an older bundle), that the log only grew: the older checkpoint
 /// verifies, is not larger, and every event held then is still there, unchanged, in the same
 /// place.
-pub fn verify(bundle: &Bundle, older: Option<&Bundle>) -> Report {
+///
+/// `pinned` are the verifier keys the checker trusts (from `/.well-known/subreg/log-keys` or
+/// an earlier bundle): the checkpoint must be signed by one of them. Without any, the keys the
+/// bundle names are used, and the report says that nothing ties them to the instance.
+pub fn verify(bundle: &Bundle, older: Option<&Bundle>, pinned: &[String]) -> Report {
     let mut report = Report::default();
-    let root = match signed_checkpoint(&bundle.checkpoint, &bundle.verifier_keys) {
+    let trusted = if pinned.is_empty() {
+        &bundle.verifier_keys
+    } else {
+        pinned
+    };
+    let root = match signed_checkpoint(&bundle.checkpoint, trusted) {
         Ok((size, root)) if size == bundle.size => {
-            report.checked.push(format!(
-                "checkpoint of {size} events signed by {}",
-                bundle.verifier_keys.join(", ")
-            ));
+            if pinned.is_empty() {
+                report.checked.push(format!(
+                    "checkpoint of {size} events signed by {} (a key the bundle itself names: \
+                     pin the instance's key with --key to tie it to the instance)",
+                    bundle.verifier_keys.join(", ")
+                ));
+            } else {
+                report.checked.push(format!(
+                    "checkpoint of {size} events signed by a pinned key ({})",
+                    pinned.join(", ")
+                ));
+            }
             root
         }
         Ok((size, _)) => {

@@ -439,6 +439,14 @@ async fn existing_events_move_into_the_tree(app: TestApp) {
 }
 
 fn verify_evidence(bundle: &Value, against: Option<&Value>) -> (bool, String) {
+    verify_evidence_with_keys(bundle, against, &[])
+}
+
+fn verify_evidence_with_keys(
+    bundle: &Value,
+    against: Option<&Value>,
+    keys: &[&str],
+) -> (bool, String) {
     let dir = tempfile::tempdir().unwrap();
     let write = |name: &str, value: &Value| {
         let path = dir.path().join(name);
@@ -452,6 +460,9 @@ fn verify_evidence(bundle: &Value, against: Option<&Value>) -> (bool, String) {
         .env("SUBREG_LOG", "warn");
     if let Some(older) = against {
         command.arg("--against").arg(write("older.json", older));
+    }
+    for key in keys {
+        command.arg("--key").arg(key);
     }
     let out = command.output().unwrap();
     let text = format!(
@@ -490,6 +501,22 @@ async fn a_bundle_verifies_offline_and_catches_a_rewrite(app: TestApp) {
     let (ok, report) = verify_evidence(&before, None);
     assert!(ok, "{report}");
     assert!(report.contains("verifies"), "{report}");
+    assert!(
+        report.contains("pin the instance's key with --key"),
+        "{report}"
+    );
+
+    // Pinned to the instance's published key it verifies; pinned to another key it does not,
+    // whatever keys the bundle names.
+    let published = app.get("/.well-known/subreg/log-keys", None).await.text;
+    let instance_key = published.lines().next().unwrap().to_string();
+    let (ok, report) = verify_evidence_with_keys(&before, None, &[&instance_key]);
+    assert!(ok, "{report}");
+    assert!(report.contains("signed by a pinned key"), "{report}");
+    let (_, stranger) = subreg::store::log::generate_key("stranger").unwrap();
+    let (ok, report) = verify_evidence_with_keys(&before, None, &[&stranger]);
+    assert!(!ok, "{report}");
+    assert!(report.contains("signature does not verify"), "{report}");
 
     // The bundle itself altered: found offline.
     let mut forged = before.clone();
