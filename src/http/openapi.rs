@@ -117,6 +117,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
         super::auth::Api::openapi(),
         super::clock::Api::openapi(),
         super::pages::Api::openapi(),
+        super::change_page::Api::openapi(),
         super::Api::openapi(),
     ] {
         doc.merge(part);

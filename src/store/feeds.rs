@@ -112,6 +112,56 @@ pub fn event(conn: &mut DbConnection, pid: &str, eid: &str) -> Result<StoredEven
         .ok_or_else(|| StoreError::not_found("event", eid))
 }
 
+/// The names a page of events mentions by id: its processors and controllers, and the
+/// entries its changes replace or remove (so a person reads names, not ids).
+pub fn names(
+    conn: &mut DbConnection,
+    rows: &[StoredEvent],
+) -> Result<crate::domain::notice::Names, StoreError> {
+    use super::schema::subprocessors;
+    use std::collections::BTreeSet;
+    let mut processor_ids = BTreeSet::new();
+    let mut controller_ids = BTreeSet::new();
+    let mut entry_ids = BTreeSet::new();
+    for row in rows {
+        processor_ids.insert(row.processor_id.clone());
+        if let Some(cid) = &row.controller_id {
+            controller_ids.insert(cid.clone());
+        }
+        let json = row.to_json();
+        let data = json.get("data");
+        let change = data.and_then(|d| d.get("change"));
+        for value in [data, change].into_iter().flatten() {
+            if let Some(id) = value.get("replaces").and_then(serde_json::Value::as_str) {
+                entry_ids.insert(id.to_string());
+            }
+            for key in ["controller_id", "processor_id"] {
+                if let Some(id) = value.get(key).and_then(serde_json::Value::as_str) {
+                    controller_ids.insert(id.to_string());
+                    processor_ids.insert(id.to_string());
+                }
+            }
+        }
+    }
+    let mut names = crate::domain::notice::Names::new();
+    let found: Vec<(String, String)> = processors::table
+        .filter(processors::id.eq_any(processor_ids))
+        .select((processors::id, processors::name))
+        .load(conn)?;
+    names.extend(found);
+    let found: Vec<(String, String)> = controllers::table
+        .filter(controllers::id.eq_any(controller_ids))
+        .select((controllers::id, controllers::name))
+        .load(conn)?;
+    names.extend(found);
+    let found: Vec<(String, String)> = subprocessors::table
+        .filter(subprocessors::id.eq_any(entry_ids))
+        .select((subprocessors::id, subprocessors::name))
+        .load(conn)?;
+    names.extend(found);
+    Ok(names)
+}
+
 /// A processor's name and creation time (the author and the `updated` of an empty feed).
 pub fn processor_meta(
     conn: &mut DbConnection,
