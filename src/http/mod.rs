@@ -14,6 +14,7 @@ pub mod changes;
 pub mod clock;
 pub mod controllers;
 pub mod cors;
+pub mod decide;
 pub mod encoding;
 pub mod error;
 pub mod events;
@@ -140,6 +141,7 @@ pub fn register(cfg: &mut web::ServiceConfig, test_clock: bool) -> Vec<(Method, 
     webhooks::routes(&mut routes);
     pages::routes(&mut routes);
     change_page::routes(&mut routes);
+    decide::routes(&mut routes);
     annex::routes(&mut routes);
     // Answers 404 unless SUBREG_METRICS_TOKEN puts it on the public port (http/metrics.rs).
     metrics::routes(&mut routes);

@@ -119,6 +119,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
         super::clock::Api::openapi(),
         super::pages::Api::openapi(),
         super::change_page::Api::openapi(),
+        super::decide::Api::openapi(),
         super::Api::openapi(),
     ] {
         doc.merge(part);

@@ -9,6 +9,7 @@ pub mod agreements;
 pub mod authorised;
 pub mod clock;
 pub mod db;
+pub mod decide;
 pub mod error;
 pub mod events;
 pub mod feeds;

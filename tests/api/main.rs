@@ -21,6 +21,7 @@ mod consent;
 mod cors;
 mod crash;
 mod danish;
+mod decide;
 mod evidence_log;
 mod feeds;
 mod hardening;
