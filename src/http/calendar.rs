@@ -104,7 +104,7 @@ fn event(public_url: &str, host: &str, lang: Lang, item: &CalendarWindow) -> Eve
         ),
         format!(
             "{}: {}",
-            if da { "Status" } else { "Window" },
+            if da { "Fristens status" } else { "Window" },
             state_word(lang, w.state)
         ),
     ];

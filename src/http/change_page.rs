@@ -33,6 +33,7 @@ pub(crate) struct Words {
     pub kind: &'static str,
     pub subprocessor: &'static str,
     pub registration: &'static str,
+    pub cvr: &'static str,
     pub address: &'static str,
     pub locations: &'static str,
     pub access: &'static str,
@@ -60,7 +61,8 @@ pub(crate) struct Words {
 pub(crate) static DA: Words = Words {
     kind: "Ændring",
     subprocessor: "Underdatabehandler",
-    registration: "CVR-nr.",
+    registration: "Registreringsnr.",
+    cvr: "CVR-nr.",
     address: "Adresse",
     locations: "Lokalitet(er) for behandling",
     access: "Tilgås fra",
@@ -90,6 +92,7 @@ pub(crate) static EN: Words = Words {
     kind: "Change",
     subprocessor: "Sub-processor",
     registration: "Registration",
+    cvr: "CVR no.",
     address: "Address",
     locations: "Processing locations",
     access: "Accessed from",
@@ -191,9 +194,16 @@ pub(crate) fn facts(
             term: w.subprocessor,
             value: entry.name.clone(),
         });
-        facts.push(Fact {
-            term: w.registration,
-            value: lang.registration(entry.registration.as_ref()),
+        // "CVR-nr.: 25890140", not "CVR-nr.: CVR 25890140".
+        facts.push(match &entry.registration {
+            Some(r) if r.scheme == crate::domain::registration::RegistrationScheme::Cvr => Fact {
+                term: w.cvr,
+                value: r.number.clone(),
+            },
+            other => Fact {
+                term: w.registration,
+                value: lang.registration(other.as_ref()),
+            },
         });
         facts.push(Fact {
             term: w.address,

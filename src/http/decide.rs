@@ -510,6 +510,12 @@ fn page_with_form(
     response
         .add_cookie(&cookie)
         .map_err(|e| ApiError::Internal(format!("cookie: {e}")))?;
+    // With `no-referrer` a browser sends `Origin: null` on the form's POST; `same-origin`
+    // still sends nothing (and so never the token in the URL) to another site.
+    response.headers_mut().insert(
+        header::REFERRER_POLICY,
+        header::HeaderValue::from_static("same-origin"),
+    );
     response.headers_mut().insert(
         header::CACHE_CONTROL,
         header::HeaderValue::from_static("no-store"),

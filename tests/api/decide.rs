@@ -307,3 +307,97 @@ on_both_backends!(
     expired_and_foreign_links,
     approve_from_the_link
 );
+
+/// A person in a real browser: headless Chromium (driven over the DevTools protocol) opens the
+/// object link, types into the form and submits it; the API then shows the window objected
+/// with that person's name. Skipped, saying so, where /usr/bin/chromium is missing (.ci/run
+/// installs it).
+async fn object_in_headless_chromium(app: TestApp) {
+    use chromiumoxide::browser::{Browser, BrowserConfig};
+    use futures_util::StreamExt;
+    let chromium = crate::browser::CHROMIUM;
+    if !std::path::Path::new(chromium).exists() {
+        eprintln!("{chromium} is missing: browser test skipped (.ci/run installs it)");
+        return;
+    }
+    let (_, wid, links) = setup(&app).await;
+    let profile = tempfile::tempdir().expect("profile");
+    let config = BrowserConfig::builder()
+        .chrome_executable(chromium)
+        .user_data_dir(profile.path())
+        .no_sandbox()
+        .arg("--disable-gpu")
+        .arg("--disable-background-networking")
+        .arg("--disable-component-update")
+        .arg("--no-first-run")
+        .build()
+        .expect("browser config");
+    let (mut browser, mut handler) = Browser::launch(config).await.expect("chromium starts");
+    let events = actix_web::rt::spawn(async move { while handler.next().await.is_some() {} });
+
+    let page = browser
+        .new_page(links.object.as_str())
+        .await
+        .expect("page opens");
+    page.wait_for_navigation().await.expect("loaded");
+    let heading = page
+        .find_element("h1")
+        .await
+        .expect("h1")
+        .inner_text()
+        .await
+        .expect("text")
+        .unwrap_or_default();
+    assert_eq!(heading, "Objection to a change of sub-processors");
+    for (selector, text) in [
+        ("input[name=name]", "Mette Hansen"),
+        ("input[name=role]", "DPO"),
+        (
+            "textarea[name=reason]",
+            "No new log storage without our review",
+        ),
+    ] {
+        page.find_element(selector)
+            .await
+            .unwrap_or_else(|e| panic!("{selector}: {e}"))
+            .click()
+            .await
+            .expect("focus")
+            .type_str(text)
+            .await
+            .expect("typed");
+    }
+    page.find_element("button[type=submit]")
+        .await
+        .expect("submit button")
+        .click()
+        .await
+        .expect("clicked");
+    // The answer page replaces the form once the POST is answered.
+    let mut answer = String::new();
+    for _ in 0..100 {
+        answer = page.content().await.unwrap_or_default();
+        if answer.contains("</main>") && !answer.contains("<form") {
+            break;
+        }
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(answer.contains("Your objection is recorded."), "{answer}");
+    browser.close().await.expect("closed");
+    let _ = browser.wait().await;
+    events.abort();
+
+    let window = window(&app, &wid).await;
+    assert_eq!(window["state"], "objected");
+    assert_eq!(
+        window["objection"]["by"]["decided_by"]["name"],
+        "Mette Hansen"
+    );
+    assert_eq!(window["objection"]["by"]["via"], "email_link");
+    assert_eq!(
+        window["objection"]["reason"],
+        "No new log storage without our review"
+    );
+}
+
+on_both_backends!(object_in_headless_chromium);
