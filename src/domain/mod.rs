@@ -13,6 +13,7 @@ pub mod log;
 pub mod notice;
 pub mod party;
 pub mod registration;
+pub mod replay;
 pub mod resolution;
 pub mod subprocessor;
 pub mod text;

@@ -354,15 +354,21 @@ pub struct LogVerification {
     /// What is wrong, for the processor and admins (null when valid or for a controller).
     #[schema(required = true)]
     pub problem: Option<String>,
+    /// Rows that are not what the log says (replayed from the newest event of each window,
+    /// change and agreement); a controller sees only its own windows and agreements, and the
+    /// changes.
+    pub disagreements: Vec<crate::domain::replay::Disagreement>,
 }
 
 /// Recomputes every leaf from its row and the tree from the leaves, and holds them against
-/// every signed checkpoint: an edited column, a removed event or a rewritten hash shows.
+/// every signed checkpoint: an edited column, a removed event or a rewritten hash shows. Then
+/// replays the log against the rows it vouches for: a window flipped in SQL shows too.
 pub fn verify(
     conn: &mut DbConnection,
     signer: &LogSigner,
     processor_id: &str,
     reader: &super::events::Reader,
+    now: DateTime<Utc>,
 ) -> Result<LogVerification, StoreError> {
     processors::table
         .find(processor_id)
@@ -449,8 +455,15 @@ pub fn verify(
     if tree.size() > 0 && checkpoints.is_empty() {
         log_problem = Some("no signed checkpoint covers the log".into());
     }
-    let valid = broken.is_none() && log_problem.is_none();
+    let all_rows = super::replay::disagreements(conn, processor_id, &rows, None, now)?;
     let everything = *reader == super::events::Reader::Everything;
+    let disagreements = match reader {
+        super::events::Reader::Controller(controller) if !all_rows.is_empty() => {
+            super::replay::disagreements(conn, processor_id, &rows, Some(controller), now)?
+        }
+        _ => all_rows.clone(),
+    };
+    let valid = broken.is_none() && log_problem.is_none() && all_rows.is_empty();
     let first_broken = match &broken {
         Some((id, _)) if !everything => {
             match super::events::get_visible(conn, processor_id, id, reader) {
@@ -462,7 +475,10 @@ pub fn verify(
         other => other.as_ref().map(|(id, _)| id.clone()),
     };
     let problem = if everything {
-        broken.map(|(_, p)| p).or(log_problem)
+        broken
+            .map(|(_, p)| p)
+            .or(log_problem)
+            .or(all_rows.first().map(|d| d.to_string()))
     } else {
         None
     };
@@ -473,6 +489,7 @@ pub fn verify(
         root,
         first_broken,
         problem,
+        disagreements,
     })
 }
 

@@ -375,6 +375,81 @@ async fn tampering_in_the_database_is_found(app: TestApp) {
     );
 }
 
+/// State is evidence too: a window flipped from objected to approved in SQL, or an agreement's
+/// terms edited, disagree with the newest event of the row, and verify says which and how.
+async fn state_edited_in_sql_is_found(app: TestApp) {
+    two_customers(&app).await;
+    let window = app.windows("roskilde").await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let verify = verify_after(&app, "SELECT 1").await;
+    assert_eq!(verify["valid"], true, "{verify}");
+    assert_eq!(verify["disagreements"], json!([]));
+
+    let verify = verify_after(
+        &app,
+        &format!("UPDATE objection_windows SET state = 'approved' WHERE id = '{window}'"),
+    )
+    .await;
+    assert_eq!(verify["valid"], false, "{verify}");
+    assert_eq!(
+        verify["disagreements"],
+        json!([{"subject": "window", "id": window, "member": "state",
+                "stored": "approved", "logged": "objected"}]),
+        "{verify}"
+    );
+    assert_eq!(
+        verify["problem"],
+        format!(
+            "window {window}: `state` is \"approved\" in the database, the log says \"objected\""
+        )
+    );
+    // The controller whose window it is sees it; the other sees only that something is wrong.
+    let own = app
+        .get(
+            "/v1/processors/acme/events/verify",
+            Some(&controller("roskilde")),
+        )
+        .await
+        .json();
+    assert_eq!(own["valid"], false, "{own}");
+    assert_eq!(own["disagreements"][0]["id"], window, "{own}");
+    let other = app
+        .get(
+            "/v1/processors/acme/events/verify",
+            Some(&controller("lejre")),
+        )
+        .await
+        .json();
+    assert_eq!(other["valid"], false, "{other}");
+    assert_eq!(other["disagreements"], json!([]), "{other}");
+
+    let verify = verify_after(
+        &app,
+        &format!("UPDATE objection_windows SET state = 'objected' WHERE id = '{window}'"),
+    )
+    .await;
+    assert_eq!(verify["valid"], true, "restored: {verify}");
+
+    // Terms are state too: general authorisation made specific behind the log's back.
+    let verify = verify_after(
+        &app,
+        "UPDATE agreements SET notice_days = 5 WHERE controller_id = 'lejre'",
+    )
+    .await;
+    assert_eq!(verify["valid"], false, "{verify}");
+    assert_eq!(
+        verify["disagreements"][0]["subject"], "agreement",
+        "{verify}"
+    );
+    assert_eq!(
+        verify["disagreements"][0]["member"], "notice_days",
+        "{verify}"
+    );
+    assert_eq!(verify["disagreements"][0]["stored"], 5, "{verify}");
+}
+
 async fn newest_event_deleted_is_found(app: TestApp) {
     two_customers(&app).await;
     let everything = events_as(&app, &processor("acme")).await;
@@ -577,6 +652,24 @@ async fn a_bundle_verifies_offline_and_catches_a_rewrite(app: TestApp) {
         )
         .await
         .json();
+    assert_eq!(verify["valid"], false, "the window still says no: {verify}");
+    assert_eq!(
+        verify["disagreements"][0]["member"], "objection",
+        "{verify}"
+    );
+    // A perfect rewrite edits the window too.
+    diesel::sql_query(
+        "UPDATE objection_windows SET objection_reason = 'yes' WHERE objection_reason = 'no'",
+    )
+    .execute(&mut conn)
+    .unwrap();
+    let verify = app
+        .get(
+            "/v1/processors/acme/events/verify",
+            Some(&processor("acme")),
+        )
+        .await
+        .json();
     assert_eq!(
         verify["valid"], true,
         "a perfect rewrite fools the server: {verify}"
@@ -613,6 +706,7 @@ on_both_backends!(
     controllers_get_proofs_of_their_own_and_public_events_only,
     tampering_in_the_database_is_found,
     newest_event_deleted_is_found,
+    state_edited_in_sql_is_found,
     existing_events_move_into_the_tree,
     a_bundle_verifies_offline_and_catches_a_rewrite,
     previous_keys_stay_listed,
