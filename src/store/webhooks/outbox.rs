@@ -196,7 +196,7 @@ pub struct Claimed {
     pub attempts: i32,
     pub url: String,
     pub secret: String,
-    /// The event JSON exactly as stored in the evidence log.
+    /// The event JSON as stored in the evidence log, with its receipt as `log`.
     pub payload: String,
 }
 
@@ -400,12 +400,25 @@ pub fn claim(
         let mut seqs: Vec<i64> = deliveries.iter().map(|d| d.3).collect();
         seqs.sort_unstable();
         seqs.dedup();
-        let payloads: std::collections::HashMap<i64, String> = events_table::table
+        // Each body carries its event's receipt: the index and the checkpoint that signed it.
+        let mut payloads: std::collections::HashMap<i64, String> =
+            std::collections::HashMap::with_capacity(seqs.len());
+        let rows = events_table::table
             .filter(events_table::seq.eq_any(seqs))
-            .select((events_table::seq, events_table::payload))
-            .load::<(i64, String)>(conn)?
-            .into_iter()
-            .collect();
+            .select((
+                events_table::seq,
+                events_table::payload,
+                events_table::processor_id,
+                events_table::log_index,
+            ))
+            .load::<(i64, String, String, i64)>(conn)?;
+        for (seq, payload, processor_id, index) in rows {
+            let receipt = super::super::log::receipt(conn, &processor_id, index)?;
+            let body = receipt
+                .attach(&payload)
+                .map_err(|e| StoreError::Corrupt(format!("event {seq}: {e}")))?;
+            payloads.insert(seq, body);
+        }
         let mut claimed = Vec::with_capacity(deliveries.len());
         for (delivery_id, endpoint_id, event_id, event_seq, attempts) in deliveries {
             let (Some((url, secret)), Some(payload)) =
