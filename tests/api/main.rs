@@ -32,6 +32,7 @@ mod notify_e2e;
 mod openapi;
 mod page;
 mod public_page;
+mod query_plans;
 mod registry;
 mod request_ids;
 mod resolutions;
