@@ -4,6 +4,7 @@ pub mod agreement;
 pub mod authorised;
 pub mod change;
 pub mod deadline;
+pub mod decide;
 pub mod error;
 pub mod event;
 pub mod evidence;

@@ -19,6 +19,8 @@ pub struct LogSigner {
     host: String,
     /// Verifier keys of earlier signing keys, still listed so old checkpoints verify.
     previous: Vec<String>,
+    /// The keys of notice decision links, derived from the same private key.
+    decide: crate::domain::decide::DecideKey,
 }
 
 impl std::fmt::Debug for LogSigner {
@@ -46,7 +48,13 @@ impl LogSigner {
             vkey,
             host: host.to_string(),
             previous,
+            decide: crate::domain::decide::DecideKey::from_log_key(skey),
         })
+    }
+
+    /// The key of the decision links in notices (`domain::decide`).
+    pub fn decide_key(&self) -> &crate::domain::decide::DecideKey {
+        &self.decide
     }
 
     pub fn vkey(&self) -> &str {

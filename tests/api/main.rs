@@ -13,6 +13,8 @@ mod annex_at_signing;
 mod annex_print;
 mod auth;
 mod browser;
+mod calendar;
+mod change_page;
 mod cli;
 mod compression;
 mod consent;
