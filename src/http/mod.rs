@@ -10,6 +10,7 @@ pub mod annex_view;
 pub mod auth;
 pub mod changes;
 pub mod clock;
+pub mod contacts;
 pub mod controllers;
 pub mod cors;
 pub mod encoding;
@@ -135,6 +136,7 @@ pub fn register(cfg: &mut web::ServiceConfig, test_clock: bool) -> Vec<(Method, 
     agreement_import::routes(&mut routes);
     feeds::routes(&mut routes);
     webhooks::routes(&mut routes);
+    contacts::routes(&mut routes);
     pages::routes(&mut routes);
     annex::routes(&mut routes);
     // Answers 404 unless SUBREG_METRICS_TOKEN puts it on the public port (http/metrics.rs).
