@@ -3,6 +3,7 @@
 pub mod agreement;
 pub mod authorised;
 pub mod change;
+pub mod contact;
 pub mod deadline;
 pub mod decide;
 pub mod error;
@@ -11,6 +12,7 @@ pub mod evidence;
 pub mod geography;
 pub mod language;
 pub mod log;
+pub mod mail;
 pub mod notice;
 pub mod party;
 pub mod registration;

@@ -50,12 +50,12 @@ async fn processors_and_controllers_round_trip(app: TestApp) {
             Some(&processor("timengo-dpg")),
         )
         .await;
-    // The list shows each agreement as in force; its versions are on the agreement itself.
+    // The list shows each agreement as in force; its versions and notice contacts are on the
+    // agreement itself.
     let mut summary = agreement.clone();
-    summary
-        .as_object_mut()
-        .expect("an object")
-        .remove("versions");
+    let members = summary.as_object_mut().expect("an object");
+    members.remove("versions");
+    assert_eq!(members.remove("notice_contacts"), Some(json!([])));
     assert_eq!(listed.json()["items"], json!([summary]));
 }
 
