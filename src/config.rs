@@ -31,6 +31,7 @@ pub struct Settings {
     /// `planned_from` may come at the earliest, so the processor can answer a refusal.
     pub reaction_time: Duration,
     pub webhooks: WebhookSettings,
+    pub mail: MailSettings,
     /// `SUBREG_LOG_FORMAT`: `text` (default) or `json`, one object per line.
     pub log_format: LogFormat,
     /// `SUBREG_METRICS_BIND`: serve /metrics on this address only (not on the public port).
@@ -113,6 +114,43 @@ pub struct WebhookSettings {
     pub disable_after: Duration,
 }
 
+/// How e-mail notices are sent (`SUBREG_SMTP_URL`, `SUBREG_MAIL_*`).
+#[derive(Clone, PartialEq, Eq)]
+pub struct MailSettings {
+    /// `SUBREG_SMTP_URL`: lettre's URL form, `smtp://host:port` (plain), `smtp://...?tls=required`
+    /// (STARTTLS), `smtps://host` (TLS), `user:password@` for AUTH. Without it no e-mail is
+    /// sent: the outbox rows wait until a server is configured. Never logged (it may hold a
+    /// password).
+    pub smtp_url: Option<String>,
+    /// `SUBREG_MAIL_FROM`: the From address, e.g. `subreg <notices@example.com>`.
+    pub from: String,
+    /// `SUBREG_MAIL_RETRY_SCHEDULE_MS`: delay before each retry of a transient failure (4xx,
+    /// no connection); after the last one the notice is recorded as failed.
+    pub retry_schedule: Vec<Duration>,
+    /// `SUBREG_MAIL_LEASE_MS`: how long a claim holds a message (real time).
+    pub lease: Duration,
+    /// `SUBREG_MAIL_TIMEOUT_MS`: the SMTP conversation's timeout.
+    pub timeout: Duration,
+}
+
+impl std::fmt::Debug for MailSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MailSettings")
+            .field("smtp_url", &self.smtp_url.as_deref().map(redact_url))
+            .field("from", &self.from)
+            .field("retry_schedule", &self.retry_schedule)
+            .field("lease", &self.lease)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+/// 30 s, 2 min, 10 min, 30 min, 1 h, 2 h, 4 h, 8 h, 12 h, 24 h, 24 h: about three days.
+pub const DEFAULT_MAIL_RETRY_SCHEDULE_MS: [u64; 11] = [
+    30_000, 120_000, 600_000, 1_800_000, 3_600_000, 7_200_000, 14_400_000, 28_800_000, 43_200_000,
+    86_400_000, 86_400_000,
+];
+
 /// Svix's schedule: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h.
 pub const DEFAULT_RETRY_SCHEDULE_MS: [u64; 7] = [
     5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000,
@@ -138,6 +176,7 @@ impl std::fmt::Debug for Settings {
             .field("sweep_batch", &self.sweep_batch)
             .field("reaction_time", &self.reaction_time)
             .field("webhooks", &self.webhooks)
+            .field("mail", &self.mail)
             .field("log_format", &self.log_format)
             .field("metrics_bind", &self.metrics_bind)
             .field(
@@ -272,6 +311,7 @@ impl Settings {
             sweep_batch: sweep_batch.min(i64::MAX as u64) as i64,
             reaction_time: Duration::from_secs(reaction_secs),
             webhooks: webhook_settings(&get)?,
+            mail: mail_settings(&get)?,
             log_format,
             metrics_bind,
             metrics_token,
@@ -353,21 +393,78 @@ fn check_jwks_url(text: &str) -> Result<(), String> {
     }
 }
 
-fn webhook_settings(get: &impl Fn(&str) -> Option<String>) -> Result<WebhookSettings, ConfigError> {
-    let retry_schedule = match get("SUBREG_WEBHOOK_RETRY_SCHEDULE_MS") {
-        None => DEFAULT_RETRY_SCHEDULE_MS
+/// A retry schedule in milliseconds, comma-separated, or the default.
+fn schedule(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: &[u64],
+) -> Result<Vec<Duration>, ConfigError> {
+    match get(name) {
+        None => Ok(default
             .iter()
             .map(|ms| Duration::from_millis(*ms))
-            .collect(),
+            .collect()),
         Some(text) => text
             .split(',')
             .map(|part| part.trim().parse::<u64>().map(Duration::from_millis))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|_| ConfigError {
-                name: "SUBREG_WEBHOOK_RETRY_SCHEDULE_MS",
+                name,
                 message: format!("`{text}` is not a comma-separated list of milliseconds"),
-            })?,
-    };
+            }),
+    }
+}
+
+fn mail_settings(get: &impl Fn(&str) -> Option<String>) -> Result<MailSettings, ConfigError> {
+    let smtp_url = get("SUBREG_SMTP_URL");
+    if let Some(url) = &smtp_url {
+        if !(url.starts_with("smtp://") || url.starts_with("smtps://")) {
+            return Err(ConfigError {
+                name: "SUBREG_SMTP_URL",
+                message: format!(
+                    "`{}` is not smtp://host:port or smtps://host:port",
+                    redact_url(url)
+                ),
+            });
+        }
+    }
+    let from = get("SUBREG_MAIL_FROM").unwrap_or_else(|| "subreg <subreg@localhost>".into());
+    if from.parse::<lettre::message::Mailbox>().is_err() {
+        return Err(ConfigError {
+            name: "SUBREG_MAIL_FROM",
+            message: format!(
+                "`{from}` is not an address (`Name <local@domain>` or `local@domain`)"
+            ),
+        });
+    }
+    let timeout = Duration::from_millis(parse_number(get, "SUBREG_MAIL_TIMEOUT_MS", 30_000)?);
+    let lease = Duration::from_millis(parse_number(get, "SUBREG_MAIL_LEASE_MS", 120_000)?);
+    if lease <= timeout {
+        return Err(ConfigError {
+            name: "SUBREG_MAIL_LEASE_MS",
+            message: "must be longer than SUBREG_MAIL_TIMEOUT_MS, or a slow send loses its claim"
+                .into(),
+        });
+    }
+    Ok(MailSettings {
+        smtp_url,
+        from,
+        retry_schedule: schedule(
+            get,
+            "SUBREG_MAIL_RETRY_SCHEDULE_MS",
+            &DEFAULT_MAIL_RETRY_SCHEDULE_MS,
+        )?,
+        lease,
+        timeout,
+    })
+}
+
+fn webhook_settings(get: &impl Fn(&str) -> Option<String>) -> Result<WebhookSettings, ConfigError> {
+    let retry_schedule = schedule(
+        get,
+        "SUBREG_WEBHOOK_RETRY_SCHEDULE_MS",
+        &DEFAULT_RETRY_SCHEDULE_MS,
+    )?;
     let timeout = Duration::from_millis(parse_number(get, "SUBREG_WEBHOOK_TIMEOUT_MS", 15_000)?);
     let lease = Duration::from_millis(parse_number(get, "SUBREG_WEBHOOK_LEASE_MS", 60_000)?);
     if lease <= timeout {

@@ -31,6 +31,11 @@ pub struct Application {
         notify::dispatcher::StopSender,
         actix_web::rt::task::JoinHandle<()>,
     )>,
+    /// The mailer's stop signal and task (with SUBREG_SMTP_URL), stopped after the server.
+    mailer: Option<(
+        notify::dispatcher::StopSender,
+        actix_web::rt::task::JoinHandle<()>,
+    )>,
     /// The separate /metrics listener (SUBREG_METRICS_BIND), stopped after the server.
     metrics_server: Option<Server>,
     metrics_port: Option<u16>,
@@ -127,6 +132,25 @@ impl Application {
         } else {
             None
         };
+        let mailer = match notify::mail::Mailer::new(
+            pool.clone(),
+            clock.clone(),
+            settings.mail.clone(),
+            settings.public_url.clone(),
+            settings.sweep_interval,
+        )
+        .map_err(StartError::Config)?
+        {
+            Some(mailer) => {
+                let (stop, stopped) = notify::dispatcher::stop_signal();
+                let mailer = mailer.with_log_signer(log_signer.clone());
+                Some((
+                    stop,
+                    actix_web::rt::spawn(mailer.run_until_stopped(stopped)),
+                ))
+            }
+            None => None,
+        };
         let webhook_settings = web::Data::new(settings.webhooks.clone());
         let webhook_policy = web::Data::new(notify::ssrf::Policy {
             allow_http: settings.webhooks.allow_http,
@@ -211,6 +235,7 @@ impl Application {
             port,
             server,
             dispatcher,
+            mailer,
             metrics_server,
             metrics_port,
         })
@@ -243,6 +268,10 @@ impl Application {
             let _ = task.await;
         }
         if let Some((stop, task)) = self.dispatcher {
+            let _ = stop.send(true);
+            let _ = task.await;
+        }
+        if let Some((stop, task)) = self.mailer {
             let _ = stop.send(true);
             let _ = task.await;
         }

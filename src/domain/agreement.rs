@@ -182,6 +182,8 @@ pub struct AgreementDetail {
     pub authorised_at_signing: Vec<AnnexEntry>,
     /// Oldest first; `version` above is the one in force.
     pub versions: Vec<AgreementVersion>,
+    /// Who receives this agreement's notices by e-mail (set by the controller).
+    pub notice_contacts: Vec<super::contact::NoticeContact>,
 }
 
 /// The terms an amendment changes; what it leaves out stays as in the version in force.

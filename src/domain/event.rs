@@ -38,10 +38,14 @@ pub enum EventType {
     AgreementAmended,
     #[serde(rename = "agreement.terminated")]
     AgreementTerminated,
+    #[serde(rename = "notice.dispatched")]
+    NoticeDispatched,
+    #[serde(rename = "notice.failed")]
+    NoticeFailed,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 17] = [
+    pub const ALL: [EventType; 19] = [
         EventType::ChangeAnnounced,
         EventType::WindowOpened,
         EventType::ObjectionRaised,
@@ -59,6 +63,8 @@ impl EventType {
         EventType::AgreementConfirmed,
         EventType::AgreementAmended,
         EventType::AgreementTerminated,
+        EventType::NoticeDispatched,
+        EventType::NoticeFailed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -80,6 +86,8 @@ impl EventType {
             EventType::AgreementConfirmed => "agreement.confirmed",
             EventType::AgreementAmended => "agreement.amended",
             EventType::AgreementTerminated => "agreement.terminated",
+            EventType::NoticeDispatched => "notice.dispatched",
+            EventType::NoticeFailed => "notice.failed",
         }
     }
 
@@ -123,6 +131,11 @@ pub struct EventBody {
     /// - `subprocessor.added`: the Subprocessor entry.
     /// - `endpoint.disabled`: `endpoint_id`, `owner_kind` (`processor` or `controller`),
     ///   `owner_id`, `reason`, `failing_since` (date-time or null) and `disabled_at`.
+    /// - `notice.dispatched`: the SMTP server accepted an e-mail notice: `notice_event_id` (the
+    ///   event it tells of), `recipient`, `channel` (`email`), `message_id`, `smtp_reply`
+    ///   `{code, text}` (the text holds the server's queue id) and `accepted_at`.
+    /// - `notice.failed`: the SMTP server refused it for good: the same members, `failed_at`
+    ///   instead of `accepted_at`.
     #[schema(value_type = Object)]
     pub data: serde_json::Value,
 }

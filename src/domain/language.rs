@@ -10,7 +10,9 @@ use std::sync::OnceLock;
 
 /// The language of a text for people: `da` (Danish) or `en` (English). `?lang=` takes exactly
 /// these; anything else is refused with 400 (by the query extractor).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Lang {
     Da,

@@ -38,11 +38,15 @@ impl Visibility {
     }
 
     /// An event that names a controller is that controller's; of the others only the
-    /// processor's own endpoint being disabled is kept from the public.
+    /// processor's own endpoint being disabled and the e-mails to its own contacts are kept
+    /// from the public.
     pub fn of(event_type: &str, controller_id: Option<&str>) -> Self {
         if controller_id.is_some() {
             Visibility::Controller
-        } else if event_type == super::event::EventType::EndpointDisabled.as_str() {
+        } else if event_type == super::event::EventType::EndpointDisabled.as_str()
+            || event_type == super::event::EventType::NoticeDispatched.as_str()
+            || event_type == super::event::EventType::NoticeFailed.as_str()
+        {
             Visibility::Processor
         } else {
             Visibility::Public

@@ -305,7 +305,7 @@ fn words(lang: Lang) -> &'static Words {
     }
 }
 
-fn text<'a>(value: &'a Value, key: &str) -> Option<&'a str> {
+pub(crate) fn text<'a>(value: &'a Value, key: &str) -> Option<&'a str> {
     value.get(key)?.as_str().filter(|s| !s.is_empty())
 }
 
@@ -333,7 +333,7 @@ fn instant(lang: Lang, value: &Value, key: &str) -> Option<String> {
 
 /// A window's deadline: "ved udgangen af 1. december 2026" when it ends at midnight Danish
 /// time (as deadlines do), else the instant.
-fn deadline(lang: Lang, data: &Value) -> Option<String> {
+pub(crate) fn deadline(lang: Lang, data: &Value) -> Option<String> {
     let raw = text(data, "closes_at")?;
     let Ok(at) = DateTime::parse_from_rfc3339(raw) else {
         return Some(raw.to_string());

@@ -285,8 +285,10 @@ async fn processor_feed(
 /// For the holder of the controller's feed token (feed readers cannot send bearer tokens).
 /// The controller's own events (its windows, deadlines, objections, approvals, outcomes) and
 /// the public events of the processors it has agreements with; format, paging and
-/// conditional requests as in the processor feed. A missing or wrong token and an unknown
-/// controller all get the same 404.
+/// conditional requests as in the processor feed. Each entry also carries its receipt,
+/// `<log:receipt xmlns:log="urn:subreg:log" index="N">` holding the C2SP checkpoint signed
+/// when the event was appended (as a webhook body's `log`). A missing or wrong token and an
+/// unknown controller all get the same 404.
 #[utoipa::path(
     get,
     path = "/v1/controllers/{cid}/feed.atom",
@@ -463,7 +465,9 @@ where
         + 'static,
 {
     let (scope, before, id) = (request.scope.clone(), request.before, request.id.clone());
-    let (head, mut rows, newest, names) = state
+    // The private feed carries each event's receipt, as webhooks do.
+    let receipts_wanted = request.token.is_some();
+    let (head, mut rows, newest, names, receipts) = state
         .db(move |conn| {
             let head = head(conn, &id)?;
             let rows = feeds::page(conn, &scope, before, FEED_PAGE_SIZE + 1)?;
@@ -472,7 +476,15 @@ where
                 None => None,
             };
             let names = feeds::names(conn, &rows)?;
-            Ok((head, rows, newest, names))
+            let mut receipts = std::collections::HashMap::new();
+            if receipts_wanted {
+                for row in rows.iter().take(FEED_PAGE_SIZE as usize) {
+                    let receipt =
+                        crate::store::log::receipt(conn, &row.processor_id, row.log_index)?;
+                    receipts.insert(row.seq, receipt);
+                }
+            }
+            Ok((head, rows, newest, names, receipts))
         })
         .await?;
     let more = rows.len() as i64 > FEED_PAGE_SIZE;
@@ -523,8 +535,19 @@ where
         }),
         entries: rows
             .iter()
-            .map(|e| entry(public_url, e, request.lang, &names))
+            .map(|e| {
+                let mut entry = entry(public_url, e, request.lang, &names);
+                if let Some(receipt) = receipts.get(&e.seq) {
+                    entry.extensions = receipt_extension(receipt);
+                }
+                entry
+            })
             .collect(),
+        namespaces: if receipts_wanted {
+            std::collections::BTreeMap::from([(LOG_PREFIX.into(), LOG_NAMESPACE.into())])
+        } else {
+            std::collections::BTreeMap::new()
+        },
         ..Default::default()
     };
     let config = WriteConfig {
@@ -544,6 +567,27 @@ where
         updated,
         Bytes::from(body),
     ))
+}
+
+/// The namespace of the receipt element in private feed entries.
+const LOG_NAMESPACE: &str = "urn:subreg:log";
+const LOG_PREFIX: &str = "log";
+
+/// `<log:receipt index="7">checkpoint</log:receipt>`: the event's index in its processor's log
+/// and the signed checkpoint that includes it (as a webhook body's `log`).
+fn receipt_extension(
+    receipt: &crate::domain::evidence::LogReceipt,
+) -> atom_syndication::extension::ExtensionMap {
+    let element = atom_syndication::extension::Extension {
+        name: format!("{LOG_PREFIX}:receipt"),
+        value: receipt.checkpoint.clone(),
+        attrs: std::collections::BTreeMap::from([("index".into(), receipt.index.to_string())]),
+        children: std::collections::BTreeMap::new(),
+    };
+    std::collections::BTreeMap::from([(
+        LOG_PREFIX.into(),
+        std::collections::BTreeMap::from([("receipt".into(), vec![element])]),
+    )])
 }
 
 fn entry(public_url: &str, event: &StoredEvent, lang: Lang, names: &notice::Names) -> Entry {

@@ -12,6 +12,7 @@ pub mod calendar;
 pub mod change_page;
 pub mod changes;
 pub mod clock;
+pub mod contacts;
 pub mod controllers;
 pub mod cors;
 pub mod decide;
@@ -139,6 +140,7 @@ pub fn register(cfg: &mut web::ServiceConfig, test_clock: bool) -> Vec<(Method, 
     feeds::routes(&mut routes);
     calendar::routes(&mut routes);
     webhooks::routes(&mut routes);
+    contacts::routes(&mut routes);
     pages::routes(&mut routes);
     change_page::routes(&mut routes);
     decide::routes(&mut routes);

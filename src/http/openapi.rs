@@ -75,6 +75,7 @@ request a receiver gets.
         (name = "evidence", description = "The hash-chained evidence log of a processor."),
         (name = "admin", description = "Operator tools (test clock, token revocation)."),
         (name = "feeds", description = "Atom feeds of the event log, public and per controller."),
+        (name = "notices", description = "E-mail notices: who receives them, and those the mail server refused."),
         (name = "pages", description = "Server-rendered HTML for people (no JavaScript, strict CSP), in Danish and English."),
         (name = "webhooks", description = "Standard Webhooks delivery of events: endpoints, \
             their deliveries, and (under `webhooks`) the request each endpoint receives."),
@@ -115,6 +116,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
         super::feeds::Api::openapi(),
         super::calendar::Api::openapi(),
         super::webhooks::Api::openapi(),
+        super::contacts::Api::openapi(),
         super::auth::Api::openapi(),
         super::clock::Api::openapi(),
         super::pages::Api::openapi(),

@@ -2,6 +2,7 @@
 //! the window sweeper, and the webhook dispatcher with its signer and SSRF guard.
 
 pub mod dispatcher;
+pub mod mail;
 pub mod signing;
 pub mod ssrf;
 pub mod sweeper;

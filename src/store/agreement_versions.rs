@@ -153,6 +153,11 @@ pub fn detail(conn: &mut DbConnection, agreement_id: &str) -> Result<AgreementDe
         agreement: with_annex.agreement,
         authorised_at_signing: with_annex.authorised_at_signing,
         versions: versions(conn, agreement_id)?,
+        notice_contacts: super::contacts::list(
+            conn,
+            super::contacts::Owner::Agreement,
+            agreement_id,
+        )?,
     })
 }
 

@@ -222,6 +222,8 @@ pub fn append_batch(
         })
         .collect();
     super::webhooks::enqueue_batch(conn, processor_id, &outbox, now)?;
+    // E-mail notices go through their own outbox, in the same transaction.
+    super::mail::enqueue_batch(conn, processor_id, &outbox, now)?;
     Ok(ids)
 }
 

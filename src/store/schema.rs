@@ -266,6 +266,38 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    notice_contacts (owner_kind, owner_id, position) {
+        owner_kind -> Text,
+        owner_id -> Text,
+        position -> Integer,
+        name -> Text,
+        email -> Text,
+        language -> Text,
+    }
+}
+
+diesel::table! {
+    mail_outbox (id) {
+        id -> Text,
+        event_id -> Text,
+        event_seq -> BigInt,
+        processor_id -> Text,
+        controller_id -> Nullable<Text>,
+        kind -> Text,
+        recipient_name -> Text,
+        recipient -> Text,
+        language -> Text,
+        state -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        leased_until -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     changes,
     objection_windows,
@@ -280,4 +312,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     test_clock,
     webhook_endpoints,
     webhook_deliveries,
+    notice_contacts,
+    mail_outbox,
 );

@@ -1,0 +1,283 @@
+//! The mailer: claims due messages from the mail outbox, writes each in the recipient's
+//! language (`domain::mail`), hands it to the SMTP server (`SUBREG_SMTP_URL`), and records the
+//! server's answer: acceptance is `notice.dispatched` on the evidence log (proof of dispatch),
+//! a permanent refusal `notice.failed`; a transient failure (4xx, no connection) is retried
+//! on the schedule (`SUBREG_MAIL_RETRY_SCHEDULE_MS`, the webhooks' backoff and jitter).
+//!
+//! Claims take a lease on the real clock, as the webhook dispatcher's do: a crashed process's
+//! messages come due again, so every notice is sent at least once. The Message-ID is made
+//! from the outbox row, so a message sent twice carries the same Message-ID both times.
+
+use crate::clock::Clock;
+use crate::config::MailSettings;
+use crate::domain::mail::{self, Link, LinkKind};
+use crate::domain::webhook::retry_delay;
+use crate::store::mail::{self as outbox, ClaimedMail, MailOutcome};
+use crate::store::{Pool, StoreError};
+use lettre::message::header::{Header, HeaderName, HeaderValue};
+use lettre::message::{Mailbox, MultiPart};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// Messages claimed at once.
+const CLAIM: i64 = 16;
+
+/// `Auto-Submitted: auto-generated` (RFC 3834): no auto-replies, no vacation answers.
+#[derive(Clone)]
+struct AutoSubmitted;
+
+impl Header for AutoSubmitted {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("Auto-Submitted")
+    }
+
+    fn parse(_: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(AutoSubmitted)
+    }
+
+    fn display(&self) -> HeaderValue {
+        HeaderValue::new(Self::name(), "auto-generated".into())
+    }
+}
+
+pub struct Mailer {
+    pool: Pool,
+    clock: Clock,
+    settings: MailSettings,
+    public_url: String,
+    poll: Duration,
+    from: Mailbox,
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    log: Option<Arc<crate::store::log::LogSigner>>,
+}
+
+impl Mailer {
+    /// A mailer for `settings.smtp_url`; `Ok(None)` without one (the rows wait).
+    pub fn new(
+        pool: Pool,
+        clock: Clock,
+        settings: MailSettings,
+        public_url: String,
+        poll: Duration,
+    ) -> Result<Option<Self>, String> {
+        let Some(url) = settings.smtp_url.clone() else {
+            return Ok(None);
+        };
+        // lettre's error for a bad URL does not repeat it, so no password reaches a log.
+        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(&url)
+            .map_err(|e| format!("SUBREG_SMTP_URL: {e}"))?
+            .timeout(Some(settings.timeout))
+            .build();
+        let from: Mailbox = settings
+            .from
+            .parse()
+            .map_err(|e| format!("SUBREG_MAIL_FROM: {e}"))?;
+        Ok(Some(Mailer {
+            pool,
+            clock,
+            settings,
+            public_url,
+            poll,
+            from,
+            transport,
+            log: None,
+        }))
+    }
+
+    pub fn with_log_signer(mut self, log: Arc<crate::store::log::LogSigner>) -> Self {
+        self.log = Some(log);
+        self
+    }
+
+    /// Runs until `stop` turns true (or its sender is dropped): claim, send, record; sleeps
+    /// until rows are written in this process or the poll interval passes.
+    pub async fn run_until_stopped(self, mut stop: watch::Receiver<bool>) {
+        let stopped = |stop: &watch::Receiver<bool>| stop.has_changed().is_err() || *stop.borrow();
+        loop {
+            if stopped(&stop) {
+                break;
+            }
+            let seen = outbox::generation();
+            match self.claim().await {
+                Ok(claimed) if !claimed.is_empty() => {
+                    for message in claimed {
+                        if stopped(&stop) {
+                            self.release(vec![message.id.clone()]).await;
+                            continue;
+                        }
+                        self.deliver(message).await;
+                    }
+                    continue;
+                }
+                Ok(_) => {}
+                Err(e) => log::warn!("mailer: claiming failed: {e}"),
+            }
+            let written = outbox::written();
+            tokio::pin!(written);
+            written.as_mut().enable();
+            if outbox::generation() != seen {
+                continue;
+            }
+            tokio::select! {
+                _ = written => {}
+                _ = tokio::time::sleep(self.poll) => {}
+                _ = stop.changed() => {}
+            }
+        }
+    }
+
+    async fn claim(&self) -> Result<Vec<ClaimedMail>, StoreError> {
+        let pool = self.pool.clone();
+        let now = self.clock.now();
+        let lease = chrono::Duration::from_std(self.settings.lease)
+            .unwrap_or_else(|_| chrono::Duration::seconds(120));
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get()?;
+            let wall_now = Clock::System.now();
+            outbox::claim(&mut conn, now, wall_now, wall_now + lease, CLAIM)
+        })
+        .await
+        .map_err(|e| StoreError::Config(format!("claim task: {e}")))?
+    }
+
+    async fn release(&self, ids: Vec<String>) {
+        let pool = self.pool.clone();
+        let released = tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get()?;
+            outbox::release(&mut conn, &ids)
+        })
+        .await;
+        if !matches!(released, Ok(Ok(_))) {
+            log::warn!("mailer: giving a lease back failed; it runs out on its own");
+        }
+    }
+
+    /// The Message-ID of an outbox row: the same for every attempt.
+    fn message_id(&self, row_id: &str) -> String {
+        let domain = self.from.email.domain();
+        format!("<{row_id}@{domain}>")
+    }
+
+    /// Writes, sends and records one message.
+    async fn deliver(&self, message: ClaimedMail) {
+        let message_id = self.message_id(&message.id);
+        let outcome = self.send(&message, &message_id).await;
+        match &outcome {
+            MailOutcome::Accepted { code, .. } => {
+                log::info!("mailer: {} accepted ({code})", message_id)
+            }
+            MailOutcome::Refused { text, .. } => {
+                log::warn!("mailer: {} refused: {text}", message_id)
+            }
+            MailOutcome::Retry { error, retry_at } => {
+                log::info!(
+                    "mailer: {} not sent ({error}); again at {retry_at}",
+                    message_id
+                )
+            }
+        }
+        let mut tries: u64 = 0;
+        loop {
+            let (pool, log) = (self.pool.clone(), self.log.clone());
+            let (row, id, result) = (message.clone(), message_id.clone(), outcome.clone());
+            let now = self.clock.now();
+            let recorded = tokio::task::spawn_blocking(move || {
+                let mut conn = pool.get()?;
+                match &log {
+                    Some(log) => crate::store::log::with_signer(log, || {
+                        outbox::record(&mut conn, &row, &id, &result, now)
+                    }),
+                    None => outbox::record(&mut conn, &row, &id, &result, now),
+                }
+            })
+            .await;
+            match recorded {
+                Ok(Ok(())) => return,
+                Ok(Err(e @ (StoreError::Busy | StoreError::Pool(_)))) if tries < 5 => {
+                    tries += 1;
+                    log::warn!("mailer: recording failed, retrying: {e}");
+                    tokio::time::sleep(Duration::from_millis(100 * tries)).await;
+                }
+                // The lease runs out and the message is sent again: at least once.
+                Ok(Err(e)) => return log::error!("mailer: {message_id} not recorded: {e}"),
+                Err(e) => return log::error!("mailer: record task failed: {e}"),
+            }
+        }
+    }
+
+    fn links(&self, message: &ClaimedMail) -> Vec<Link> {
+        match crate::domain::notice::change_id(&message.event) {
+            Some(change_id) => vec![Link {
+                kind: LinkKind::ChangePage,
+                url: mail::change_page(&self.public_url, &message.processor_id, change_id),
+            }],
+            None => Vec::new(),
+        }
+    }
+
+    fn build(&self, message: &ClaimedMail, message_id: &str) -> Result<Message, String> {
+        let notice = mail::compose(
+            &message.event,
+            &message.context,
+            message.language,
+            &self.links(message),
+        );
+        let to = Mailbox::new(
+            Some(message.recipient_name.clone()),
+            message
+                .recipient
+                .parse()
+                .map_err(|e| format!("recipient: {e}"))?,
+        );
+        Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(notice.subject)
+            .message_id(Some(message_id.to_string()))
+            .header(AutoSubmitted)
+            .multipart(MultiPart::alternative_plain_html(notice.text, notice.html))
+            .map_err(|e| format!("message: {e}"))
+    }
+
+    async fn send(&self, message: &ClaimedMail, message_id: &str) -> MailOutcome {
+        let email = match self.build(message, message_id) {
+            Ok(email) => email,
+            // Nothing a retry could mend.
+            Err(text) => return MailOutcome::Refused { code: None, text },
+        };
+        match self.transport.send(email).await {
+            Ok(response) => MailOutcome::Accepted {
+                code: u16::from(response.code()),
+                text: response.message().collect::<Vec<_>>().join("\n"),
+            },
+            Err(e) if e.is_permanent() => MailOutcome::Refused {
+                code: e.status().map(u16::from),
+                text: e.to_string(),
+            },
+            Err(e) => {
+                let done = u32::try_from(message.attempts)
+                    .unwrap_or(0)
+                    .saturating_add(1);
+                let delay = retry_delay(
+                    done,
+                    &self.settings.retry_schedule,
+                    None,
+                    rand::random::<f64>(),
+                )
+                .and_then(|d| chrono::Duration::from_std(d).ok());
+                match delay {
+                    Some(delay) => MailOutcome::Retry {
+                        error: e.to_string(),
+                        retry_at: self.clock.now() + delay,
+                    },
+                    None => MailOutcome::Refused {
+                        code: e.status().map(u16::from),
+                        text: format!("gave up after {done} attempts: {e}"),
+                    },
+                }
+            }
+        }
+    }
+}
