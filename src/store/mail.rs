@@ -11,6 +11,7 @@ use super::events::{self, NewEvent};
 use super::schema::{
     controllers, events as events_table, mail_outbox, objection_windows, processors,
 };
+use super::signal::CommitSignal;
 use super::webhooks::OutboxEvent;
 use super::{from_db, to_db, DbConnection, StoreError};
 use crate::domain::contact::NoticeContact;
@@ -20,36 +21,31 @@ use crate::domain::mail::Context;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use std::cell::Cell;
-use std::sync::atomic::{AtomicU64, Ordering};
-use tokio::sync::Notify;
 
 const BATCH: usize = 500;
 /// The kind of a row: the notice of its event (reminders would be other kinds).
 pub const KIND_NOTICE: &str = "notice";
 
-static GENERATION: AtomicU64 = AtomicU64::new(0);
-static WRITTEN: Notify = Notify::const_new();
+static MAIL: CommitSignal = CommitSignal::new();
 
 thread_local! {
+    /// Set when this thread wrote mail rows in the transaction now open.
     static DIRTY: Cell<bool> = const { Cell::new(false) };
 }
 
 /// Called by `write_transaction` after its commit (or rollback): wakes the mailer.
 pub(crate) fn transaction_finished(committed: bool) {
-    if DIRTY.with(|d| d.replace(false)) && committed {
-        GENERATION.fetch_add(1, Ordering::SeqCst);
-        WRITTEN.notify_waiters();
-    }
+    MAIL.finished(&DIRTY, committed);
 }
 
 /// A counter that moves whenever mail rows were committed in this process.
 pub fn generation() -> u64 {
-    GENERATION.load(Ordering::SeqCst)
+    MAIL.generation()
 }
 
 /// Resolves when mail rows are committed after the call (pair it with `generation`).
 pub fn written() -> tokio::sync::futures::Notified<'static> {
-    WRITTEN.notified()
+    MAIL.written()
 }
 
 /// Who receives the notice of an event, with the controller each speaks for.

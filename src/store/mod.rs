@@ -24,6 +24,7 @@ pub mod pages;
 pub mod resolutions;
 pub mod revocations;
 pub mod schema;
+pub(crate) mod signal;
 pub mod subprocessors;
 pub mod webhooks;
 
