@@ -140,6 +140,7 @@ fn run(label: &str, url: &str) -> Result<(), Box<dyn std::error::Error>> {
         &signer,
         "bench-processor",
         &store::events::Reader::Everything,
+        after_deadline,
     )?;
     println!(
         "  evidence log of {} events valid: {}",

@@ -44,8 +44,11 @@ enum Command {
     /// since an older bundle. Prints a report; exits non-zero on any failure.
     VerifyEvidence {
         bundle: std::path::PathBuf,
+        /// What was held before (repeatable): an older bundle, a webhook body, a JSON array of
+        /// webhook bodies, or one body per line. Each must still be in the bundle, unchanged,
+        /// and every checkpoint it carries a prefix of the bundle's.
         #[arg(long)]
-        against: Option<std::path::PathBuf>,
+        against: Vec<std::path::PathBuf>,
         /// A verifier key to trust (repeatable), e.g. from /.well-known/subreg/log-keys: the
         /// checkpoint must be signed by one of them, not merely by a key the bundle names.
         #[arg(long = "key")]
@@ -123,16 +126,20 @@ fn run(cli: Cli) -> Result<(), String> {
             against,
             keys,
         } => {
-            let read =
-                |path: &std::path::Path| -> Result<subreg::domain::evidence::Bundle, String> {
-                    let text = std::fs::read_to_string(path)
-                        .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
-                    serde_json::from_str(&text)
-                        .map_err(|e| format!("`{}` is not an evidence bundle: {e}", path.display()))
-                };
-            let bundle = read(&bundle)?;
-            let older = against.as_deref().map(read).transpose()?;
-            let report = subreg::domain::evidence::verify(&bundle, older.as_ref(), &keys);
+            let read = |path: &std::path::Path| -> Result<String, String> {
+                std::fs::read_to_string(path)
+                    .map_err(|e| format!("cannot read `{}`: {e}", path.display()))
+            };
+            let bundle: subreg::domain::evidence::Bundle = serde_json::from_str(&read(&bundle)?)
+                .map_err(|e| format!("`{}` is not an evidence bundle: {e}", bundle.display()))?;
+            let held = against
+                .iter()
+                .map(|path| {
+                    subreg::domain::evidence::Held::parse(&read(path)?)
+                        .map_err(|e| format!("`{}`: {e}", path.display()))
+                })
+                .collect::<Result<Vec<_>, String>>()?;
+            let report = subreg::domain::evidence::verify(&bundle, &held, &keys);
             for line in &report.checked {
                 println!("ok: {line}");
             }

@@ -19,6 +19,18 @@ pub struct Notice {
 
 /// Describes one event (the JSON of `StoredEvent::to_json`) in the reader's language.
 pub fn describe(event: &Value, lang: Lang) -> Notice {
+    describe_named(event, lang, &Names::new())
+}
+
+/// The names of the organisations events name by id: processor and controller ids to names.
+pub type Names = std::collections::HashMap<String, String>;
+
+/// [`describe`], naming the processor and the controller by their names (from `names`; an
+/// id missing there is shown as it is).
+pub fn describe_named(event: &Value, lang: Lang, names: &Names) -> Notice {
+    let name_of = |id: &'static str, value: &Value| -> Option<String> {
+        text(value, id).map(|id| names.get(id).cloned().unwrap_or_else(|| id.to_string()))
+    };
     let w = words(lang);
     let event_type = text(event, "type").unwrap_or("event");
     let data = &event["data"];
@@ -57,8 +69,12 @@ pub fn describe(event: &Value, lang: Lang) -> Notice {
         | "agreement.terminated" => format!(
             "{}: {} / {}",
             agreement_event(lang, event_type),
-            text(data, "controller_id").unwrap_or("?"),
-            text(data, "processor_id").unwrap_or("?")
+            name_of("controller_id", data)
+                .or_else(|| name_of("controller_id", event))
+                .unwrap_or_else(|| "?".into()),
+            name_of("processor_id", data)
+                .or_else(|| name_of("processor_id", event))
+                .unwrap_or_else(|| "?".into())
         ),
         "objection.raised" => format!("{}: {subject}", w.objection_raised),
         "objection.withdrawn" => format!("{}: {subject}", w.objection_withdrawn),
@@ -86,13 +102,13 @@ pub fn describe(event: &Value, lang: Lang) -> Notice {
     };
 
     let mut lines = Vec::new();
-    if let Some(processor) = text(event, "processor_id") {
+    if let Some(processor) = name_of("processor_id", event) {
         lines.push(format!("{}: {processor}", w.processor));
     }
-    if let Some(controller) = text(event, "controller_id") {
+    if let Some(controller) = name_of("controller_id", event) {
         lines.push(format!("{}: {controller}", w.controller));
     }
-    change_lines(lang, change, &mut lines);
+    change_lines(lang, change, names, &mut lines);
     entry_lines(lang, entry, &mut lines);
     window_lines(lang, event_type, data, &mut lines);
     if let Some(at) = instant(lang, event, "occurred_at") {
@@ -260,7 +276,7 @@ static EN: Words = Words {
     outside_eea: "third country, outside the EEA",
     change: "Change",
     summary: "Summary",
-    replaces: "Replaces entry",
+    replaces: "Replaces",
     change_state: "Change state",
     announced_at: "Announced at",
     planned_from: "Planned from",
@@ -458,7 +474,7 @@ fn subject(lang: Lang, change: &Value, entry: &Value) -> String {
     }
 }
 
-fn change_lines(lang: Lang, change: &Value, lines: &mut Vec<String>) {
+fn change_lines(lang: Lang, change: &Value, names: &Names, lines: &mut Vec<String>) {
     let w = words(lang);
     if let Some(code) = text(change, "kind") {
         lines.push(format!("{}: {}", w.change, kind(lang, code)));
@@ -467,6 +483,7 @@ fn change_lines(lang: Lang, change: &Value, lines: &mut Vec<String>) {
         lines.push(format!("{}: {summary}", w.summary));
     }
     if let Some(replaces) = text(change, "replaces") {
+        let replaces = names.get(replaces).map_or(replaces, String::as_str);
         lines.push(format!("{}: {replaces}", w.replaces));
     }
     if let Some(state) = text(change, "state") {

@@ -594,8 +594,25 @@ pub struct Decider {
     /// The person named in the request's `decided_by`; null if none was named.
     #[schema(required = true)]
     pub decided_by: Option<Person>,
-    /// The `sub` claim of the token that made the request.
+    /// The `sub` claim of the token that made the request (`mailto:<mailbox>` for a decision
+    /// made through a notice's link).
     pub sub: String,
+    /// How the decision was made: `email_link` when through a notice's decision link (the
+    /// API's own decisions leave it out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub via: Option<DecisionChannel>,
+    /// The mailbox the decision link was sent to (with `via: email_link`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(format = "email")]
+    pub mailbox: Option<String>,
+}
+
+/// The channel a decision came through, besides the API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DecisionChannel {
+    /// A signed link in a notice e-mail (`/decide/{token}`).
+    EmailLink,
 }
 
 /// The controller's objection, as recorded.

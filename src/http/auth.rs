@@ -649,6 +649,8 @@ impl Actor {
         Decider {
             decided_by,
             sub: self.sub.clone(),
+            via: None,
+            mailbox: None,
         }
     }
 

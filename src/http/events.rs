@@ -133,7 +133,8 @@ async fn list_events(
                 "checkpoint_size": 42,
                 "root": "5d41402abc4b2a76b9719d911017c5925d41402abc4b2a76b9719d911017c592",
                 "first_broken": null,
-                "problem": null
+                "problem": null,
+                "disagreements": []
             })
         ),
         (status = 403, response = Forbidden),
@@ -150,7 +151,8 @@ async fn verify_events(
     let verification = state
         .db({
             let log = state.log.clone();
-            move |conn| crate::store::log::verify(conn, &log, &pid, &reader)
+            let now = state.clock.now();
+            move |conn| crate::store::log::verify(conn, &log, &pid, &reader, now)
         })
         .await?;
     Ok(HttpResponse::Ok().json(verification))

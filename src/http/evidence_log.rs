@@ -340,6 +340,36 @@ pub struct EvidenceQuery {
     /// agreement with it (else 403).
     #[param(value_type = crate::domain::party::Slug, example = "timengo-dpg")]
     pub processor: String,
+    /// Sizes of checkpoints held before (an older bundle's `size`), comma-separated, at most
+    /// 64: the bundle adds a consistency proof from each, so `verify-evidence --against` can
+    /// show the older tree is a prefix of this one. Proofs from the checkpoints of the
+    /// controller's receipts are always included.
+    #[param(example = "12,40")]
+    pub consistency_from: Option<String>,
+}
+
+/// The sizes of `consistency_from`.
+fn consistency_sizes(text: Option<&str>) -> Result<Vec<u64>, ApiError> {
+    let Some(text) = text else {
+        return Ok(Vec::new());
+    };
+    let sizes = text
+        .split(',')
+        .map(|part| part.trim().parse::<u64>())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|_| {
+            ApiError::Invalid(vec![FieldError::new(
+                "consistency_from",
+                "comma-separated tree sizes (whole numbers from 1), e.g. `12,40`",
+            )])
+        })?;
+    if sizes.len() > 64 {
+        return Err(ApiError::Invalid(vec![FieldError::new(
+            "consistency_from",
+            format!("at most 64 sizes; {} were given", sizes.len()),
+        )]));
+    }
+    Ok(sizes)
 }
 
 /// The controller's evidence bundle
@@ -380,7 +410,8 @@ pub struct EvidenceQuery {
                     },
                     "leaf_hash": "a8a69b4b3ae9b4e1fbc3b7d4c1e5a8a7e4f7c0d7b1d2b7a1e9f1c3d5b7a9e1f3",
                     "inclusion_proof": []
-                }]
+                }],
+                "consistency": []
             })
         ),
         (status = 401, response = super::openapi::Unauthorized),
@@ -395,8 +426,12 @@ async fn evidence_bundle(
     query: web::Query<EvidenceQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let cid = path.into_inner();
-    let pid = query.into_inner().processor;
+    let EvidenceQuery {
+        processor: pid,
+        consistency_from,
+    } = query.into_inner();
     actor.require_controller(&cid)?;
+    let consistency_from = consistency_sizes(consistency_from.as_deref())?;
     let (agreement_cid, agreement_pid) = (cid.clone(), pid.clone());
     let has_agreement = state
         .db(move |conn| {
@@ -415,7 +450,7 @@ async fn evidence_bundle(
     }
     let signer = state.log.clone();
     let bundle = state
-        .db(move |conn| log::bundle(conn, &signer, &pid, &cid))
+        .db(move |conn| log::bundle(conn, &signer, &pid, &cid, &consistency_from))
         .await?;
     Ok(HttpResponse::Ok().json(bundle))
 }
@@ -434,7 +469,9 @@ async fn evidence_bundle(
         InclusionProof,
         ConsistencyProof,
         crate::domain::evidence::Bundle,
-        crate::domain::evidence::BundleEvent
+        crate::domain::evidence::BundleEvent,
+        crate::domain::evidence::ConsistencyStep,
+        crate::domain::evidence::LogReceipt
     ))
 )]
 pub struct Api;

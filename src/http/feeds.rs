@@ -129,7 +129,7 @@ impl FeedRequest {
     }
 }
 
-fn sha256_hex(text: &str) -> String {
+pub(crate) fn sha256_hex(text: &str) -> String {
     hex::encode(Sha256::digest(text.as_bytes()))
 }
 
@@ -209,8 +209,11 @@ impl<'r> ToResponse<'r> for FeedNotModified {
 /// (`change.announced`, `change.blocked`, `change.postponed`, `change.effective`,
 /// `change.withdrawn`, `subprocessor.added`), newest
 /// first, 50 a page; `<link rel="next">` leads to older entries (RFC 5005). Each entry has
-/// the id `urn:uuid:{event id}`, a plain-text `summary` for people and the event JSON as
-/// `content type="text"`. Send `If-None-Match` or `If-Modified-Since` to get 304 when
+/// the id `urn:uuid:{event id}`, a title, a plain-text `summary` and an HTML `content` for
+/// people in the feed's language (names, not ids; deadlines as people write them), a
+/// `<link rel="alternate" type="text/html">` to the change's page
+/// (`/processors/{pid}/changes/{chid}`, or the processor's page for events of no change) and
+/// a `<link rel="related" type="application/json">` to the event in the API. Send `If-None-Match` or `If-Modified-Since` to get 304 when
 /// nothing changed.
 #[utoipa::path(
     get,
@@ -282,8 +285,10 @@ async fn processor_feed(
 /// For the holder of the controller's feed token (feed readers cannot send bearer tokens).
 /// The controller's own events (its windows, deadlines, objections, approvals, outcomes) and
 /// the public events of the processors it has agreements with; format, paging and
-/// conditional requests as in the processor feed. A missing or wrong token and an unknown
-/// controller all get the same 404.
+/// conditional requests as in the processor feed. Each entry also carries its receipt,
+/// `<log:receipt xmlns:log="urn:subreg:log" index="N">` holding the C2SP checkpoint signed
+/// when the event was appended (as a webhook body's `log`). A missing or wrong token and an
+/// unknown controller all get the same 404.
 #[utoipa::path(
     get,
     path = "/v1/controllers/{cid}/feed.atom",
@@ -367,7 +372,7 @@ async fn controller_feed(
     serve(&state, &req, request, version, last, move |_, _| Ok(head)).await
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
@@ -460,7 +465,9 @@ where
         + 'static,
 {
     let (scope, before, id) = (request.scope.clone(), request.before, request.id.clone());
-    let (head, mut rows, newest) = state
+    // The private feed carries each event's receipt, as webhooks do.
+    let receipts_wanted = request.token.is_some();
+    let (head, mut rows, newest, names, receipts) = state
         .db(move |conn| {
             let head = head(conn, &id)?;
             let rows = feeds::page(conn, &scope, before, FEED_PAGE_SIZE + 1)?;
@@ -468,7 +475,16 @@ where
                 Some(seq) => Some(feeds::occurred_at(conn, seq)?),
                 None => None,
             };
-            Ok((head, rows, newest))
+            let names = feeds::names(conn, &rows)?;
+            let mut receipts = std::collections::HashMap::new();
+            if receipts_wanted {
+                for row in rows.iter().take(FEED_PAGE_SIZE as usize) {
+                    let receipt =
+                        crate::store::log::receipt(conn, &row.processor_id, row.log_index)?;
+                    receipts.insert(row.seq, receipt);
+                }
+            }
+            Ok((head, rows, newest, names, receipts))
         })
         .await?;
     let more = rows.len() as i64 > FEED_PAGE_SIZE;
@@ -519,8 +535,19 @@ where
         }),
         entries: rows
             .iter()
-            .map(|e| entry(public_url, e, request.lang))
+            .map(|e| {
+                let mut entry = entry(public_url, e, request.lang, &names);
+                if let Some(receipt) = receipts.get(&e.seq) {
+                    entry.extensions = receipt_extension(receipt);
+                }
+                entry
+            })
             .collect(),
+        namespaces: if receipts_wanted {
+            std::collections::BTreeMap::from([(LOG_PREFIX.into(), LOG_NAMESPACE.into())])
+        } else {
+            std::collections::BTreeMap::new()
+        },
         ..Default::default()
     };
     let config = WriteConfig {
@@ -542,15 +569,40 @@ where
     ))
 }
 
-fn entry(public_url: &str, event: &StoredEvent, lang: Lang) -> Entry {
+/// The namespace of the receipt element in private feed entries.
+const LOG_NAMESPACE: &str = "urn:subreg:log";
+const LOG_PREFIX: &str = "log";
+
+/// `<log:receipt index="7">checkpoint</log:receipt>`: the event's index in its processor's log
+/// and the signed checkpoint that includes it (as a webhook body's `log`).
+fn receipt_extension(
+    receipt: &crate::domain::evidence::LogReceipt,
+) -> atom_syndication::extension::ExtensionMap {
+    let element = atom_syndication::extension::Extension {
+        name: format!("{LOG_PREFIX}:receipt"),
+        value: receipt.checkpoint.clone(),
+        attrs: std::collections::BTreeMap::from([("index".into(), receipt.index.to_string())]),
+        children: std::collections::BTreeMap::new(),
+    };
+    std::collections::BTreeMap::from([(
+        LOG_PREFIX.into(),
+        std::collections::BTreeMap::from([("receipt".into(), vec![element])]),
+    )])
+}
+
+fn entry(public_url: &str, event: &StoredEvent, lang: Lang, names: &notice::Names) -> Entry {
     let json = event.to_json();
-    let notice = notice::describe(&json, lang);
+    let notice = notice::describe_named(&json, lang, names);
     let pid = &event.processor_id;
+    let code = lang.code();
+    // A person's link opens the HTML page of the change (or the processor's page); the event
+    // JSON stays one `related` link away.
     let alternate = match notice::change_id(&json) {
-        Some(change) => format!("{public_url}/v1/processors/{pid}/changes/{change}"),
-        None => format!("{public_url}/v1/processors/{pid}/subprocessors"),
+        Some(change) => format!("{public_url}/processors/{pid}/changes/{change}?lang={code}"),
+        None => format!("{public_url}/processors/{pid}?lang={code}"),
     };
     let at = event.occurred_at().fixed_offset();
+    let content = notice_html(&notice, &alternate, lang);
     Entry {
         id: format!("urn:uuid:{}", event.id),
         title: Text::plain(notice.title),
@@ -560,6 +612,8 @@ fn entry(public_url: &str, event: &StoredEvent, lang: Lang) -> Entry {
             Link {
                 href: alternate,
                 rel: "alternate".into(),
+                mime_type: Some("text/html".into()),
+                hreflang: Some(code.into()),
                 ..Default::default()
             },
             Link {
@@ -575,14 +629,49 @@ fn entry(public_url: &str, event: &StoredEvent, lang: Lang) -> Entry {
             label: None,
         }],
         summary: Some(Text::plain(notice.summary)),
-        // RFC 4287 §4.1.3.3: JSON inline would have to be Base64, so it goes in as text.
         content: Some(Content {
-            value: Some(json.to_string()),
-            content_type: Some("text".into()),
+            value: Some(content),
+            content_type: Some("html".into()),
+            lang: Some(code.into()),
             ..Default::default()
         }),
         ..Default::default()
     }
+}
+
+/// Escapes text for HTML (the feed writer then escapes the HTML once more as XML text).
+fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// The entry's content for a feed reader: the notice's lines as a list and a link to the
+/// change's page.
+fn notice_html(notice: &notice::Notice, link: &str, lang: Lang) -> String {
+    let items: String = notice
+        .summary
+        .lines()
+        .map(|line| format!("<li>{}</li>", escape_html(line)))
+        .collect();
+    let open = match lang {
+        Lang::Da => "Se ændringen",
+        Lang::En => "See the change",
+    };
+    format!(
+        "<p><strong>{}</strong></p><ul>{items}</ul><p><a href=\"{}\">{open}</a></p>",
+        escape_html(&notice.title),
+        escape_html(link)
+    )
 }
 
 /// A controller's new feed token and the feed URL to give to a feed reader.

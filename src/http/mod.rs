@@ -8,6 +8,8 @@ pub mod annex;
 pub mod annex_text;
 pub mod annex_view;
 pub mod auth;
+pub mod calendar;
+pub mod change_page;
 pub mod changes;
 pub mod clock;
 pub mod contacts;
@@ -135,9 +137,11 @@ pub fn register(cfg: &mut web::ServiceConfig, test_clock: bool) -> Vec<(Method, 
     agreements::routes(&mut routes);
     agreement_import::routes(&mut routes);
     feeds::routes(&mut routes);
+    calendar::routes(&mut routes);
     webhooks::routes(&mut routes);
     contacts::routes(&mut routes);
     pages::routes(&mut routes);
+    change_page::routes(&mut routes);
     annex::routes(&mut routes);
     // Answers 404 unless SUBREG_METRICS_TOKEN puts it on the public port (http/metrics.rs).
     metrics::routes(&mut routes);

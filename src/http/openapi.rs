@@ -114,11 +114,13 @@ pub fn document() -> utoipa::openapi::OpenApi {
         super::resolutions::Api::openapi(),
         super::annex::Api::openapi(),
         super::feeds::Api::openapi(),
+        super::calendar::Api::openapi(),
         super::webhooks::Api::openapi(),
         super::contacts::Api::openapi(),
         super::auth::Api::openapi(),
         super::clock::Api::openapi(),
         super::pages::Api::openapi(),
+        super::change_page::Api::openapi(),
         super::Api::openapi(),
     ] {
         doc.merge(part);

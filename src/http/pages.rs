@@ -67,7 +67,7 @@ struct NotFoundView {
 }
 
 /// An HTML 404 (a person followed a link), escaped like every other page.
-fn not_found(lang: Lang, req: &HttpRequest) -> Result<HttpResponse, ApiError> {
+pub(crate) fn not_found(lang: Lang, req: &HttpRequest) -> Result<HttpResponse, ApiError> {
     let l = lang.labels();
     let body = render(&NotFoundView {
         lang: lang.code(),

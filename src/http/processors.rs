@@ -1,5 +1,6 @@
 use super::auth::Actor;
 use super::error::{ApiError, Problem};
+use super::feeds::{not_modified, validators, Rendered};
 use super::openapi::{
     Conflict, Forbidden, NotFound, Paging, PayloadTooLarge, ProcessorId, UnsupportedMediaType,
     ValidationFailed,
@@ -11,7 +12,8 @@ use crate::domain::subprocessor::{self, Subprocessor, SubprocessorInput, Subproc
 use crate::domain::{DomainError, FieldError};
 use crate::store::{agreements, organisations, subprocessors};
 use actix_web::http::Method;
-use actix_web::{web, HttpResponse};
+use actix_web::web::Bytes;
+use actix_web::{web, HttpRequest, HttpResponse, HttpResponseBuilder};
 use serde::{Deserialize, Serialize};
 use utoipa::openapi::schema::{ArrayBuilder, OneOfBuilder, Schema};
 use utoipa::openapi::{Ref, RefOr};
@@ -309,13 +311,34 @@ impl ListEntriesQuery {
     security(()),
     params(ProcessorId, Paging, ListEntriesQuery),
     responses(
-        (status = 200, description = "One page of entries.", body = SubprocessorPage),
+        (
+            status = 200,
+            description = "One page of entries.",
+            body = SubprocessorPage,
+            headers(
+                ("ETag" = String, description = "Strong validator of this answer (processor, newest \
+                    public event, query); a compressed answer's tag has the content coding \
+                    appended."),
+                ("Last-Modified" = String, description = "When the processor's newest public event \
+                    occurred (or the processor was created, if it has none)."),
+            )
+        ),
+        (
+            status = 304,
+            description = "Not modified since the validator the client sent (`If-None-Match` or \
+                `If-Modified-Since`); no body.",
+            headers(
+                ("ETag" = String, description = "The current validator."),
+                ("Last-Modified" = String, description = "When the list last changed."),
+            )
+        ),
         (status = 404, response = NotFound),
         (status = 422, response = ValidationFailed),
     )
 )]
 async fn list_entries(
     state: web::Data<AppState>,
+    req: HttpRequest,
     path: web::Path<String>,
     query: web::Query<ListEntriesQuery>,
 ) -> Result<HttpResponse, ApiError> {
@@ -326,13 +349,77 @@ async fn list_entries(
         cursor: query.cursor.clone(),
     }
     .request()?;
-    let entries = state
-        .db(move |conn| {
-            organisations::get_processor(conn, &pid)?;
-            subprocessors::list(conn, &pid, as_of, &page)
-        })
+    let key = format!(
+        "list\n{pid}\n{as_of:?}\n{:?}\n{:?}",
+        query.limit, query.cursor
+    );
+    let cacheable = query.limit.is_none() && query.cursor.is_none() && as_of.is_none();
+    let rendered = conditional(&state, &req, key, cacheable, pid, move |conn, pid| {
+        let entries = subprocessors::list(conn, pid, as_of, &page)?;
+        serde_json::to_vec(&entries)
+            .map(Bytes::from)
+            .map_err(|e| crate::store::StoreError::Corrupt(format!("json: {e}")))
+    })
+    .await?;
+    Ok(match rendered {
+        Answer::NotModified(mut response) => response.finish(),
+        Answer::Fresh(mut response, body) => response.content_type("application/json").body(body),
+    })
+}
+
+/// A conditional answer: 304, or 200 with the body; both carry the validators.
+enum Answer {
+    NotModified(HttpResponseBuilder),
+    Fresh(HttpResponseBuilder, Bytes),
+}
+
+/// The list and its CSV change only with the processor's public events (a change taking
+/// effect is one): the page version (one cheap query) gives a strong ETag and Last-Modified, so
+/// a conditional request is answered 304 without loading the list. The default rendering
+/// (no paging, no `as_of`) is cached per version; other variants are rendered each time.
+async fn conditional<F>(
+    state: &AppState,
+    req: &HttpRequest,
+    key: String,
+    cacheable: bool,
+    pid: String,
+    load: F,
+) -> Result<Answer, ApiError>
+where
+    F: FnOnce(&mut crate::store::DbConnection, &str) -> Result<Bytes, crate::store::StoreError>
+        + Send
+        + 'static,
+{
+    let lookup = pid.clone();
+    let version = state
+        .db(move |conn| crate::store::pages::processor_version(conn, &lookup))
         .await?;
-    Ok(HttpResponse::Ok().json(entries))
+    let version_text = version.key();
+    let validators_only = Rendered::new(&key, version_text.clone(), version.last_at, Bytes::new());
+    if not_modified(req, &validators_only) {
+        let mut response = HttpResponse::NotModified();
+        validators(&mut response, &validators_only, false);
+        return Ok(Answer::NotModified(response));
+    }
+    let cached = if cacheable {
+        state.feed_cache.get(&key, &version_text)
+    } else {
+        None
+    };
+    let rendered = match cached {
+        Some(hit) => hit,
+        None => {
+            let body = state.db(move |conn| load(conn, &pid)).await?;
+            let rendered = Rendered::new(&key, version_text, version.last_at, body);
+            if cacheable {
+                state.feed_cache.put(key, rendered.clone());
+            }
+            rendered
+        }
+    };
+    let mut response = HttpResponse::Ok();
+    validators(&mut response, &rendered, false);
+    Ok(Answer::Fresh(response, rendered.body))
 }
 
 const CSV_HEADER: [&str; 16] = [
@@ -443,11 +530,24 @@ fn defuse(cell: String) -> String {
             description = "The list as CSV (`text/csv; charset=utf-8`), served as an attachment.",
             body = String,
             content_type = "text/csv",
-            headers((
-                "Content-Disposition" = String,
-                description = "`attachment; filename=\"{pid}-subprocessors.csv\"`"
-            )),
+            headers(
+                ("Content-Disposition" = String,
+                    description = "`attachment; filename=\"{pid}-subprocessors.csv\"`"),
+                ("ETag" = String, description = "Strong validator of this answer (processor, newest \
+                    public event, `as_of`)."),
+                ("Last-Modified" = String, description = "When the processor's newest public event \
+                    occurred (or the processor was created, if it has none)."),
+            ),
             example = json!("\"id\",\"name\",\"registration_scheme\",\"registration_number\",\"address\",\"country\",\"processing_locations\",\"access_locations\",\"location\",\"transfer_basis\",\"transfer_basis_note\",\"purpose\",\"sub_subprocessors\",\"contact_email\",\"active_from\",\"active_until\"\n\"8d0e6c1c-1f4b-4a3e-9f39-0a4f1c2b7d11\",\"Microsoft Azure\",\"cvr\",\"13612870\",\"Kanalvej 7, 2800 Kgs. Lyngby\",\"DK\",\"IE NL\",\"\",\"eea\",\"\",\"\",\"Cloud platform hosting the DPG service\",\"\",\"\",\"2026-11-23T12:00:00+00:00\",\"\"\n")
+        ),
+        (
+            status = 304,
+            description = "Not modified since the validator the client sent (`If-None-Match` or \
+                `If-Modified-Since`); no body.",
+            headers(
+                ("ETag" = String, description = "The current validator."),
+                ("Last-Modified" = String, description = "When the list last changed."),
+            )
         ),
         (status = 404, response = NotFound),
         (status = 422, response = ValidationFailed),
@@ -455,38 +555,44 @@ fn defuse(cell: String) -> String {
 )]
 async fn export_csv(
     state: web::Data<AppState>,
+    req: HttpRequest,
     path: web::Path<String>,
     query: web::Query<ListEntriesQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let pid = path.into_inner();
     let as_of = query.as_of()?;
     let filename = format!("{pid}-subprocessors.csv");
-    let entries = state
-        .db(move |conn| {
-            organisations::get_processor(conn, &pid)?;
-            subprocessors::all(conn, &pid, as_of)
-        })
-        .await?;
+    let key = format!("csv\n{pid}\n{as_of:?}");
+    let rendered = conditional(&state, &req, key, as_of.is_none(), pid, move |conn, pid| {
+        let entries = subprocessors::all(conn, pid, as_of)?;
+        csv_body(&entries).map_err(|e| crate::store::StoreError::Corrupt(format!("csv: {e}")))
+    })
+    .await?;
+    let disposition = (
+        "Content-Disposition",
+        format!("attachment; filename=\"{filename}\""),
+    );
+    Ok(match rendered {
+        Answer::NotModified(mut response) => response.insert_header(disposition).finish(),
+        Answer::Fresh(mut response, body) => response
+            .content_type("text/csv; charset=utf-8")
+            .insert_header(disposition)
+            .body(body),
+    })
+}
+
+fn csv_body(entries: &[Subprocessor]) -> Result<Bytes, csv::Error> {
     let mut writer = csv::WriterBuilder::new()
         .quote_style(csv::QuoteStyle::Always)
         .from_writer(Vec::new());
-    let csv_failed = |e: csv::Error| ApiError::Internal(format!("csv: {e}"));
-    writer.write_record(CSV_HEADER).map_err(csv_failed)?;
-    for entry in &entries {
-        writer
-            .write_record(csv_row(entry).map(defuse))
-            .map_err(csv_failed)?;
+    writer.write_record(CSV_HEADER)?;
+    for entry in entries {
+        writer.write_record(csv_row(entry).map(defuse))?;
     }
-    let bytes = writer
+    writer
         .into_inner()
-        .map_err(|e| ApiError::Internal(format!("csv: {e}")))?;
-    Ok(HttpResponse::Ok()
-        .content_type("text/csv; charset=utf-8")
-        .insert_header((
-            "Content-Disposition",
-            format!("attachment; filename=\"{filename}\""),
-        ))
-        .body(bytes))
+        .map(Bytes::from)
+        .map_err(|e| csv::Error::from(e.into_error()))
 }
 
 /// The body of a seeding request: one entry, or a non-empty array of entries.

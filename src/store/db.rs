@@ -204,6 +204,7 @@ where
     };
     // Wakes the webhook dispatcher once deliveries written here are visible to it.
     super::webhooks::transaction_finished(result.is_ok());
+    super::webhooks::outbox::analyze_after_bulk(conn, result.is_ok());
     // Wakes the mailer likewise.
     super::mail::transaction_finished(result.is_ok());
     // Lets the feeds trust their cached versions until events are committed here.

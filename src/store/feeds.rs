@@ -4,7 +4,7 @@
 use super::events::StoredEvent;
 use super::schema::{agreements, controllers, events, processors};
 use super::{from_db, DbConnection, StoreError};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::dsl::max;
 use diesel::prelude::*;
 
@@ -112,6 +112,56 @@ pub fn event(conn: &mut DbConnection, pid: &str, eid: &str) -> Result<StoredEven
         .ok_or_else(|| StoreError::not_found("event", eid))
 }
 
+/// The names a page of events mentions by id: its processors and controllers, and the
+/// entries its changes replace or remove (so a person reads names, not ids).
+pub fn names(
+    conn: &mut DbConnection,
+    rows: &[StoredEvent],
+) -> Result<crate::domain::notice::Names, StoreError> {
+    use super::schema::subprocessors;
+    use std::collections::BTreeSet;
+    let mut processor_ids = BTreeSet::new();
+    let mut controller_ids = BTreeSet::new();
+    let mut entry_ids = BTreeSet::new();
+    for row in rows {
+        processor_ids.insert(row.processor_id.clone());
+        if let Some(cid) = &row.controller_id {
+            controller_ids.insert(cid.clone());
+        }
+        let json = row.to_json();
+        let data = json.get("data");
+        let change = data.and_then(|d| d.get("change"));
+        for value in [data, change].into_iter().flatten() {
+            if let Some(id) = value.get("replaces").and_then(serde_json::Value::as_str) {
+                entry_ids.insert(id.to_string());
+            }
+            for key in ["controller_id", "processor_id"] {
+                if let Some(id) = value.get(key).and_then(serde_json::Value::as_str) {
+                    controller_ids.insert(id.to_string());
+                    processor_ids.insert(id.to_string());
+                }
+            }
+        }
+    }
+    let mut names = crate::domain::notice::Names::new();
+    let found: Vec<(String, String)> = processors::table
+        .filter(processors::id.eq_any(processor_ids))
+        .select((processors::id, processors::name))
+        .load(conn)?;
+    names.extend(found);
+    let found: Vec<(String, String)> = controllers::table
+        .filter(controllers::id.eq_any(controller_ids))
+        .select((controllers::id, controllers::name))
+        .load(conn)?;
+    names.extend(found);
+    let found: Vec<(String, String)> = subprocessors::table
+        .filter(subprocessors::id.eq_any(entry_ids))
+        .select((subprocessors::id, subprocessors::name))
+        .load(conn)?;
+    names.extend(found);
+    Ok(names)
+}
+
 /// A processor's name and creation time (the author and the `updated` of an empty feed).
 pub fn processor_meta(
     conn: &mut DbConnection,
@@ -186,4 +236,88 @@ pub fn set_feed_token_hash(
         return Err(StoreError::not_found("controller", cid));
     }
     Ok(())
+}
+
+/// One window of a controller's calendar: the window (with its change), how often it changed
+/// since it opened (the iCalendar `SEQUENCE`), and when it last changed.
+pub struct CalendarWindow {
+    pub window: crate::domain::window::ObjectionWindow,
+    pub processor_name: String,
+    pub sequence: u32,
+    pub last_changed: DateTime<Utc>,
+}
+
+/// The controller's windows for its calendar: every open one, and those closed since
+/// `closed_since` (so subscribed calendars see them cancelled).
+pub fn calendar(
+    conn: &mut DbConnection,
+    cid: &str,
+    closed_since: DateTime<Utc>,
+) -> Result<Vec<CalendarWindow>, StoreError> {
+    use crate::domain::window::WindowState;
+    use std::collections::HashMap;
+    // How many events each window has had: the first (window.opened) is sequence 0.
+    let rows: Vec<(String, NaiveDateTime)> = events::table
+        .filter(events::controller_id.eq(cid))
+        .filter(
+            events::event_type
+                .like("window.%")
+                .or(events::event_type.like("objection.%"))
+                .or(events::event_type.like("approval.%")),
+        )
+        .select((events::payload, events::occurred_at))
+        .order(events::seq)
+        .load(conn)?;
+    let mut seen: HashMap<String, (u32, DateTime<Utc>)> = HashMap::new();
+    for (payload, at) in rows {
+        let Ok(value) = serde_json::from_str::<serde_json::Value>(&payload) else {
+            continue;
+        };
+        let data = value.get("data").unwrap_or(&value);
+        let id = data
+            .get("window_id")
+            .or_else(|| data.get("id"))
+            .and_then(serde_json::Value::as_str);
+        if let Some(id) = id {
+            let entry = seen.entry(id.to_string()).or_insert((0, from_db(at)));
+            entry.0 = entry.0.saturating_add(1);
+            entry.1 = from_db(at);
+        }
+    }
+    let mut windows = Vec::new();
+    let mut request = super::PageRequest::first(super::page::MAX_LIMIT);
+    loop {
+        let page = super::lifecycle::list_windows(conn, cid, None, &request)?;
+        let last = page.items.last().map(|w| w.id.clone());
+        windows.extend(page.items.into_iter().filter(|w| {
+            w.state == WindowState::Open || w.closed_at.is_none_or(|at| at >= closed_since)
+        }));
+        match (page.next_cursor, last) {
+            (Some(_), Some(last)) => request.after = Some(last),
+            _ => break,
+        }
+    }
+    let mut names: HashMap<String, String> = HashMap::new();
+    let mut out = Vec::with_capacity(windows.len());
+    for window in windows {
+        let processor_name = match names.get(&window.processor_id) {
+            Some(name) => name.clone(),
+            None => {
+                let (name, _) = processor_meta(conn, &window.processor_id)?;
+                names.insert(window.processor_id.clone(), name.clone());
+                name
+            }
+        };
+        let (count, last_changed) = seen
+            .get(&window.id)
+            .copied()
+            .unwrap_or((1, window.opened_at));
+        out.push(CalendarWindow {
+            sequence: count.saturating_sub(1),
+            last_changed,
+            processor_name,
+            window,
+        });
+    }
+    Ok(out)
 }

@@ -19,6 +19,8 @@ pub struct LogSigner {
     host: String,
     /// Verifier keys of earlier signing keys, still listed so old checkpoints verify.
     previous: Vec<String>,
+    /// The keys of notice decision links, derived from the same private key.
+    decide: crate::domain::decide::DecideKey,
 }
 
 impl std::fmt::Debug for LogSigner {
@@ -46,7 +48,13 @@ impl LogSigner {
             vkey,
             host: host.to_string(),
             previous,
+            decide: crate::domain::decide::DecideKey::from_log_key(skey),
         })
+    }
+
+    /// The key of the decision links in notices (`domain::decide`).
+    pub fn decide_key(&self) -> &crate::domain::decide::DecideKey {
+        &self.decide
     }
 
     pub fn vkey(&self) -> &str {
@@ -354,15 +362,21 @@ pub struct LogVerification {
     /// What is wrong, for the processor and admins (null when valid or for a controller).
     #[schema(required = true)]
     pub problem: Option<String>,
+    /// Rows that are not what the log says (replayed from the newest event of each window,
+    /// change and agreement); a controller sees only its own windows and agreements, and the
+    /// changes.
+    pub disagreements: Vec<crate::domain::replay::Disagreement>,
 }
 
 /// Recomputes every leaf from its row and the tree from the leaves, and holds them against
-/// every signed checkpoint: an edited column, a removed event or a rewritten hash shows.
+/// every signed checkpoint: an edited column, a removed event or a rewritten hash shows. Then
+/// replays the log against the rows it vouches for: a window flipped in SQL shows too.
 pub fn verify(
     conn: &mut DbConnection,
     signer: &LogSigner,
     processor_id: &str,
     reader: &super::events::Reader,
+    now: DateTime<Utc>,
 ) -> Result<LogVerification, StoreError> {
     processors::table
         .find(processor_id)
@@ -449,8 +463,15 @@ pub fn verify(
     if tree.size() > 0 && checkpoints.is_empty() {
         log_problem = Some("no signed checkpoint covers the log".into());
     }
-    let valid = broken.is_none() && log_problem.is_none();
+    let all_rows = super::replay::disagreements(conn, processor_id, &rows, None, now)?;
     let everything = *reader == super::events::Reader::Everything;
+    let disagreements = match reader {
+        super::events::Reader::Controller(controller) if !all_rows.is_empty() => {
+            super::replay::disagreements(conn, processor_id, &rows, Some(controller), now)?
+        }
+        _ => all_rows.clone(),
+    };
+    let valid = broken.is_none() && log_problem.is_none() && all_rows.is_empty();
     let first_broken = match &broken {
         Some((id, _)) if !everything => {
             match super::events::get_visible(conn, processor_id, id, reader) {
@@ -462,7 +483,10 @@ pub fn verify(
         other => other.as_ref().map(|(id, _)| id.clone()),
     };
     let problem = if everything {
-        broken.map(|(_, p)| p).or(log_problem)
+        broken
+            .map(|(_, p)| p)
+            .or(log_problem)
+            .or(all_rows.first().map(|d| d.to_string()))
     } else {
         None
     };
@@ -473,6 +497,7 @@ pub fn verify(
         root,
         first_broken,
         problem,
+        disagreements,
     })
 }
 
@@ -574,19 +599,63 @@ pub fn checkpoint_of_size(
         .optional()?)
 }
 
+/// The receipt of the event at `index`: its index and the checkpoint signed by the transaction
+/// that appended it (the smallest that includes it). Webhook bodies and private feed entries
+/// carry it.
+pub fn receipt(
+    conn: &mut DbConnection,
+    processor_id: &str,
+    index: i64,
+) -> Result<crate::domain::evidence::LogReceipt, StoreError> {
+    let checkpoint = log_checkpoints::table
+        .filter(log_checkpoints::processor_id.eq(processor_id))
+        .filter(log_checkpoints::size.gt(index))
+        .order(log_checkpoints::size)
+        .select(log_checkpoints::note)
+        .first::<String>(conn)
+        .optional()?;
+    Ok(crate::domain::evidence::LogReceipt {
+        index: u64::try_from(index).unwrap_or(0),
+        checkpoint,
+    })
+}
+
 /// The controller's evidence bundle for one processor: its visible events, each with its
-/// inclusion proof to the latest checkpoint. `NotFound` while the log has no checkpoint.
+/// inclusion proof to the latest checkpoint, and consistency proofs from the checkpoint of each
+/// event's receipt and from the sizes in `consistency_from`. `NotFound` while the log has no
+/// checkpoint.
 pub fn bundle(
     conn: &mut DbConnection,
     signer: &LogSigner,
     processor_id: &str,
     controller_id: &str,
+    consistency_from: &[u64],
 ) -> Result<crate::domain::evidence::Bundle, StoreError> {
-    use crate::domain::evidence::{Bundle, BundleEvent};
+    use crate::domain::evidence::{Bundle, BundleEvent, ConsistencyStep};
     let checkpoint = latest_checkpoint(conn, processor_id)?
         .ok_or_else(|| StoreError::not_found("checkpoint of processor", processor_id))?;
     let size = u64::try_from(checkpoint.size).unwrap_or(0);
     let tree = stored_tree(conn, processor_id)?;
+    let mut problems = crate::domain::error::Problems::default();
+    for (n, from) in consistency_from.iter().enumerate() {
+        if *from == 0 || *from > size {
+            problems.push(
+                format!("consistency_from[{n}]"),
+                format!("{from} is not a size of this log's tree: from 1 to {size}"),
+            );
+        }
+    }
+    problems.finish(())?;
+    let signed_sizes: Vec<u64> = log_checkpoints::table
+        .filter(log_checkpoints::processor_id.eq(processor_id))
+        .order(log_checkpoints::size)
+        .select(log_checkpoints::size)
+        .load::<i64>(conn)?
+        .into_iter()
+        .filter_map(|s| u64::try_from(s).ok())
+        .collect();
+    let mut from_sizes: std::collections::BTreeSet<u64> =
+        consistency_from.iter().copied().collect();
     let reader = super::events::Reader::Controller(controller_id.to_string());
     let mut events = Vec::new();
     let mut page = super::PageRequest::first(super::page::MAX_LIMIT);
@@ -600,6 +669,10 @@ pub fn bundle(
             let proof = tree
                 .inclusion(index, size)
                 .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let receipt_size = signed_sizes.partition_point(|s| *s <= index);
+            if let Some(signed) = signed_sizes.get(receipt_size) {
+                from_sizes.insert(*signed);
+            }
             let mut leaf = event.to_json();
             let leaf_hash = leaf
                 .as_object_mut()
@@ -624,5 +697,20 @@ pub fn bundle(
         checkpoint: checkpoint.note,
         size,
         events,
+        consistency: from_sizes
+            .into_iter()
+            .filter(|from| *from < size)
+            .map(|from| {
+                Ok(ConsistencyStep {
+                    from,
+                    proof: tree
+                        .consistency(from, size)
+                        .map_err(|e| StoreError::Corrupt(e.to_string()))?
+                        .iter()
+                        .map(tree::to_hex)
+                        .collect(),
+                })
+            })
+            .collect::<Result<_, StoreError>>()?,
     })
 }

@@ -21,6 +21,7 @@ pub mod metrics;
 pub mod organisations;
 pub mod page;
 pub mod pages;
+mod replay;
 pub mod resolutions;
 pub mod revocations;
 pub mod schema;

@@ -348,3 +348,34 @@ fn upcoming_windows(
     }
     Ok(found)
 }
+
+/// What the public page of one change shows.
+pub struct ChangePage {
+    pub processor: Processor,
+    pub change: Change,
+    /// The entry a replacement, removal or modification concerns.
+    pub replaced: Option<Subprocessor>,
+    /// The latest close of its windows.
+    pub latest_deadline: Option<DateTime<Utc>>,
+}
+
+pub fn change_page(
+    conn: &mut DbConnection,
+    pid: &str,
+    change_id: &str,
+) -> Result<ChangePage, StoreError> {
+    let processor = organisations::get_processor(conn, pid)?;
+    let mut change = lifecycle::get_change(conn, pid, change_id, true)?;
+    let windows = change.windows.take().unwrap_or_default();
+    let latest_deadline = windows.iter().map(|w| w.closes_at).max();
+    let replaced = match change.replaces.as_ref().or(change.modifies.as_ref()) {
+        Some(id) => Some(subprocessors::get(conn, pid, id)?),
+        None => None,
+    };
+    Ok(ChangePage {
+        processor,
+        change,
+        replaced,
+        latest_deadline,
+    })
+}

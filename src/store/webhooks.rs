@@ -17,7 +17,7 @@ use serde::Serialize;
 /// Rows per multi-row insert: well under SQLite's bound-variable limit.
 const INSERT_BATCH: usize = 500;
 
-mod outbox;
+pub mod outbox;
 pub use outbox::{
     claim, count_by_state, outbox_generation, outbox_written, record, release, AttemptRecord,
     ClaimRequest, Claimed,

@@ -170,6 +170,7 @@ async fn a_proposed_agreement_counts_for_nothing_until_the_controller_confirms(a
         position("change.announced") < position("agreement.confirmed"),
         "{events:?}"
     );
+    app.assert_logs_replay().await;
 }
 
 on_both_backends!(a_proposed_agreement_counts_for_nothing_until_the_controller_confirms);
@@ -302,6 +303,7 @@ async fn termination_withdraws_open_windows_and_ends_authorisation(app: TestApp)
     let closed = events.iter().rposition(|e| e == "window.closed");
     let terminated = events.iter().position(|e| e == "agreement.terminated");
     assert!(terminated < closed, "{events:?}");
+    app.assert_logs_replay().await;
 }
 
 on_both_backends!(termination_withdraws_open_windows_and_ends_authorisation);
@@ -365,6 +367,7 @@ async fn a_future_termination_takes_effect_at_its_date(app: TestApp) {
         authorised_at(&app, "roskilde", &just_before).await,
         ["Microsoft Azure"]
     );
+    app.assert_logs_replay().await;
 }
 
 on_both_backends!(a_future_termination_takes_effect_at_its_date);
@@ -600,6 +603,7 @@ async fn an_amendment_changes_the_notice_for_new_windows_only(app: TestApp) {
         amended_at.is_some() && amended_at < confirmed_at,
         "{events:?}"
     );
+    app.assert_logs_replay().await;
 }
 
 on_both_backends!(an_amendment_changes_the_notice_for_new_windows_only);
@@ -678,6 +682,7 @@ async fn a_controllers_amendment_is_confirmed_by_the_processor(app: TestApp) {
     assert_eq!(by_admin["version"], 3);
     assert_eq!(by_admin["annex_name"], "Bilag 3");
     assert_eq!(by_admin["versions"][2]["state"], "confirmed");
+    app.assert_logs_replay().await;
 }
 
 on_both_backends!(a_controllers_amendment_is_confirmed_by_the_processor);
@@ -724,6 +729,7 @@ async fn a_new_agreement_after_termination_does_not_launder_an_objection(app: Te
         app.authorised("roskilde").await,
         (vec![], vec![pair("Qbox ApS", "objected")])
     );
+    app.assert_logs_replay().await;
 }
 
 on_both_backends!(a_new_agreement_after_termination_does_not_launder_an_objection);

@@ -90,6 +90,7 @@ async fn an_imported_2025_annex_raises_no_alarm(app: TestApp) {
         .as_array()
         .expect("array")
         .is_empty());
+    app.assert_logs_replay().await;
 }
 
 on_both_backends!(an_imported_2025_annex_raises_no_alarm);
@@ -297,6 +298,7 @@ async fn a_json_import_carries_earlier_decisions_and_stays_with_its_processor(ap
     let (authorised, alarms) = app.authorised("roskilde").await;
     assert_eq!(authorised, [pair("Qbox ApS", "tacit_consent")]);
     assert!(alarms.is_empty());
+    app.assert_logs_replay().await;
 }
 
 on_both_backends!(a_json_import_carries_earlier_decisions_and_stays_with_its_processor);

@@ -149,6 +149,7 @@ async fn silence_cannot_cure_a_transfer_ban(app: TestApp) {
         .expect("approval.given")
         .clone();
     assert_eq!(given["data"]["approval"]["instruction"], instruction);
+    app.assert_logs_replay().await;
 }
 
 on_both_backends!(silence_cannot_cure_a_transfer_ban);
@@ -330,6 +331,7 @@ async fn a_refusal_may_be_approved_late(app: TestApp) {
         1,
         "{types:?}"
     );
+    app.assert_logs_replay().await;
 }
 
 /// A change withdrawn after its window lapsed is not approved late.
@@ -366,6 +368,7 @@ async fn a_withdrawn_change_is_not_approved_late(app: TestApp) {
         app.approve("roskilde", &wid).await.problem(409)["state"],
         "not_approved"
     );
+    app.assert_logs_replay().await;
 }
 
 on_both_backends!(
@@ -444,6 +447,7 @@ async fn decisions_record_who_decided(app: TestApp) {
         raised["data"]["objection"]["by"]["decided_by"]["name"],
         "Mette Hansen"
     );
+    app.assert_logs_replay().await;
 }
 
 on_both_backends!(decisions_record_who_decided);

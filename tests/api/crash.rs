@@ -154,6 +154,7 @@ fn assert_closed_exactly_once(conn: &mut DbConnection) {
         &log_signer(),
         "eg-netblanket",
         &store::events::Reader::Everything,
+        chrono::Utc::now(),
     )
     .unwrap();
     assert!(verification.valid, "{verification:?}");

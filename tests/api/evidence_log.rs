@@ -375,6 +375,81 @@ async fn tampering_in_the_database_is_found(app: TestApp) {
     );
 }
 
+/// State is evidence too: a window flipped from objected to approved in SQL, or an agreement's
+/// terms edited, disagree with the newest event of the row, and verify says which and how.
+async fn state_edited_in_sql_is_found(app: TestApp) {
+    two_customers(&app).await;
+    let window = app.windows("roskilde").await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let verify = verify_after(&app, "SELECT 1").await;
+    assert_eq!(verify["valid"], true, "{verify}");
+    assert_eq!(verify["disagreements"], json!([]));
+
+    let verify = verify_after(
+        &app,
+        &format!("UPDATE objection_windows SET state = 'approved' WHERE id = '{window}'"),
+    )
+    .await;
+    assert_eq!(verify["valid"], false, "{verify}");
+    assert_eq!(
+        verify["disagreements"],
+        json!([{"subject": "window", "id": window, "member": "state",
+                "stored": "approved", "logged": "objected"}]),
+        "{verify}"
+    );
+    assert_eq!(
+        verify["problem"],
+        format!(
+            "window {window}: `state` is \"approved\" in the database, the log says \"objected\""
+        )
+    );
+    // The controller whose window it is sees it; the other sees only that something is wrong.
+    let own = app
+        .get(
+            "/v1/processors/acme/events/verify",
+            Some(&controller("roskilde")),
+        )
+        .await
+        .json();
+    assert_eq!(own["valid"], false, "{own}");
+    assert_eq!(own["disagreements"][0]["id"], window, "{own}");
+    let other = app
+        .get(
+            "/v1/processors/acme/events/verify",
+            Some(&controller("lejre")),
+        )
+        .await
+        .json();
+    assert_eq!(other["valid"], false, "{other}");
+    assert_eq!(other["disagreements"], json!([]), "{other}");
+
+    let verify = verify_after(
+        &app,
+        &format!("UPDATE objection_windows SET state = 'objected' WHERE id = '{window}'"),
+    )
+    .await;
+    assert_eq!(verify["valid"], true, "restored: {verify}");
+
+    // Terms are state too: general authorisation made specific behind the log's back.
+    let verify = verify_after(
+        &app,
+        "UPDATE agreements SET notice_days = 5 WHERE controller_id = 'lejre'",
+    )
+    .await;
+    assert_eq!(verify["valid"], false, "{verify}");
+    assert_eq!(
+        verify["disagreements"][0]["subject"], "agreement",
+        "{verify}"
+    );
+    assert_eq!(
+        verify["disagreements"][0]["member"], "notice_days",
+        "{verify}"
+    );
+    assert_eq!(verify["disagreements"][0]["stored"], 5, "{verify}");
+}
+
 async fn newest_event_deleted_is_found(app: TestApp) {
     two_customers(&app).await;
     let everything = events_as(&app, &processor("acme")).await;
@@ -436,6 +511,30 @@ async fn existing_events_move_into_the_tree(app: TestApp) {
         .json();
     assert_eq!(verify["valid"], true, "{verify}");
     assert_eq!(verify["checkpoint_size"], before.len());
+}
+
+/// `subreg verify-evidence` with each of `held` as an `--against` file.
+fn verify_evidence_against_all(bundle: &Value, held: &[&Value]) -> (bool, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_subreg"));
+    let bundle_path = dir.path().join("bundle.json");
+    std::fs::write(&bundle_path, serde_json::to_vec(bundle).unwrap()).unwrap();
+    command
+        .arg("verify-evidence")
+        .arg(bundle_path)
+        .env("SUBREG_LOG", "warn");
+    for (n, item) in held.iter().enumerate() {
+        let path = dir.path().join(format!("held-{n}.json"));
+        std::fs::write(&path, serde_json::to_vec(item).unwrap()).unwrap();
+        command.arg("--against").arg(path);
+    }
+    let out = command.output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
 }
 
 fn verify_evidence(bundle: &Value, against: Option<&Value>) -> (bool, String) {
@@ -577,6 +676,24 @@ async fn a_bundle_verifies_offline_and_catches_a_rewrite(app: TestApp) {
         )
         .await
         .json();
+    assert_eq!(verify["valid"], false, "the window still says no: {verify}");
+    assert_eq!(
+        verify["disagreements"][0]["member"], "objection",
+        "{verify}"
+    );
+    // A perfect rewrite edits the window too.
+    diesel::sql_query(
+        "UPDATE objection_windows SET objection_reason = 'yes' WHERE objection_reason = 'no'",
+    )
+    .execute(&mut conn)
+    .unwrap();
+    let verify = app
+        .get(
+            "/v1/processors/acme/events/verify",
+            Some(&processor("acme")),
+        )
+        .await
+        .json();
     assert_eq!(
         verify["valid"], true,
         "a perfect rewrite fools the server: {verify}"
@@ -587,6 +704,269 @@ async fn a_bundle_verifies_offline_and_catches_a_rewrite(app: TestApp) {
     let (ok, report) = verify_evidence(&after, Some(&before));
     assert!(!ok, "{report}");
     assert!(report.contains("rewritten"), "{report}");
+}
+
+/// Receipts arrive by themselves: each webhook body carries its event's index and the signed
+/// checkpoint that includes it. A controller that kept only those bodies catches a rewrite of
+/// events it never saw (another customer's approval), which its bundles alone cannot show.
+async fn webhook_receipts_catch_a_rewrite_of_unseen_events(app: TestApp) {
+    let receiver = crate::webhooks::Receiver::start().await;
+    app.processor("acme").await;
+    app.controller("roskilde").await;
+    app.controller("lejre").await;
+    app.agreement("roskilde", "acme", general_terms(30)).await;
+    app.agreement("lejre", "acme", general_terms(30)).await;
+    let hook = app
+        .post(
+            "/v1/controllers/roskilde/webhooks",
+            Some(&controller("roskilde")),
+            &json!({"url": receiver.url("/hook")}),
+        )
+        .await;
+    assert_eq!(hook.status, 201, "{}", hook.text);
+    app.announce_addition("acme", &eea_entry("Logly ApS")).await;
+    let lejre = app.windows("lejre").await;
+    let approved = app.approve("lejre", lejre[0]["id"].as_str().unwrap()).await;
+    assert_eq!(approved.status, 200, "{}", approved.text);
+    let roskilde = app.windows("roskilde").await;
+    let objected = app
+        .object("roskilde", roskilde[0]["id"].as_str().unwrap(), Some("no"))
+        .await;
+    assert_eq!(objected.status, 200, "{}", objected.text);
+    let received = receiver
+        .wait_for("three deliveries", |all| all.len() >= 3)
+        .await;
+    let bodies: Vec<Value> = received.iter().map(|r| r.json()).collect();
+    let types: Vec<&str> = bodies.iter().map(|b| b["type"].as_str().unwrap()).collect();
+    assert_eq!(
+        types,
+        ["change.announced", "window.opened", "objection.raised"],
+        "roskilde receives nothing of lejre"
+    );
+
+    // Each receipt: the body without `log` is the leaf; its checkpoint is signed (checked here
+    // with another Ed25519) and includes the event.
+    let published = app.get("/.well-known/subreg/log-keys", None).await.text;
+    let key = published.lines().next().unwrap();
+    for body in &bodies {
+        let mut event = body.clone();
+        let log = event.as_object_mut().unwrap().remove("log").unwrap();
+        assert_eq!(log["index"], event["index"], "{body}");
+        let served = app
+            .get(
+                &format!(
+                    "/v1/processors/acme/events/{}",
+                    event["id"].as_str().unwrap()
+                ),
+                Some(&controller("roskilde")),
+            )
+            .await
+            .json();
+        assert_eq!(
+            hex::encode(leaf_hash_of(&event)),
+            served["leaf_hash"].as_str().unwrap()
+        );
+        let note = log["checkpoint"].as_str().unwrap();
+        let size: u64 = note.lines().nth(1).unwrap().parse().unwrap();
+        assert!(size > log["index"].as_u64().unwrap(), "{note}");
+        verified_note(note, key);
+    }
+
+    let path = "/v1/controllers/roskilde/evidence?processor=acme";
+    let bundle = app.get(path, Some(&controller("roskilde"))).await.json();
+    let receipts = json!(bodies);
+    let (ok, report) = verify_evidence_against_all(&bundle, &[&receipts]);
+    assert!(ok, "{report}");
+    assert!(report.contains("against 3 receipts"), "{report}");
+    // One webhook body on its own, and bodies one per line, are receipts too.
+    let (ok, report) = verify_evidence_against_all(&bundle, &[&bodies[2]]);
+    assert!(ok, "{report}");
+
+    // The operator rewrites lejre's approval (roskilde never saw it), recomputes its leaf and
+    // re-signs every checkpoint with the instance key.
+    let approval = events_as(&app, &processor("acme"))
+        .await
+        .into_iter()
+        .find(|e| e["type"] == "approval.given")
+        .unwrap();
+    let id = approval["id"].as_str().unwrap().to_string();
+    let pool = subreg::store::connect(&app.database_url, 1).unwrap();
+    let mut conn = pool.get().unwrap();
+    let payload: String = events::table
+        .filter(events::id.eq(&id))
+        .select(events::payload)
+        .first(&mut conn)
+        .unwrap();
+    let edited = payload.replacen("\"approved\"", "\"objected\"", 1);
+    assert_ne!(edited, payload);
+    diesel::update(events::table.filter(events::id.eq(&id)))
+        .set(events::payload.eq(&edited))
+        .execute(&mut conn)
+        .unwrap();
+    let served = app
+        .get(
+            &format!("/v1/processors/acme/events/{id}"),
+            Some(&processor("acme")),
+        )
+        .await
+        .json();
+    diesel::update(events::table.filter(events::id.eq(&id)))
+        .set(events::leaf_hash.eq(hex::encode(leaf_hash_of(&served))))
+        .execute(&mut conn)
+        .unwrap();
+    diesel::sql_query("DELETE FROM log_checkpoints")
+        .execute(&mut conn)
+        .unwrap();
+    subreg::store::log::catch_up(&mut conn, &log_signer(), chrono::Utc::now()).unwrap();
+
+    let after = app.get(path, Some(&controller("roskilde"))).await.json();
+    let leaves = |b: &Value| -> Vec<Value> {
+        b["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["leaf_hash"].clone())
+            .collect()
+    };
+    assert!(
+        leaves(&after) == leaves(&bundle),
+        "roskilde's own events are untouched"
+    );
+    let (ok, report) = verify_evidence(&after, None);
+    assert!(ok, "on its own the rewritten log is consistent: {report}");
+    let (ok, report) = verify_evidence(&after, Some(&bundle));
+    assert!(!ok, "{report}");
+    let (ok, report) = verify_evidence_against_all(&after, &[&receipts]);
+    assert!(!ok, "the receipts catch it: {report}");
+    assert!(report.contains("the past was rewritten"), "{report}");
+
+    // Sizes asked for are checked.
+    let zero = app
+        .get(
+            &format!("{path}&consistency_from=0"),
+            Some(&controller("roskilde")),
+        )
+        .await;
+    assert_eq!(
+        zero.problem(422)["errors"][0]["field"],
+        "consistency_from[0]"
+    );
+    let words = app
+        .get(
+            &format!("{path}&consistency_from=two"),
+            Some(&controller("roskilde")),
+        )
+        .await;
+    assert_eq!(words.problem(422)["errors"][0]["field"], "consistency_from");
+}
+
+/// A bundle taken at another size than any receipt: the newer bundle proves consistency from
+/// the sizes asked for with `consistency_from`, and says which to ask for when it lacks one.
+async fn an_older_bundle_is_checked_by_a_consistency_proof(app: TestApp) {
+    two_customers(&app).await;
+    let path = "/v1/controllers/lejre/evidence?processor=acme";
+    let before = app.get(path, Some(&controller("lejre"))).await.json();
+    let size = before["size"].as_u64().unwrap();
+    // More happens: roskilde's objection withdrawn, a second change announced.
+    let roskilde = app.windows("roskilde").await;
+    let withdrawn = app
+        .delete(
+            &format!(
+                "/v1/controllers/roskilde/windows/{}/objection",
+                roskilde[0]["id"].as_str().unwrap()
+            ),
+            Some(&controller("roskilde")),
+        )
+        .await;
+    assert_eq!(withdrawn.status, 200, "{}", withdrawn.text);
+    app.announce_addition("acme", &eea_entry("Second ApS"))
+        .await;
+    let plain = app.get(path, Some(&controller("lejre"))).await.json();
+    assert!(plain["size"].as_u64().unwrap() > size);
+    let (ok, report) = verify_evidence(&plain, Some(&before));
+    assert!(!ok, "{report}");
+    assert!(
+        report.contains(&format!("?consistency_from={size}")),
+        "{report}"
+    );
+    let proved = app
+        .get(
+            &format!("{path}&consistency_from={size}"),
+            Some(&controller("lejre")),
+        )
+        .await
+        .json();
+    assert!(
+        proved["consistency"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["from"] == size),
+        "{proved}"
+    );
+    let (ok, report) = verify_evidence(&proved, Some(&before));
+    assert!(ok, "{report}");
+    // A forged proof does not pass.
+    let mut forged = proved.clone();
+    for step in forged["consistency"].as_array_mut().unwrap() {
+        if step["from"] == size {
+            step["proof"][0] = json!("00".repeat(32));
+        }
+    }
+    let (ok, report) = verify_evidence(&forged, Some(&before));
+    assert!(!ok, "{report}");
+    assert!(report.contains("rewritten"), "{report}");
+}
+
+/// Private feed entries carry receipts too: `<log:receipt index="N">` with the signed checkpoint
+/// that includes the event; the public feed carries none.
+async fn private_feed_entries_carry_receipts(app: TestApp) {
+    two_customers(&app).await;
+    let token = app
+        .post(
+            "/v1/controllers/roskilde/feed-token",
+            Some(&controller("roskilde")),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(token.status, 200, "{}", token.text);
+    let url = token.json()["feed_url"].as_str().unwrap().to_string();
+    let path = url.split_once("127.0.0.1").unwrap().1;
+    let path = &path[path.find('/').unwrap()..];
+    let feed = app.get(path, None).await;
+    assert_eq!(feed.status, 200, "{}", feed.text);
+    let published = app.get("/.well-known/subreg/log-keys", None).await.text;
+    let key = published.lines().next().unwrap();
+    let served: Vec<Value> = events_as(&app, &controller("roskilde")).await;
+    let doc = roxmltree::Document::parse(&feed.text).unwrap();
+    let entries: Vec<_> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name(("http://www.w3.org/2005/Atom", "entry")))
+        .collect();
+    assert!(!entries.is_empty());
+    for entry in entries {
+        let id = entry
+            .children()
+            .find(|n| n.has_tag_name(("http://www.w3.org/2005/Atom", "id")))
+            .and_then(|n| n.text())
+            .unwrap()
+            .trim_start_matches("urn:uuid:")
+            .to_string();
+        let receipt = entry
+            .children()
+            .find(|n| n.has_tag_name(("urn:subreg:log", "receipt")))
+            .expect("a receipt in every private entry");
+        let event = served.iter().find(|e| e["id"] == id.as_str()).unwrap();
+        let index: u64 = receipt.attribute("index").unwrap().parse().unwrap();
+        assert_eq!(index, event["index"].as_u64().unwrap());
+        let note = receipt.text().unwrap();
+        let body = verified_note(note, key);
+        let size: u64 = body.lines().nth(1).unwrap().parse().unwrap();
+        assert!(size > index, "{note}");
+    }
+    let public = app.get("/v1/processors/acme/feed.atom", None).await;
+    assert_eq!(public.status, 200);
+    assert!(!public.text.contains("urn:subreg:log"), "{}", public.text);
 }
 
 /// After a key rotation the old verifier key stays listed, after the current one.
@@ -613,9 +993,13 @@ on_both_backends!(
     controllers_get_proofs_of_their_own_and_public_events_only,
     tampering_in_the_database_is_found,
     newest_event_deleted_is_found,
+    state_edited_in_sql_is_found,
     existing_events_move_into_the_tree,
     a_bundle_verifies_offline_and_catches_a_rewrite,
     previous_keys_stay_listed,
+    webhook_receipts_catch_a_rewrite_of_unseen_events,
+    an_older_bundle_is_checked_by_a_consistency_proof,
+    private_feed_entries_carry_receipts,
 );
 
 #[test]

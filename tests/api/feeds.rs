@@ -149,21 +149,24 @@ fn parse_feed(xml: &str) -> ParsedFeed {
             let title = text_of(e, "title");
             assert!(!title.trim().is_empty(), "entry title");
             instant(&text_of(e, "updated"));
-            let (alternate, _) = link(e, "alternate").expect("alternate link");
+            let (alternate, alternate_type) = link(e, "alternate").expect("alternate link");
+            assert_eq!(alternate_type.as_deref(), Some("text/html"));
             let (related, related_type) = link(e, "related").expect("related link");
             assert_eq!(related_type.as_deref(), Some("application/json"));
+            assert!(related.ends_with(uuid), "related is the entry's event");
             assert!(!text_of(e, "summary").trim().is_empty(), "summary");
+            // Content is for people: HTML of the notice (never the raw event JSON).
             let content = child(e, "content");
-            assert_eq!(content.attribute("type"), Some("text"));
-            let event: Value =
-                serde_json::from_str(content.text().unwrap_or("")).expect("content is JSON");
-            assert_eq!(event["id"], uuid, "content is the entry's event");
+            assert_eq!(content.attribute("type"), Some("html"));
+            let html = content.text().unwrap_or("");
+            assert!(html.starts_with("<p><strong>"), "{html}");
+            assert!(serde_json::from_str::<Value>(html).is_err());
             ParsedEntry {
                 id,
                 title,
                 alternate,
                 related,
-                event,
+                event: Value::Null,
             }
         })
         .collect();
@@ -189,7 +192,19 @@ async fn atom(app: &TestApp, path: &str) -> (Reply, ParsedFeed) {
     let reply = app.get(path, None).await;
     assert_eq!(reply.status, 200, "{}", reply.text);
     assert_eq!(reply.content_type(), "application/atom+xml");
-    let feed = parse_feed(&reply.text);
+    let mut feed = parse_feed(&reply.text);
+    // The event JSON is one `related` link away.
+    for entry in &mut feed.entries {
+        let event = app
+            .send(app.client.get(&entry.related).bearer_auth(admin()))
+            .await;
+        assert_eq!(event.status, 200, "{}", event.text);
+        entry.event = event.json();
+        assert_eq!(
+            entry.event["id"].as_str(),
+            entry.id.strip_prefix("urn:uuid:")
+        );
+    }
     (reply, feed)
 }
 
@@ -236,7 +251,7 @@ async fn processor_feed_is_valid_atom_and_escapes_names(app: TestApp) {
     for e in &feed.entries {
         let name = e.event["data"]["name"].as_str().expect("name");
         assert_eq!(e.title, format!("Added: {name} (EEA)"), "title round-trips");
-        assert!(e.alternate.ends_with("/v1/processors/acme/subprocessors"));
+        assert!(e.alternate.ends_with("/processors/acme?lang=en"));
     }
     // atom_syndication reads the same text back.
     let parsed = atom_syndication::Feed::read_from(reply.text.as_bytes()).expect("reads");
@@ -442,7 +457,7 @@ async fn controller_feed_needs_its_token_and_shows_only_its_events(app: TestApp)
         .expect("window entry");
     assert!(window_entry
         .alternate
-        .ends_with("/v1/processors/acme/changes/chg-1"));
+        .ends_with("/processors/acme/changes/chg-1?lang=en"));
     assert_eq!(
         window_entry.title,
         "Objection window open until 23 December 2026, 13:00 CET: addition of Qbox ApS"

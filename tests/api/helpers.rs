@@ -229,6 +229,26 @@ pub fn controller(org: &str) -> String {
 }
 
 impl TestApp {
+    /// Every processor's verify is valid: the log recomputes and every window, change and
+    /// agreement is what its newest event says (a scenario test that ends here shows that the
+    /// normal paths never leave a row the log does not vouch for).
+    pub async fn assert_logs_replay(&self) {
+        let processors = self.get("/v1/processors?limit=100", Some(&admin())).await;
+        assert_eq!(processors.status, 200, "{}", processors.text);
+        for processor in processors.json()["items"].as_array().unwrap() {
+            let pid = processor["id"].as_str().unwrap();
+            let verify = self
+                .get(
+                    &format!("/v1/processors/{pid}/events/verify"),
+                    Some(&admin()),
+                )
+                .await;
+            assert_eq!(verify.status, 200, "{}", verify.text);
+            let verify = verify.json();
+            assert_eq!(verify["valid"], true, "{pid}: {verify}");
+        }
+    }
+
     pub async fn send(&self, request: reqwest::RequestBuilder) -> Reply {
         let response = request.send().await.expect("request sent");
         Reply {

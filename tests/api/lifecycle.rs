@@ -150,6 +150,7 @@ async fn seed_000_timengo_specific_approval(app: TestApp) {
     assert_eq!(closed["data"]["outcome"], "not_approved");
     assert_eq!(closed["data"]["state"], "not_approved");
     assert_eq!(closed["data"]["change"]["subprocessor"]["name"], "Qbox ApS");
+    app.assert_logs_replay().await;
 }
 
 /// Seed 003, EG NetBlanket: general authorisation, 30 days, transfers with a basis.
@@ -214,6 +215,7 @@ async fn seed_003_netblanket_general_authorisation(app: TestApp) {
             vec![]
         )
     );
+    app.assert_logs_replay().await;
 }
 
 /// Seed 004, Roskilde hosting: general, 7 calendar days, objections need a reason, no third countries.
@@ -308,6 +310,7 @@ async fn seed_004_hosting_seven_days_reason_required(app: TestApp) {
         open["items"][0]["change"]["subprocessor"]["name"],
         "Backblaze, Inc."
     );
+    app.assert_logs_replay().await;
 }
 
 /// A controller with agreements with two processors sees both lists, each on its own terms.
@@ -519,6 +522,7 @@ async fn drafts_announce_withdraw_and_objections_withdraw(app: TestApp) {
             "change.effective"
         ]
     );
+    app.assert_logs_replay().await;
 }
 
 async fn replacement_swaps_entries_when_effective(app: TestApp) {
@@ -596,6 +600,7 @@ async fn replacement_swaps_entries_when_effective(app: TestApp) {
     app.post("/v1/processors/timengo-dpg/changes", Some(&token), &bad)
         .await
         .problem(422);
+    app.assert_logs_replay().await;
 }
 
 /// An agreement signed while a change is announced gets its own window; the entry is not
@@ -635,6 +640,7 @@ async fn agreement_signed_during_an_announcement(app: TestApp) {
         app.authorised("greve").await,
         (vec![pair("Qbox ApS", "tacit_consent")], vec![])
     );
+    app.assert_logs_replay().await;
 }
 
 async fn lifecycle_routes_enforce_orgs(app: TestApp) {

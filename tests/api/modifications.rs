@@ -123,6 +123,7 @@ async fn a_modification_versions_the_entry(app: TestApp) {
         .json();
     assert_eq!(earlier["items"][0]["authorised_by"], "agreement");
     assert_eq!(earlier["items"][0]["version"], 1);
+    app.assert_logs_replay().await;
 }
 
 on_both_backends!(a_modification_versions_the_entry);
@@ -244,6 +245,7 @@ async fn an_objected_modification_waits_for_a_resolution(app: TestApp) {
     let (lejre, alarms) = app.authorised("lejre").await;
     assert_eq!(lejre, [pair("Microsoft Azure", "tacit_consent")]);
     assert!(alarms.is_empty());
+    app.assert_logs_replay().await;
 }
 
 on_both_backends!(an_objected_modification_waits_for_a_resolution);

@@ -258,8 +258,67 @@ async fn evidence_log_detects_an_altered_event(app: TestApp) {
     assert_eq!(verify["first_broken"], second["id"]);
 }
 
+/// The JSON list and the CSV carry strong validators: a conditional request gets 304 with no
+/// body until the list changes, then the new list under a new tag.
+async fn lists_answer_conditional_requests(app: TestApp) {
+    app.processor("acme").await;
+    app.seed("acme", &azure()).await;
+    for path in [
+        "/v1/processors/acme/subprocessors",
+        "/v1/processors/acme/subprocessors.csv",
+        "/v1/processors/acme/subprocessors?limit=1",
+    ] {
+        let first = app.get(path, None).await;
+        assert_eq!(first.status, 200, "{path}: {}", first.text);
+        let etag = first.headers["etag"].to_str().unwrap().to_string();
+        assert!(etag.starts_with('"'), "{path}: a strong tag {etag}");
+        let modified = first.headers["last-modified"].to_str().unwrap().to_string();
+        let again = app
+            .send(app.client.get(app.url(path)).header("If-None-Match", &etag))
+            .await;
+        assert_eq!(again.status, 304, "{path}");
+        assert_eq!(again.text, "", "{path}");
+        assert_eq!(again.headers["etag"], etag.as_str());
+        let since = app
+            .send(
+                app.client
+                    .get(app.url(path))
+                    .header("If-Modified-Since", &modified),
+            )
+            .await;
+        assert_eq!(since.status, 304, "{path}");
+        let other = app
+            .send(
+                app.client
+                    .get(app.url(path))
+                    .header("If-None-Match", "\"other\""),
+            )
+            .await;
+        assert_eq!(other.status, 200, "{path}");
+        assert_eq!(other.text, first.text, "{path}");
+    }
+    let before = app.get("/v1/processors/acme/subprocessors", None).await;
+    let etag = before.headers["etag"].to_str().unwrap().to_string();
+    let mut second = azure();
+    second["name"] = json!("Second ApS");
+    app.seed("acme", &second).await;
+    let after = app
+        .send(
+            app.client
+                .get(app.url("/v1/processors/acme/subprocessors"))
+                .header("If-None-Match", &etag),
+        )
+        .await;
+    assert_eq!(after.status, 200, "a changed list is sent again");
+    assert_ne!(after.headers["etag"], etag.as_str());
+    assert_eq!(after.json()["items"].as_array().unwrap().len(), 2);
+    let unknown = app.get("/v1/processors/nobody/subprocessors", None).await;
+    unknown.problem(404);
+}
+
 on_both_backends!(
     health_and_readiness,
+    lists_answer_conditional_requests,
     processors_and_controllers_round_trip,
     lists_are_paginated_and_searchable,
     as_of_shows_the_list_before_a_later_seeding,

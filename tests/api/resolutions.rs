@@ -211,6 +211,7 @@ async fn an_exclusion_resolves_a_blocked_change(app: TestApp) {
         .json();
     assert_eq!(list["excluded"], json!([]));
     assert_eq!(list["items"][0]["authorised_by"], "approved");
+    app.assert_logs_replay().await;
 }
 
 /// A postponement moves `planned_from` later and unblocks; a blocked change may be withdrawn.
@@ -263,6 +264,7 @@ async fn postponement_unblocks_and_withdrawal_ends_a_blocked_change(app: TestApp
     )
     .await;
     assert_eq!(gone.problem(409)["state"], "withdrawn");
+    app.assert_logs_replay().await;
 }
 
 /// Going live over an unresolved objection needs the acknowledgement; then it is recorded and
@@ -335,6 +337,7 @@ async fn go_live_over_an_objection_is_explicit(app: TestApp) {
     )
     .await;
     assert_eq!(again.problem(409)["state"], "effective");
+    app.assert_logs_replay().await;
 }
 
 /// On a replacement the replaced entry stays on the objecting controller's list, authorised as
@@ -400,6 +403,7 @@ async fn a_replaced_entry_stays_until_the_replacement_is_resolved(app: TestApp) 
     assert_eq!(list["items"], json!([]), "{list}");
     assert_eq!(list["excluded"][0]["name"], "Qbox ApS");
     assert_eq!(list["not_authorised"], json!([]));
+    app.assert_logs_replay().await;
 }
 
 /// After the deadline a standing objection may still be withdrawn: the window becomes approved,
@@ -446,6 +450,7 @@ async fn a_late_objection_withdrawal_approves_late(app: TestApp) {
         "{problem}"
     );
     assert_eq!(app.window("roskilde", &banned).await["state"], "objected");
+    app.assert_logs_replay().await;
 }
 
 /// The public page keeps a blocked change among the announced ones and says, in Danish and

@@ -12,10 +12,14 @@ controller's endpoints get the events with `visibility: controller` that name it
 agreement with; `endpoint.disabled` goes only to the owner of the disabled endpoint. An
 endpoint's `event_types`, when not empty, narrows this to those types.
 
-The body is the event's leaf in the processor's evidence log, byte for byte: the RFC 8785
-canonical JSON of `id`, `index`, `type`, `occurred_at`, `processor_id`, `controller_id`,
-`visibility` and `data`, so `SHA-256(0x00 || body)` is its leaf hash; prove it is in the
-log with `GET /v1/processors/{processor_id}/log/inclusion?event={id}`. The same event keeps its `webhook-id` on every retry: deduplicate on it.
+The body is the event as its leaf in the processor's evidence log holds it (`id`, `index`,
+`type`, `occurred_at`, `processor_id`, `controller_id`, `visibility` and `data`) plus `log`,
+its receipt: `{index, checkpoint}`, the C2SP checkpoint signed by the transaction that appended
+the event. Without `log`, the RFC 8785 canonical JSON of the body is the leaf, and
+`SHA-256(0x00 || leaf)` its leaf hash; prove it is in the log with
+`GET /v1/processors/{processor_id}/log/inclusion?event={id}`. Keep the bodies: `subreg
+verify-evidence BUNDLE --against BODIES` shows that a later evidence bundle still holds each
+event unchanged and that each receipt's checkpoint is a prefix of the bundle's log. The same event keeps its `webhook-id` on every retry: deduplicate on it.
 
 Verify a request before trusting it: recompute the HMAC-SHA256 of
 `{webhook-id}.{webhook-timestamp}.{body}` with the endpoint secret (the bytes after
@@ -52,8 +56,19 @@ pub fn receiver_paths() -> utoipa::openapi::Paths {
             .value(Some(value))
             .build()
     };
+    // The event's members and its receipt: EventBody with `log` added.
+    let mut schema = crate::domain::event::EventBody::schema();
+    if let utoipa::openapi::RefOr::T(utoipa::openapi::schema::Schema::Object(object)) = &mut schema
+    {
+        object
+            .properties
+            .insert("log".into(), Ref::from_schema_name("LogReceipt").into());
+        object.required.push("log".into());
+        object.description =
+            Some("The event as its leaf holds it (see EventBody), and `log`: its receipt.".into());
+    }
     let body = ContentBuilder::new()
-        .schema(Some(Ref::from_schema_name("EventBody")))
+        .schema(Some(schema))
         .examples_from_iter([
             (
                 "announced",
@@ -62,6 +77,7 @@ pub fn receiver_paths() -> utoipa::openapi::Paths {
                     serde_json::json!({
                         "id": "019ab3c4-5d6e-7f80-9a1b-2c3d4e5f6a7b",
                         "index": 41,
+                        "log": {"index": 41, "checkpoint": "subreg.example/processors/timengo-dpg\n42\nqJp0s9mnAqiUKyHyrx0yTsgAUz2NQrwZRhvx5ZkE6Gk=\n\n— subreg.example Az3grmFDJkL3pS2qDMVxbZ0J6a8ECqUsAmTfbFhJG5hHe2o+3FD/sXOCwL9WzrT4s0M0c0tCyqcQYf8hE3MNE0y+vA0=\n"},
                         "visibility": "public",
                         "type": "change.announced",
                         "occurred_at": "2026-11-23T12:00:00.123456Z",
@@ -84,6 +100,7 @@ pub fn receiver_paths() -> utoipa::openapi::Paths {
                     serde_json::json!({
                         "id": "019ab3c4-5d6e-7f80-9a1b-2c3d4e5f6a7c",
                         "index": 57,
+                        "log": {"index": 57, "checkpoint": "subreg.example/processors/timengo-dpg\n58\nqJp0s9mnAqiUKyHyrx0yTsgAUz2NQrwZRhvx5ZkE6Gk=\n\n— subreg.example Az3grmFDJkL3pS2qDMVxbZ0J6a8ECqUsAmTfbFhJG5hHe2o+3FD/sXOCwL9WzrT4s0M0c0tCyqcQYf8hE3MNE0y+vA0=\n"},
                         "visibility": "controller",
                         "type": "endpoint.disabled",
                         "occurred_at": "2026-11-28T12:00:00Z",

@@ -178,7 +178,32 @@ pub(crate) fn enqueue_batch(
         crate::insert_rows!(conn, webhook_deliveries::table, chunk)?;
     }
     OUTBOX_DIRTY.with(|d| d.set(true));
+    BULK_ROWS.with(|n| n.set(n.get().saturating_add(rows.len())));
     Ok(rows.len())
+}
+
+thread_local! {
+    /// Deliveries written by the transaction now open on this thread.
+    static BULK_ROWS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// A transaction that wrote at least this many deliveries has the table analysed after its
+/// commit (PostgreSQL).
+pub const ANALYZE_AFTER_ROWS: usize = 1000;
+
+/// After a write transaction: on PostgreSQL, a bulk write of deliveries updates the planner's
+/// statistics at once. Without them (a fresh table, autovacuum late or off) the claim query
+/// reads and sorts every pending delivery instead of walking the partial index in order.
+pub(crate) fn analyze_after_bulk(conn: &mut DbConnection, committed: bool) {
+    let written = BULK_ROWS.with(|n| n.replace(0));
+    if !committed || written < ANALYZE_AFTER_ROWS {
+        return;
+    }
+    if let DbConnection::Postgresql(pg) = conn {
+        if let Err(e) = diesel::sql_query("ANALYZE webhook_deliveries").execute(pg) {
+            log::warn!("could not analyse webhook_deliveries after {written} new deliveries: {e}");
+        }
+    }
 }
 
 /// A claimed delivery with what it takes to send it.
@@ -191,7 +216,7 @@ pub struct Claimed {
     pub attempts: i32,
     pub url: String,
     pub secret: String,
-    /// The event JSON exactly as stored in the evidence log.
+    /// The event JSON as stored in the evidence log, with its receipt as `log`.
     pub payload: String,
 }
 
@@ -236,7 +261,7 @@ struct Candidate {
 /// `window` due rows (in due order, by the index), which bounds the cost of a claim whatever
 /// the backlog; endpoints at their cap are left out before that cut, disabled ones after it
 /// (they have no pending rows: `disable` fails them), which keeps the probe to the window.
-const CANDIDATES_PG: &str = "SELECT id, endpoint_id FROM \
+pub const CANDIDATES_PG: &str = "SELECT id, endpoint_id FROM \
      (SELECT w.id, w.endpoint_id, w.next_attempt_at, ROW_NUMBER() OVER \
              (PARTITION BY w.endpoint_id ORDER BY w.next_attempt_at, w.event_seq) AS rank \
       FROM (SELECT c.id, c.endpoint_id, c.next_attempt_at, c.event_seq \
@@ -395,12 +420,25 @@ pub fn claim(
         let mut seqs: Vec<i64> = deliveries.iter().map(|d| d.3).collect();
         seqs.sort_unstable();
         seqs.dedup();
-        let payloads: std::collections::HashMap<i64, String> = events_table::table
+        // Each body carries its event's receipt: the index and the checkpoint that signed it.
+        let mut payloads: std::collections::HashMap<i64, String> =
+            std::collections::HashMap::with_capacity(seqs.len());
+        let rows = events_table::table
             .filter(events_table::seq.eq_any(seqs))
-            .select((events_table::seq, events_table::payload))
-            .load::<(i64, String)>(conn)?
-            .into_iter()
-            .collect();
+            .select((
+                events_table::seq,
+                events_table::payload,
+                events_table::processor_id,
+                events_table::log_index,
+            ))
+            .load::<(i64, String, String, i64)>(conn)?;
+        for (seq, payload, processor_id, index) in rows {
+            let receipt = super::super::log::receipt(conn, &processor_id, index)?;
+            let body = receipt
+                .attach(&payload)
+                .map_err(|e| StoreError::Corrupt(format!("event {seq}: {e}")))?;
+            payloads.insert(seq, body);
+        }
         let mut claimed = Vec::with_capacity(deliveries.len());
         for (delivery_id, endpoint_id, event_id, event_seq, attempts) in deliveries {
             let (Some((url, secret)), Some(payload)) =
