@@ -131,6 +131,9 @@ pub struct MailSettings {
     pub lease: Duration,
     /// `SUBREG_MAIL_TIMEOUT_MS`: the SMTP conversation's timeout.
     pub timeout: Duration,
+    /// `SUBREG_REMINDER_DAYS`: reminders go this many days before an open window's deadline
+    /// (default 7 and 1; `none` turns them off).
+    pub reminder_days: Vec<u32>,
 }
 
 impl std::fmt::Debug for MailSettings {
@@ -141,6 +144,7 @@ impl std::fmt::Debug for MailSettings {
             .field("retry_schedule", &self.retry_schedule)
             .field("lease", &self.lease)
             .field("timeout", &self.timeout)
+            .field("reminder_days", &self.reminder_days)
             .finish()
     }
 }
@@ -446,7 +450,22 @@ fn mail_settings(get: &impl Fn(&str) -> Option<String>) -> Result<MailSettings, 
                 .into(),
         });
     }
+    let reminder_days = match get("SUBREG_REMINDER_DAYS") {
+        None => vec![7, 1],
+        Some(text) if text.trim() == "none" => Vec::new(),
+        Some(text) => text
+            .split(',')
+            .map(str::trim)
+            .filter(|part| !part.is_empty())
+            .map(|part| part.parse::<u32>().ok().filter(|d| (1..=365).contains(d)))
+            .collect::<Option<Vec<u32>>>()
+            .ok_or_else(|| ConfigError {
+                name: "SUBREG_REMINDER_DAYS",
+                message: format!("`{text}` is not a comma-separated list of days (1 to 365)"),
+            })?,
+    };
     Ok(MailSettings {
+        reminder_days,
         smtp_url,
         from,
         retry_schedule: schedule(

@@ -111,6 +111,7 @@ impl Application {
                 batch: settings.sweep_batch,
                 wake: wake.clone(),
                 log: log_signer.clone(),
+                reminder_days: settings.mail.reminder_days.clone(),
             }
             .run_until_stopped(),
         );

@@ -39,6 +39,8 @@ pub struct Context {
     pub controller_name: Option<String>,
     /// The authorisation a window opened under (window events): what silence means.
     pub authorisation: Option<Authorisation>,
+    /// A reminder this many days before the deadline (of a `window.opened` notice).
+    pub reminder_days: Option<u32>,
 }
 
 /// The events that are mailed, and to whom (see `store::mail`).
@@ -127,6 +129,13 @@ pub fn compose(event: &Value, context: &Context, lang: Lang, links: &[Link]) -> 
                 "a sub-processor"
             });
             let closes = deadline(lang, data).unwrap_or_default();
+            if context.reminder_days.is_some() {
+                paragraphs.push(if da {
+                    "Påmindelse: fristen for at gøre indsigelse nærmer sig.".to_string()
+                } else {
+                    "Reminder: the deadline for objections is near.".to_string()
+                });
+            }
             paragraphs.push(if da {
                 format!(
                     "{processor} har varslet en ændring af sine underdatabehandlere, som {controller} \
@@ -165,10 +174,13 @@ pub fn compose(event: &Value, context: &Context, lang: Lang, links: &[Link]) -> 
                 }),
                 None => {}
             }
-            if da {
-                format!("Varsel: ny underdatabehandler {name} – frist {closes}")
-            } else {
-                format!("Notice: sub-processor change ({name}), deadline {closes}")
+            match (da, context.reminder_days.is_some()) {
+                (true, false) => format!("Varsel: ny underdatabehandler {name} – frist {closes}"),
+                (true, true) => format!("Påmindelse: {name} – fristen udløber {closes}"),
+                (false, false) => {
+                    format!("Notice: sub-processor change ({name}), deadline {closes}")
+                }
+                (false, true) => format!("Reminder: {name}, the deadline is {closes}"),
             }
         }
         "objection.raised" | "approval.given" => {
@@ -290,6 +302,7 @@ mod tests {
             processor_name: "Timengo DPG A/S".into(),
             controller_name: Some("Roskilde Kommune".into()),
             authorisation: Some(Authorisation::General),
+            reminder_days: None,
         };
         let links = [Link {
             kind: LinkKind::ChangePage,

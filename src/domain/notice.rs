@@ -87,6 +87,17 @@ pub fn describe_named(event: &Value, lang: Lang, names: &Names) -> Notice {
             ),
             None => format!("{}: {subject}", w.window_closed),
         },
+        "notice.dispatched" | "notice.failed" => {
+            let to = text(data, "recipient").unwrap_or("?");
+            match (lang, event_type == "notice.dispatched") {
+                (Lang::Da, true) => format!("Varsel modtaget til afsendelse af mailserveren: {to}"),
+                (Lang::Da, false) => format!("Varsel afvist af mailserveren: {to}"),
+                (Lang::En, true) => {
+                    format!("Notice accepted for delivery by the mail server: {to}")
+                }
+                (Lang::En, false) => format!("Notice refused by the mail server: {to}"),
+            }
+        }
         other => format!("{other}: {subject}"),
     };
 
@@ -654,6 +665,20 @@ fn window_lines(lang: Lang, event_type: &str, data: &Value, lines: &mut Vec<Stri
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn proof_of_dispatch_is_told_in_words() {
+        let event = json!({"type": "notice.dispatched", "processor_id": "timengo-dpg",
+            "data": {"recipient": "dpo@roskilde.dk", "smtp_reply": {"code": 250}}});
+        assert_eq!(
+            describe(&event, Lang::Da).title,
+            "Varsel modtaget til afsendelse af mailserveren: dpo@roskilde.dk"
+        );
+        assert_eq!(
+            describe(&event, Lang::En).title,
+            "Notice accepted for delivery by the mail server: dpo@roskilde.dk"
+        );
+    }
 
     fn zendesk() -> Value {
         json!({

@@ -19,6 +19,8 @@ pub struct Sweeper {
     pub wake: Arc<Notify>,
     /// Signs the checkpoints of the logs a sweep appends to.
     pub log: Arc<store::log::LogSigner>,
+    /// Days before an open window's deadline that its notice contacts are reminded.
+    pub reminder_days: Vec<u32>,
 }
 
 impl Sweeper {
@@ -26,8 +28,12 @@ impl Sweeper {
         loop {
             let (pool, clock, batch) = (self.pool.clone(), self.clock.clone(), self.batch);
             let log = self.log.clone();
+            let days = self.reminder_days.clone();
             let swept = actix_web::rt::task::spawn_blocking(move || {
-                store::log::with_signer(&log, || sweep_once(&pool, &clock, batch))
+                let report = store::log::with_signer(&log, || sweep_once(&pool, &clock, batch))?;
+                let mut conn = pool.get()?;
+                store::mail::enqueue_reminders(&mut conn, clock.now(), &days)?;
+                Ok::<_, StoreError>(report)
             })
             .await;
             match swept {

@@ -11,6 +11,7 @@ use super::events::{self, NewEvent};
 use super::schema::{
     controllers, events as events_table, mail_outbox, objection_windows, processors,
 };
+use super::signal::CommitSignal;
 use super::webhooks::OutboxEvent;
 use super::{from_db, to_db, DbConnection, StoreError};
 use crate::domain::contact::NoticeContact;
@@ -20,36 +21,31 @@ use crate::domain::mail::Context;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use std::cell::Cell;
-use std::sync::atomic::{AtomicU64, Ordering};
-use tokio::sync::Notify;
 
 const BATCH: usize = 500;
 /// The kind of a row: the notice of its event (reminders would be other kinds).
 pub const KIND_NOTICE: &str = "notice";
 
-static GENERATION: AtomicU64 = AtomicU64::new(0);
-static WRITTEN: Notify = Notify::const_new();
+static MAIL: CommitSignal = CommitSignal::new();
 
 thread_local! {
+    /// Set when this thread wrote mail rows in the transaction now open.
     static DIRTY: Cell<bool> = const { Cell::new(false) };
 }
 
 /// Called by `write_transaction` after its commit (or rollback): wakes the mailer.
 pub(crate) fn transaction_finished(committed: bool) {
-    if DIRTY.with(|d| d.replace(false)) && committed {
-        GENERATION.fetch_add(1, Ordering::SeqCst);
-        WRITTEN.notify_waiters();
-    }
+    MAIL.finished(&DIRTY, committed);
 }
 
 /// A counter that moves whenever mail rows were committed in this process.
 pub fn generation() -> u64 {
-    GENERATION.load(Ordering::SeqCst)
+    MAIL.generation()
 }
 
 /// Resolves when mail rows are committed after the call (pair it with `generation`).
 pub fn written() -> tokio::sync::futures::Notified<'static> {
-    WRITTEN.notified()
+    MAIL.written()
 }
 
 /// Who receives the notice of an event, with the controller each speaks for.
@@ -130,9 +126,13 @@ pub(crate) fn enqueue_batch(
     let mut wanted = Vec::new();
     for event in batch {
         let mut seen = std::collections::HashSet::new();
+        // A window's notice remembers the window, for its reminders.
+        let window_id = (event.event_type == EventType::WindowOpened)
+            .then(|| event.data.get("id").and_then(|v| v.as_str()))
+            .flatten();
         for (controller_id, contact) in recipients(conn, processor_id, event)? {
             if seen.insert(contact.email.to_ascii_lowercase()) {
-                wanted.push((event.id, controller_id, contact));
+                wanted.push((event.id, controller_id, contact, window_id));
             }
         }
     }
@@ -150,7 +150,7 @@ pub(crate) fn enqueue_batch(
     }
     let now_db = to_db(now);
     let mut rows = Vec::with_capacity(wanted.len());
-    for (event_id, controller_id, contact) in wanted {
+    for (event_id, controller_id, contact, window_id) in wanted {
         let seq = *seqs
             .get(event_id)
             .ok_or_else(|| StoreError::not_found("event", event_id))?;
@@ -169,6 +169,7 @@ pub(crate) fn enqueue_batch(
             mail_outbox::next_attempt_at.eq(now_db),
             mail_outbox::created_at.eq(now_db),
             mail_outbox::updated_at.eq(now_db),
+            mail_outbox::window_id.eq(window_id.map(str::to_string)),
         ));
     }
     for chunk in rows.chunks(BATCH) {
@@ -176,6 +177,116 @@ pub(crate) fn enqueue_batch(
     }
     DIRTY.with(|d| d.set(true));
     Ok(rows.len())
+}
+
+/// The kind of a reminder `days` before the deadline.
+fn reminder_kind(days: u32) -> String {
+    format!("reminder:{days}")
+}
+
+/// Enqueues the reminders that are due: for every recipient of a window's notice, once per
+/// number of days in `days`, when the window is still open (undecided) and its deadline is at
+/// most that many days away, but only for windows that opened earlier than that (a window
+/// opened with less time left gets no reminder at once). Unique per (notice, recipient, kind).
+pub fn enqueue_reminders(
+    conn: &mut DbConnection,
+    now: DateTime<Utc>,
+    days: &[u32],
+) -> Result<usize, StoreError> {
+    if days.is_empty() {
+        return Ok(0);
+    }
+    let now_db = to_db(now);
+    super::write_transaction(conn, |conn| {
+        let mut added = 0;
+        for &d in days {
+            let lead = chrono::Duration::days(i64::from(d));
+            let kind = reminder_kind(d);
+            type Candidate = (
+                String,
+                i64,
+                String,
+                Option<String>,
+                String,
+                String,
+                String,
+                Option<String>,
+                NaiveDateTime,
+                NaiveDateTime,
+            );
+            let candidates: Vec<Candidate> = mail_outbox::table
+                .inner_join(
+                    objection_windows::table
+                        .on(mail_outbox::window_id.eq(objection_windows::id.nullable())),
+                )
+                .filter(mail_outbox::kind.eq(KIND_NOTICE))
+                .filter(objection_windows::state.eq("open"))
+                .filter(objection_windows::closed_at.is_null())
+                .filter(objection_windows::closes_at.gt(now_db))
+                .filter(objection_windows::closes_at.le(now_db + lead))
+                .select((
+                    mail_outbox::event_id,
+                    mail_outbox::event_seq,
+                    mail_outbox::processor_id,
+                    mail_outbox::controller_id,
+                    mail_outbox::recipient_name,
+                    mail_outbox::recipient,
+                    mail_outbox::language,
+                    mail_outbox::window_id,
+                    objection_windows::opened_at,
+                    objection_windows::closes_at,
+                ))
+                .load(conn)?;
+            let candidates: Vec<Candidate> = candidates
+                .into_iter()
+                .filter(|c| c.8 < c.9 - lead)
+                .collect();
+            if candidates.is_empty() {
+                continue;
+            }
+            let ids: Vec<&str> = candidates.iter().map(|c| c.0.as_str()).collect();
+            let mut existing = std::collections::HashSet::new();
+            for chunk in ids.chunks(BATCH) {
+                let found: Vec<(String, String)> = mail_outbox::table
+                    .filter(mail_outbox::kind.eq(&kind))
+                    .filter(mail_outbox::event_id.eq_any(chunk))
+                    .select((mail_outbox::event_id, mail_outbox::recipient))
+                    .load(conn)?;
+                existing.extend(found);
+            }
+            let rows: Vec<_> = candidates
+                .into_iter()
+                .filter(|c| !existing.contains(&(c.0.clone(), c.5.clone())))
+                .map(|c| {
+                    (
+                        mail_outbox::id.eq(uuid::Uuid::now_v7().to_string()),
+                        mail_outbox::event_id.eq(c.0),
+                        mail_outbox::event_seq.eq(c.1),
+                        mail_outbox::processor_id.eq(c.2),
+                        mail_outbox::controller_id.eq(c.3),
+                        mail_outbox::kind.eq(kind.clone()),
+                        mail_outbox::recipient_name.eq(c.4),
+                        mail_outbox::recipient.eq(c.5),
+                        mail_outbox::language.eq(c.6),
+                        mail_outbox::state.eq("pending"),
+                        mail_outbox::attempts.eq(0),
+                        mail_outbox::next_attempt_at.eq(now_db),
+                        mail_outbox::created_at.eq(now_db),
+                        mail_outbox::updated_at.eq(now_db),
+                        mail_outbox::window_id.eq(c.7),
+                    )
+                })
+                .collect();
+            for chunk in rows.chunks(BATCH) {
+                crate::insert_rows!(conn, mail_outbox::table, chunk)?;
+            }
+            added += rows.len();
+        }
+        if added > 0 {
+            DIRTY.with(|d| d.set(true));
+        }
+        Ok(added)
+    })
 }
 
 /// A claimed message with what it takes to write and send it.
@@ -236,6 +347,8 @@ pub fn claim(
             String,
             String,
             i32,
+            String,
+            Option<String>,
         );
         let rows: Vec<Row> = mail_outbox::table
             .filter(mail_outbox::id.eq_any(&ids))
@@ -249,19 +362,47 @@ pub fn claim(
                 mail_outbox::recipient,
                 mail_outbox::language,
                 mail_outbox::attempts,
+                mail_outbox::kind,
+                mail_outbox::window_id,
             ))
             .order((mail_outbox::next_attempt_at, mail_outbox::event_seq))
             .load(conn)?;
         let mut claimed = Vec::with_capacity(rows.len());
-        for (id, event_id, seq, processor_id, controller_id, name, recipient, language, attempts) in
-            rows
+        for (
+            id,
+            event_id,
+            seq,
+            processor_id,
+            controller_id,
+            name,
+            recipient,
+            language,
+            attempts,
+            kind,
+            window_id,
+        ) in rows
         {
+            let reminder_days = kind
+                .strip_prefix("reminder:")
+                .and_then(|d| d.parse::<u32>().ok());
+            if reminder_days.is_some() && !still_open(conn, window_id.as_deref())? {
+                // Decided or closed since: the reminder has nothing left to remind of.
+                diesel::update(mail_outbox::table.find(&id))
+                    .set((
+                        mail_outbox::state.eq("skipped"),
+                        mail_outbox::leased_until.eq(None::<NaiveDateTime>),
+                        mail_outbox::updated_at.eq(now_db),
+                    ))
+                    .execute(conn)?;
+                continue;
+            }
             let event = events_table::table
                 .find(seq)
                 .select(events::StoredEvent::as_select())
                 .first(conn)?
                 .to_json();
-            let context = context(conn, &processor_id, controller_id.as_deref(), &event)?;
+            let mut context = context(conn, &processor_id, controller_id.as_deref(), &event)?;
+            context.reminder_days = reminder_days;
             claimed.push(ClaimedMail {
                 id,
                 event_id,
@@ -277,6 +418,20 @@ pub fn claim(
         }
         Ok(claimed)
     })
+}
+
+/// Whether a window is still open and undecided.
+fn still_open(conn: &mut DbConnection, window_id: Option<&str>) -> Result<bool, StoreError> {
+    let Some(window_id) = window_id else {
+        return Ok(false);
+    };
+    let open: i64 = objection_windows::table
+        .filter(objection_windows::id.eq(window_id))
+        .filter(objection_windows::state.eq("open"))
+        .filter(objection_windows::closed_at.is_null())
+        .count()
+        .get_result(conn)?;
+    Ok(open > 0)
 }
 
 /// Names of the parties and, for window events, the terms the window opened under.
@@ -316,6 +471,7 @@ fn context(
         processor_name,
         controller_name,
         authorisation,
+        reminder_days: None,
     })
 }
 

@@ -26,6 +26,7 @@ mod replay;
 pub mod resolutions;
 pub mod revocations;
 pub mod schema;
+pub(crate) mod signal;
 pub mod subprocessors;
 pub mod webhooks;
 

@@ -295,6 +295,7 @@ diesel::table! {
         last_error -> Nullable<Text>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        window_id -> Nullable<Text>,
     }
 }
 

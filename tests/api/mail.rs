@@ -573,7 +573,82 @@ async fn a_crash_before_the_send_loses_no_message(backend: Backend) {
     second.stop();
 }
 
+/// Reminders 7 and 1 days before the deadline (the default), each once, only while the window
+/// is open; a decided window gets no more.
+async fn reminders_come_before_the_deadline_once_each(backend: Backend) {
+    let maildir = tempfile::tempdir().expect("maildir");
+    let port = free_port();
+    let _smtp = SmtpServer::start_on(port, maildir.path());
+    let Some(app) = mail_app(backend, port).await else {
+        return;
+    };
+    let aid = parties(&app).await;
+    app.controller("greve").await;
+    let greve = app.agreement("greve", PID, general_terms(30)).await;
+    for (cid, aid, address) in [
+        (CID, aid.as_str(), "dpo@roskilde.test"),
+        ("greve", greve["id"].as_str().expect("id"), "dpo@greve.test"),
+    ] {
+        let path = format!("/v1/controllers/{cid}/agreements/{aid}/notice-contacts");
+        let contacts = json!([contact("DPO", address, "da")]);
+        assert_eq!(
+            app.put(&path, &controller(cid), &contacts).await.status,
+            200
+        );
+    }
+    app.announce_addition(PID, &eea_entry("Qbox ApS")).await;
+    wait_for_delivered(maildir.path(), 2, Duration::from_secs(20)).await;
+    let window = app.windows(CID).await[0].clone();
+    // Greve approves: its window is no longer open and it is not reminded.
+    let greve_window = app.windows("greve").await[0]["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    assert_eq!(app.approve("greve", &greve_window).await.status, 200);
+
+    let reminders = |mails: &[Mail]| -> Vec<String> {
+        mails
+            .iter()
+            .filter(|m| m.header("Subject").starts_with("Påmindelse"))
+            .map(|m| m.header("To").to_string())
+            .collect()
+    };
+    app.advance_to(&window["closes_at"], -8 * 86_400).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = delivered(maildir.path()).len();
+    assert!(
+        reminders(&parse_all(&delivered(maildir.path()))).is_empty(),
+        "no reminder 8 days before"
+    );
+    app.advance_to(&window["closes_at"], -6 * 86_400).await;
+    let mails =
+        parse_all(&wait_for_delivered(maildir.path(), before + 1, Duration::from_secs(20)).await);
+    let sent = reminders(&mails);
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert!(sent[0].contains("dpo@roskilde.test"), "{sent:?}");
+    let first = mails
+        .iter()
+        .find(|m| m.header("Subject").starts_with("Påmindelse"))
+        .expect("reminder");
+    assert!(first
+        .text
+        .contains("fristen for at gøre indsigelse nærmer sig"));
+    assert!(first
+        .text
+        .contains("Indsigelsesfristen udløber ved udgangen af"));
+    app.advance_to(&window["closes_at"], -12 * 3_600).await;
+    wait_for_delivered(maildir.path(), before + 2, Duration::from_secs(20)).await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let sent = reminders(&parse_all(&delivered(maildir.path())));
+    assert_eq!(sent.len(), 2, "each reminder once: {sent:?}");
+    assert!(
+        sent.iter().all(|to| to.contains("dpo@roskilde.test")),
+        "{sent:?}"
+    );
+}
+
 for_both_backends!(
+    reminders_come_before_the_deadline_once_each,
     window_notice_reaches_each_contact_in_their_language,
     objections_reach_the_processor_and_refusals_are_recorded,
     an_smtp_outage_is_retried,

@@ -11,16 +11,14 @@ use crate::store::events::{self, NewEvent};
 use crate::store::schema::{
     agreements, events as events_table, webhook_deliveries, webhook_endpoints,
 };
+use crate::store::signal::CommitSignal;
 use crate::store::{from_db, to_db, DbConnection, StoreError};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use std::cell::Cell;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use tokio::sync::Notify;
 
-static OUTBOX_GENERATION: AtomicU64 = AtomicU64::new(0);
-static OUTBOX_NOTIFY: Notify = Notify::const_new();
+static OUTBOX: CommitSignal = CommitSignal::new();
 
 thread_local! {
     /// Set when this thread wrote delivery rows in the transaction now open.
@@ -30,20 +28,17 @@ thread_local! {
 /// Called by `write_transaction` after its commit (or rollback): wakes the dispatchers when the
 /// committed transaction wrote deliveries.
 pub(crate) fn transaction_finished(committed: bool) {
-    if OUTBOX_DIRTY.with(|d| d.replace(false)) && committed {
-        OUTBOX_GENERATION.fetch_add(1, Ordering::SeqCst);
-        OUTBOX_NOTIFY.notify_waiters();
-    }
+    OUTBOX.finished(&OUTBOX_DIRTY, committed);
 }
 
 /// A counter that moves whenever deliveries were committed in this process.
 pub fn outbox_generation() -> u64 {
-    OUTBOX_GENERATION.load(Ordering::SeqCst)
+    OUTBOX.generation()
 }
 
 /// Resolves when deliveries are committed after the call (pair it with `outbox_generation`).
 pub fn outbox_written() -> tokio::sync::futures::Notified<'static> {
-    OUTBOX_NOTIFY.notified()
+    OUTBOX.written()
 }
 
 /// An appended event as the outbox needs it.
