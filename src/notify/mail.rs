@@ -208,12 +208,60 @@ impl Mailer {
     }
 
     fn links(&self, message: &ClaimedMail) -> Vec<Link> {
-        match crate::domain::notice::change_id(&message.event) {
+        let mut links = match crate::domain::notice::change_id(&message.event) {
             Some(change_id) => vec![Link {
                 kind: LinkKind::ChangePage,
                 url: mail::change_page(&self.public_url, &message.processor_id, change_id),
             }],
             None => Vec::new(),
+        };
+        links.extend(self.decide_links(message));
+        links
+    }
+
+    /// A window's notice (and its reminders) to the controller's contact carries signed links
+    /// to view, object and approve, bound to that window and that mailbox. They stay valid at
+    /// most 60 days past the deadline (a refusal may still be approved late); the server
+    /// refuses them sooner once the window can no longer be decided that way.
+    fn decide_links(&self, message: &ClaimedMail) -> Vec<Link> {
+        let (Some(log), Some("window.opened"), Some(window), Some(closes_at)) = (
+            &self.log,
+            message.event.get("type").and_then(|t| t.as_str()),
+            message.event.pointer("/data/id").and_then(|v| v.as_str()),
+            message
+                .event
+                .pointer("/data/closes_at")
+                .and_then(|v| v.as_str())
+                .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok()),
+        ) else {
+            return Vec::new();
+        };
+        let valid_until = closes_at.with_timezone(&chrono::Utc) + chrono::Duration::days(60);
+        match crate::domain::decide::links(
+            &self.public_url,
+            log.decide_key(),
+            window,
+            &message.recipient,
+            valid_until,
+        ) {
+            Ok(made) => vec![
+                Link {
+                    kind: LinkKind::View,
+                    url: made.view,
+                },
+                Link {
+                    kind: LinkKind::Object,
+                    url: made.object,
+                },
+                Link {
+                    kind: LinkKind::Approve,
+                    url: made.approve,
+                },
+            ],
+            Err(e) => {
+                log::warn!("mailer: no decision links for window {window}: {e}");
+                Vec::new()
+            }
         }
     }
 

@@ -213,6 +213,31 @@ where
     result
 }
 
+/// Runs `f` on one consistent snapshot of the database and writes nothing: a check that reads
+/// several tables (the log, then the rows it vouches for) must not see a write commit halfway.
+pub fn read_snapshot<T, F>(conn: &mut DbConnection, f: F) -> Result<T, super::StoreError>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, super::StoreError>,
+{
+    match conn {
+        // In WAL mode a deferred transaction reads one snapshot from its first read on.
+        DbConnection::Sqlite(sqlite) => {
+            AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN DEFERRED")?
+        }
+        DbConnection::Postgresql(pg) => AnsiTransactionManager::begin_transaction_sql(
+            pg,
+            "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+        )?,
+    }
+    type Manager = <DbConnection as Connection>::TransactionManager;
+    let result = f(conn);
+    // Nothing was written: ending it either way releases the snapshot.
+    let ended = Manager::rollback_transaction(conn);
+    let value = result?;
+    ended?;
+    Ok(value)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -378,6 +378,18 @@ pub fn verify(
     reader: &super::events::Reader,
     now: DateTime<Utc>,
 ) -> Result<LogVerification, StoreError> {
+    super::db::read_snapshot(conn, |conn| {
+        verify_snapshot(conn, signer, processor_id, reader, now)
+    })
+}
+
+fn verify_snapshot(
+    conn: &mut DbConnection,
+    signer: &LogSigner,
+    processor_id: &str,
+    reader: &super::events::Reader,
+    now: DateTime<Utc>,
+) -> Result<LogVerification, StoreError> {
     processors::table
         .find(processor_id)
         .select(processors::id)

@@ -315,6 +315,30 @@ async fn window_notice_reaches_each_contact_in_their_language(backend: Backend) 
         .html
         .contains(&format!("<a href=\"{link}\">View the change</a>")));
 
+    // The notice carries the recipient's own decision links; the object link opens the form.
+    let decide: Vec<&str> = da
+        .text
+        .split_whitespace()
+        .filter(|w| w.starts_with(&format!("{PUBLIC_URL}/decide/")))
+        .collect();
+    assert_eq!(decide.len(), 3, "view, object, approve: {}", da.text);
+    let object = decide[1].trim_start_matches(PUBLIC_URL);
+    let page = app
+        .send(
+            app.client
+                .get(app.url(object))
+                .header("accept-language", "da"),
+        )
+        .await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert!(page.text.contains("Zendesk, Inc."), "{}", page.text);
+    assert!(page.text.contains("<form"), "{}", page.text);
+    let others = to(&mails, "it@roskilde.test");
+    assert!(
+        !others.text.contains(decide[1]),
+        "each mailbox gets its own links"
+    );
+
     // Proof of dispatch: one event per recipient with the server's reply and queue id.
     let opened = app.events_of(PID, "window.opened").await;
     let dispatched = app.wait_for_events(PID, "notice.dispatched", 2).await;
