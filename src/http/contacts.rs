@@ -3,7 +3,8 @@
 use super::auth::Actor;
 use super::error::ApiError;
 use super::openapi::{
-    AgreementId, ControllerId, Forbidden, NotFound, ProcessorId, ValidationFailed,
+    AgreementId, ControllerId, Forbidden, NotFound, ProcessorId, UnsupportedMediaType,
+    ValidationFailed,
 };
 use super::{AppState, Routes};
 use crate::domain::contact::{self, ContactInput, NoticeContact};
@@ -61,6 +62,7 @@ pub fn routes(routes: &mut Routes) {
         (status = 200, description = "The contacts now on file.", body = Vec<NoticeContact>),
         (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
+        (status = 415, response = UnsupportedMediaType),
         (status = 422, response = ValidationFailed),
     )
 )]
@@ -127,6 +129,7 @@ async fn get_processor_contacts(
         (status = 200, description = "The contacts now on file.", body = Vec<NoticeContact>),
         (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
+        (status = 415, response = UnsupportedMediaType),
         (status = 422, response = ValidationFailed),
     )
 )]

@@ -417,6 +417,7 @@ fn consistency_sizes(text: Option<&str>) -> Result<Vec<u64>, ApiError> {
         (status = 401, response = super::openapi::Unauthorized),
         (status = 403, response = super::openapi::Forbidden),
         (status = 404, response = NotFound),
+        (status = 422, response = super::openapi::ValidationFailed),
     )
 )]
 async fn evidence_bundle(

@@ -8,7 +8,7 @@
 //! still running, 409 with `Retry-After`. Only answers below 400 are kept: a refused or failed
 //! request wrote nothing, so its key is freed and a retry runs again. A request that never
 //! finished (the process died) holds its key for [`LEASE`] at most. Without a key, or without a
-//! valid token, a POST is handled as always.
+//! valid token, a POST is handled as always; the HTML forms outside `/v1/` ignore the header.
 
 use super::auth::{self, Actor, Role};
 use super::error::ApiError;
@@ -73,7 +73,12 @@ pub async fn idempotency(
     mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    if *req.method() != Method::POST || !req.headers().contains_key(HEADER) {
+    // The JSON API only: the HTML forms (`/decide/{token}`) answer in HTML and are guarded by
+    // their own CSRF and used-link checks.
+    if *req.method() != Method::POST
+        || !req.headers().contains_key(HEADER)
+        || !req.path().starts_with("/v1/")
+    {
         return next
             .call(req)
             .await

@@ -243,8 +243,48 @@ async fn answers_are_kept_for_24_hours_then_purged(app: TestApp) {
     );
 }
 
+/// The HTML forms outside `/v1/` ignore the header: a reused key gets the form's own HTML
+/// answer, never a problem+json the page cannot show.
+async fn html_forms_ignore_the_key(app: TestApp) {
+    // The key is taken by a successful API request first.
+    let created = app
+        .send(
+            app.client
+                .post(app.url("/v1/processors"))
+                .bearer_auth(admin())
+                .header("Idempotency-Key", "same-key")
+                .json(
+                    &json!({"id": "acme", "name": "Acme A/S", "address": "Vej 1", "country": "DK"}),
+                ),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    for _ in 0..2 {
+        let reply = app
+            .send(
+                app.client
+                    .post(app.url("/decide/0"))
+                    .bearer_auth(admin())
+                    .header("Idempotency-Key", "same-key")
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .body("x=1"),
+            )
+            .await;
+        assert_eq!(reply.status, 403, "{}", reply.text);
+        assert!(
+            reply.headers["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html"),
+            "{:?}",
+            reply.headers
+        );
+    }
+}
+
 on_both_backends!(
     a_retry_replays_the_first_answer_and_writes_once,
+    html_forms_ignore_the_key,
     a_running_request_holds_its_key_and_a_dead_one_lets_go,
     concurrent_retries_write_once,
     answers_are_kept_for_24_hours_then_purged,
