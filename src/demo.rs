@@ -4,7 +4,7 @@
 //! has a registration number no other demo company has. Loading twice changes nothing.
 
 use crate::domain::agreement::{
-    AgreementSpec, AgreementTerms, Authorisation, ThirdCountryTransfers,
+    AgreementSpec, AgreementTerms, Authorisation, NoticeStarts, ThirdCountryTransfers,
 };
 use crate::domain::change::{ChangeKind, ChangeSpec};
 use crate::domain::party::{ControllerSpec, ProcessorSpec};
@@ -174,6 +174,7 @@ fn agreement_specs() -> Vec<(&'static str, &'static str, AgreementTerms, &'stati
                 objection_requires_reason: false,
                 third_country_transfers: ThirdCountryTransfers::Forbidden,
                 time_zone: crate::domain::deadline::DEFAULT_TIME_ZONE,
+                notice_starts: NoticeStarts::Announcement,
             },
             "Databehandleraftale Timengo DPG",
         ),
@@ -186,6 +187,7 @@ fn agreement_specs() -> Vec<(&'static str, &'static str, AgreementTerms, &'stati
                 objection_requires_reason: false,
                 third_country_transfers: ThirdCountryTransfers::AllowedWithBasis,
                 time_zone: crate::domain::deadline::DEFAULT_TIME_ZONE,
+                notice_starts: NoticeStarts::Announcement,
             },
             "Standardkontraktbestemmelser NetBlanket",
         ),
@@ -198,6 +200,7 @@ fn agreement_specs() -> Vec<(&'static str, &'static str, AgreementTerms, &'stati
                 objection_requires_reason: true,
                 third_country_transfers: ThirdCountryTransfers::Forbidden,
                 time_zone: crate::domain::deadline::DEFAULT_TIME_ZONE,
+                notice_starts: NoticeStarts::Announcement,
             },
             "Databehandleraftale til Hosting-aftale",
         ),

@@ -465,6 +465,7 @@ proptest! {
             signed_at,
             reference,
             time_zone,
+            notice_starts: None,
             allowed_locations,
             annex_name,
         };

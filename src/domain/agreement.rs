@@ -35,6 +35,37 @@ impl Authorisation {
     }
 }
 
+/// When a controller's objection window starts running (DESIGN §1): at the change's
+/// announcement, or at the first recorded dispatch of the notice to that controller (an e-mail
+/// accepted by its SMTP server or a webhook answered 2xx), for agreements whose notice counts
+/// only once it was sent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum NoticeStarts {
+    /// The window runs from the announcement.
+    #[default]
+    Announcement,
+    /// The window runs from the first dispatch of the notice; until then it has no deadline.
+    Dispatch,
+}
+
+impl NoticeStarts {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NoticeStarts::Announcement => "announcement",
+            NoticeStarts::Dispatch => "dispatch",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "announcement" => Some(NoticeStarts::Announcement),
+            "dispatch" => Some(NoticeStarts::Dispatch),
+            _ => None,
+        }
+    }
+}
+
 /// Whether the agreement allows the processor's sub-processors to process outside the EEA:
 /// `allowed_with_basis` (with a transfer basis) or `forbidden`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -160,6 +191,7 @@ pub struct AgreementVersion {
     pub third_country_transfers: ThirdCountryTransfers,
     #[schema(value_type = String, example = "Europe/Copenhagen")]
     pub time_zone: Tz,
+    pub notice_starts: NoticeStarts,
     #[schema(required = true)]
     pub allowed_locations: Option<Vec<String>>,
     pub annex_name: String,
@@ -196,6 +228,7 @@ pub struct AmendmentTerms {
     pub third_country_transfers: Option<ThirdCountryTransfers>,
     #[schema(example = "Europe/Copenhagen", max_length = 64)]
     pub time_zone: Option<String>,
+    pub notice_starts: Option<NoticeStarts>,
     /// A list restricts the countries; null lifts the restriction; left out keeps it.
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<Vec<String>>)]
@@ -241,6 +274,7 @@ pub fn amend(
                 .clone()
                 .unwrap_or_else(|| current.time_zone.name().to_string()),
         ),
+        notice_starts: change.notice_starts.or(Some(current.notice_starts)),
         allowed_locations: change
             .allowed_locations
             .clone()
@@ -279,6 +313,7 @@ pub struct AgreementTerms {
     pub third_country_transfers: ThirdCountryTransfers,
     /// The calendar deadlines are counted on (`super::deadline`).
     pub time_zone: Tz,
+    pub notice_starts: NoticeStarts,
 }
 
 /// Notice periods longer than a year are almost certainly a typo (e.g. 300 for 30).
@@ -311,6 +346,10 @@ pub struct AgreementInput {
     /// count; the window closes at the end of the last day there); default `Europe/Copenhagen`.
     #[schema(example = "Europe/Copenhagen", max_length = 64)]
     pub time_zone: Option<String>,
+    /// When a window starts running: `announcement` (default), or `dispatch`: at the first
+    /// recorded dispatch of the notice to this controller (e-mail accepted by the SMTP server,
+    /// or a webhook answered 2xx); until then the window has no deadline.
+    pub notice_starts: Option<NoticeStarts>,
     /// The only countries (ISO 3166-1 alpha-2) where sub-processors may process the data; a
     /// window for an entry processing elsewhere shows the blocking conflict
     /// `location_not_allowed`. Null or left out: no restriction.
@@ -539,6 +578,7 @@ pub fn validate(input: &AgreementInput, now: DateTime<Utc>) -> Result<AgreementS
             objection_requires_reason: input.objection_requires_reason.unwrap_or(false),
             third_country_transfers,
             time_zone,
+            notice_starts: input.notice_starts.unwrap_or_default(),
         },
         signed_at,
         reference,
@@ -624,6 +664,7 @@ mod tests {
             signed_at: None,
             reference: Some("Hostingaftale".into()),
             time_zone: None,
+            notice_starts: None,
             allowed_locations: None,
             annex_name: None,
             authorised_at_signing: None,
@@ -707,7 +748,8 @@ mod tests {
     "termination_reason": null,
     "terminated_by": null,
     "allowed_locations": null,
-    "annex_name": "Bilag B"
+    "annex_name": "Bilag B",
+    "notice_starts": "announcement"
 }))]
 pub struct Agreement {
     #[schema(format = "uuid")]
@@ -758,6 +800,9 @@ pub struct Agreement {
     pub allowed_locations: Option<Vec<String>>,
     /// The title of its annex of authorised sub-processors.
     pub annex_name: String,
+    /// When a window starts running: at the announcement, or at the first dispatch of the
+    /// notice to this controller.
+    pub notice_starts: NoticeStarts,
 }
 
 impl Agreement {
@@ -768,6 +813,7 @@ impl Agreement {
             objection_requires_reason: self.objection_requires_reason,
             third_country_transfers: self.third_country_transfers,
             time_zone: self.time_zone,
+            notice_starts: self.notice_starts,
         }
     }
 
@@ -803,6 +849,7 @@ pub(crate) fn in_force(notice_days: u16, signed_at: DateTime<Utc>) -> Agreement 
         termination_reason: None,
         terminated_by: None,
         allowed_locations: None,
+        notice_starts: NoticeStarts::Announcement,
         annex_name: DEFAULT_ANNEX_NAME.into(),
     }
 }

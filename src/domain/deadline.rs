@@ -40,6 +40,15 @@ fn start_of_day(day: NaiveDate, zone: Tz) -> Option<DateTime<Utc>> {
     }
 }
 
+/// The deadline stored for a window that has not started (its agreement counts notice from the
+/// notice's dispatch, and none succeeded yet): past any sweep, so no deadline query can close
+/// it by mistake; the API shows such a window's `closes_at` as null.
+pub fn not_started() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(9999, 12, 31, 23, 59, 59)
+        .single()
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
 /// Parses an IANA time zone name (`Europe/Copenhagen`).
 pub fn parse_zone(name: &str) -> Option<Tz> {
     name.parse().ok()

@@ -42,10 +42,12 @@ pub enum EventType {
     NoticeDispatched,
     #[serde(rename = "notice.failed")]
     NoticeFailed,
+    #[serde(rename = "window.notified")]
+    WindowNotified,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 19] = [
+    pub const ALL: [EventType; 20] = [
         EventType::ChangeAnnounced,
         EventType::WindowOpened,
         EventType::ObjectionRaised,
@@ -65,6 +67,7 @@ impl EventType {
         EventType::AgreementTerminated,
         EventType::NoticeDispatched,
         EventType::NoticeFailed,
+        EventType::WindowNotified,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -88,6 +91,7 @@ impl EventType {
             EventType::AgreementTerminated => "agreement.terminated",
             EventType::NoticeDispatched => "notice.dispatched",
             EventType::NoticeFailed => "notice.failed",
+            EventType::WindowNotified => "window.notified",
         }
     }
 
@@ -126,8 +130,10 @@ pub struct EventBody {
     /// - `change.announced`, `change.effective`, `change.withdrawn`: the Change (without
     ///   `windows`).
     /// - `window.opened`, `objection.raised`, `objection.withdrawn`, `approval.given`,
-    ///   `window.closed`: the ObjectionWindow with its `change` embedded; `window.closed`
-    ///   adds `outcome`, the terminal WindowState it closed in.
+    ///   `window.closed`, `window.notified`: the ObjectionWindow with its `change` embedded;
+    ///   `window.closed` adds `outcome`, the terminal WindowState it closed in.
+    ///   `window.notified` (agreements with `notice_starts: dispatch`): the notice reached the
+    ///   controller (`notified_at`, `notified_via`) and the window's deadline now runs from it.
     /// - `subprocessor.added`: the Subprocessor entry.
     /// - `endpoint.disabled`: `endpoint_id`, `owner_kind` (`processor` or `controller`),
     ///   `owner_id`, `reason`, `failing_since` (date-time or null) and `disabled_at`.

@@ -97,10 +97,10 @@ fn field<'a>(value: &'a Value, key: &str) -> &'a Value {
     value.get(key).unwrap_or(&Value::Null)
 }
 
-/// The name of the person who decided, from a Decider's JSON.
+/// The name of the person who decided, from an Objection's or an Approval's JSON.
 fn decided_by(value: &Value) -> Option<&str> {
-    let by = field(value, "decided_by");
-    text(by, "name").or_else(|| text(field(by, "decided_by"), "name"))
+    // An Objection's or Approval's `by` is a Decider: `{decided_by: {name, role}, sub, ...}`.
+    text(field(field(value, "by"), "decided_by"), "name")
 }
 
 /// Composes the e-mail for one event to one reader.

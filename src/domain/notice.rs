@@ -59,6 +59,14 @@ pub fn describe_named(event: &Value, lang: Lang, names: &Names) -> Notice {
             None => format!("{}: {subject}", w.postponed),
         },
         "window.resolved" => format!("{}: {subject}", w.resolved),
+        "window.notified" => match (deadline(lang, data), lang) {
+            (Some(closes), Lang::Da) => {
+                format!("Underretning afsendt; fristen udløber {closes}: {subject}")
+            }
+            (Some(closes), Lang::En) => format!("Notice sent; the deadline is {closes}: {subject}"),
+            (None, Lang::Da) => format!("Underretning afsendt: {subject}"),
+            (None, Lang::En) => format!("Notice sent: {subject}"),
+        },
         "window.opened" => match deadline(lang, data) {
             Some(closes) => format!("{} {closes}: {subject}", w.window_opened_until),
             None => format!("{}: {subject}", w.window_opened),
@@ -616,7 +624,9 @@ fn window_lines(lang: Lang, event_type: &str, data: &Value, lines: &mut Vec<Stri
     {
         return;
     }
-    if let Some(at) = instant(lang, data, "opened_at") {
+    if let Some(at) =
+        instant(lang, data, "notified_at").or_else(|| instant(lang, data, "opened_at"))
+    {
         lines.push(format!("{}: {at}", w.window_opened_at));
     }
     if let Some(closes) = deadline(lang, data) {

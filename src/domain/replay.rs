@@ -22,6 +22,7 @@ impl Subject {
     fn of_event(event_type: &str) -> Option<Subject> {
         match event_type {
             "window.opened"
+            | "window.notified"
             | "objection.raised"
             | "objection.withdrawn"
             | "approval.given"
@@ -73,6 +74,7 @@ impl Subject {
                 "third_country_transfers",
                 "allowed_locations",
                 "time_zone",
+                "notice_starts",
                 "signed_at",
                 "in_force_from",
                 "terminated_at",

@@ -607,6 +607,33 @@ pub struct Decider {
     pub mailbox: Option<String>,
 }
 
+/// How a notice reached the controller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum NoticeChannel {
+    /// An e-mail accepted by the SMTP server.
+    Email,
+    /// A webhook delivery answered 2xx.
+    Webhook,
+}
+
+impl NoticeChannel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NoticeChannel::Email => "email",
+            NoticeChannel::Webhook => "webhook",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "email" => Some(NoticeChannel::Email),
+            "webhook" => Some(NoticeChannel::Webhook),
+            _ => None,
+        }
+    }
+}
+
 /// The channel a decision came through, besides the API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -657,6 +684,8 @@ pub struct Approval {
     "controller_id": "roskilde-kommune",
     "processor_id": "timengo-dpg",
     "opened_at": "2026-11-23T12:00:00Z",
+    "notified_at": "2026-11-23T12:00:04Z",
+    "notified_via": "email",
     "closes_at": "2026-12-23T23:00:00Z",
     "closes_on_local_date": "2026-12-23",
     "state": "objected",
@@ -689,9 +718,18 @@ pub struct ObjectionWindow {
     #[schema(value_type = crate::domain::party::Slug)]
     pub processor_id: String,
     pub opened_at: DateTime<Utc>,
+    /// When the notice of this window first reached the controller: an e-mail accepted by the
+    /// SMTP server or a webhook answered 2xx; null until then.
+    #[schema(required = true)]
+    pub notified_at: Option<DateTime<Utc>>,
+    /// The channel of that first dispatch; null until then.
+    #[schema(required = true)]
+    pub notified_via: Option<NoticeChannel>,
     /// The deadline for a decision: the end (24:00) of `closes_on_local_date` in the agreement's
-    /// time zone, in UTC.
-    pub closes_at: DateTime<Utc>,
+    /// time zone, in UTC. Null while the window has not started: under `notice_starts:
+    /// dispatch` it runs from `notified_at`, and no notice has been dispatched yet.
+    #[schema(required = true)]
+    pub closes_at: Option<DateTime<Utc>>,
     /// The last day of the notice period on the agreement's calendar: the day the notice is
     /// given does not count, and decisions are accepted until that day ends (Reg. 1182/71
     /// art. 3). Null on windows opened before deadlines were counted in calendar days.

@@ -208,6 +208,7 @@ fn empty_input() -> AgreementInput {
         signed_at: None,
         reference: None,
         time_zone: None,
+        notice_starts: None,
         authorised_at_signing: None,
         allowed_locations: None,
         annex_name: None,

@@ -83,7 +83,9 @@ pub(super) struct AuthorisationFacts {
 #[schema(as = AnnexWindow)]
 struct WindowDates {
     opened_at: DateTime<Utc>,
-    closes_at: DateTime<Utc>,
+    /// Null while the window waits for its notice's dispatch.
+    #[schema(required = true)]
+    closes_at: Option<DateTime<Utc>>,
     #[schema(required = true)]
     closed_at: Option<DateTime<Utc>>,
     #[schema(required = true)]
@@ -115,7 +117,7 @@ pub(super) fn authorisation_of(facts: &AnnexFacts, item: &AuthorisedEntry) -> Au
             .map(|e| e.decided_at),
         Some(w) => match item.authorised_by {
             // Silence authorises when the window ends.
-            AuthorisedBy::TacitConsent => Some(w.closed_at.unwrap_or(w.closes_at)),
+            AuthorisedBy::TacitConsent => w.closed_at.or(w.closes_at),
             AuthorisedBy::Agreement | AuthorisedBy::Approved => w
                 .approval
                 .as_ref()

@@ -193,10 +193,19 @@ fn row(lang: Lang, e: &Subprocessor, status: String) -> Row {
     }
 }
 
-fn deadline_day(window: &ObjectionWindow) -> chrono::NaiveDate {
+/// The window's last day, as people write it; a window still waiting for its notice's dispatch
+/// has none yet.
+fn deadline_day(lang: Lang, window: &ObjectionWindow) -> String {
     window
         .closes_on_local_date
-        .unwrap_or_else(|| crate::domain::language::last_day(window.closes_at))
+        .or_else(|| window.closes_at.map(crate::domain::language::last_day))
+        .map(|day| lang.day(day))
+        .unwrap_or_else(|| super::change_page::window_deadline_text(lang, None))
+}
+
+/// When the controller was notified: the notice's first dispatch, else the announcement.
+fn notified_on(lang: Lang, window: &ObjectionWindow) -> String {
+    lang.date(window.notified_at.unwrap_or(window.opened_at))
 }
 
 /// "stiltiende samtykke – ingen indsigelse inden for fristen (varslet A; fristen udløb B)".
@@ -206,9 +215,9 @@ fn tacit_text(lang: Lang, window: &ObjectionWindow) -> String {
         "{} ({} {}; {} {})",
         t.tacit,
         t.notified,
-        lang.date(window.opened_at),
+        notified_on(lang, window),
         t.deadline_ended,
-        lang.day(deadline_day(window))
+        deadline_day(lang, window)
     )
 }
 
@@ -273,7 +282,7 @@ fn window_status(lang: Lang, facts: &AnnexFacts, window: &ObjectionWindow) -> St
             ),
         });
     } else if !window.closed_by(as_of) {
-        let opened = lang.date(window.opened_at);
+        let opened = notified_on(lang, window);
         if specific {
             parts.push(format!("{}; {} {opened}", t.needs_specific, t.requested));
         } else {
@@ -282,7 +291,7 @@ fn window_status(lang: Lang, facts: &AnnexFacts, window: &ObjectionWindow) -> St
         parts.push(format!(
             "{} {}",
             t.deadline_ends,
-            lang.day(deadline_day(window))
+            deadline_day(lang, window)
         ));
         if let Some(objection) = &window.objection {
             parts.push(format!("{} {}", t.objected_on, lang.date(objection.at)));

@@ -72,8 +72,10 @@ fn state_word(lang: Lang, state: WindowState) -> &'static str {
     }
 }
 
-fn event(public_url: &str, host: &str, lang: Lang, item: &CalendarWindow) -> Event {
+/// The calendar event of a window's deadline; none while the window waits for its notice.
+fn event(public_url: &str, host: &str, lang: Lang, item: &CalendarWindow) -> Option<Event> {
     let w = &item.window;
+    let closes_at = w.closes_at?;
     let da = lang == Lang::Da;
     let change_url = format!(
         "{public_url}/processors/{}/changes/{}?lang={}",
@@ -93,9 +95,9 @@ fn event(public_url: &str, host: &str, lang: Lang, item: &CalendarWindow) -> Eve
     };
     let mut lines = vec![
         if da {
-            format!("Fristen udløber {}.", deadline_text(lang, w.closes_at))
+            format!("Fristen udløber {}.", deadline_text(lang, closes_at))
         } else {
-            format!("The deadline is {}.", deadline_text(lang, w.closes_at))
+            format!("The deadline is {}.", deadline_text(lang, closes_at))
         },
         format!(
             "{}: {}",
@@ -135,8 +137,8 @@ fn event(public_url: &str, host: &str, lang: Lang, item: &CalendarWindow) -> Eve
         .summary(&summary)
         .description(&lines.join("\n"))
         .url(&change_url)
-        .starts(w.closes_at)
-        .ends(w.closes_at)
+        .starts(closes_at)
+        .ends(closes_at)
         .last_modified(item.last_changed)
         .status(
             if w.closed_at.is_none() && w.state != WindowState::Withdrawn {
@@ -164,7 +166,7 @@ fn event(public_url: &str, host: &str, lang: Lang, item: &CalendarWindow) -> Eve
                 },
             ));
     }
-    event.done()
+    Some(event.done())
 }
 
 /// A controller's objection deadlines (iCalendar)
@@ -248,8 +250,11 @@ async fn deadlines(
             Lang::En => format!("{name}: objection deadlines"),
         })
         .ttl(&chrono::Duration::hours(1));
-    for item in &windows {
-        calendar.push(event(&state.public_url, host, lang, item));
+    for event in windows
+        .iter()
+        .filter_map(|item| event(&state.public_url, host, lang, item))
+    {
+        calendar.push(event);
     }
     let body = calendar.done().to_string();
     let etag = format!("\"{}\"", &sha256_hex(&body).get(..32).unwrap_or_default());

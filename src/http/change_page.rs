@@ -158,6 +158,15 @@ fn state_word(lang: Lang, state: ChangeState) -> &'static str {
 
 /// A deadline as people write it: "ved udgangen af 1. december 2026" when it falls at
 /// midnight Danish time (as deadlines do), else the instant.
+/// A window's deadline as people write it, or that it waits for its notice's dispatch.
+pub(crate) fn window_deadline_text(lang: Lang, closes_at: Option<DateTime<Utc>>) -> String {
+    match (closes_at, lang) {
+        (Some(at), _) => deadline_text(lang, at),
+        (None, Lang::Da) => "løber fra det tidspunkt, hvor underretningen er afsendt".into(),
+        (None, Lang::En) => "runs from when the notice is sent".into(),
+    }
+}
+
 pub(crate) fn deadline_text(lang: Lang, at: DateTime<Utc>) -> String {
     let local = at.with_timezone(&chrono_tz::Europe::Copenhagen);
     if local.hour() == 0 && local.minute() == 0 && local.second() == 0 {

@@ -10,7 +10,7 @@
 //! a nonce that is also in a `SameSite=Strict` cookie, and the POST's `Origin` must be this
 //! site's.
 
-use super::change_page::{deadline_text, facts, heading, Fact};
+use super::change_page::{facts, heading, window_deadline_text, Fact};
 use super::error::ApiError;
 use super::i18n::Lang;
 use super::pages::{html, render};
@@ -269,7 +269,7 @@ fn standing(
     if withdrawn {
         return Standing::Gone(w.withdrawn);
     }
-    let live = window.closed_at.is_none() && now < window.closes_at;
+    let live = window.closed_at.is_none() && window.closes_at.is_none_or(|at| now < at);
     match purpose {
         Purpose::View => Standing::View,
         Purpose::Object => match window.state {
@@ -448,7 +448,7 @@ fn view(
             },
             Fact {
                 term: w.deadline,
-                value: deadline_text(lang, window.closes_at),
+                value: window_deadline_text(lang, window.closes_at),
             },
             Fact {
                 term: w.conflicts,

@@ -487,6 +487,8 @@ impl<'r> ToResponse<'r> for WindowConflict {
                         "controller_id": "roskilde-kommune",
                         "processor_id": "timengo-dpg",
                         "opened_at": "2026-11-23T12:00:00Z",
+                "notified_at": "2026-11-23T12:00:04Z",
+                "notified_via": "email",
                         "closes_at": "2026-12-23T23:00:00Z",
                         "closes_on_local_date": "2026-12-23",
                         "state": "tacit_consent",

@@ -237,6 +237,8 @@ impl Mailer {
             return Vec::new();
         };
         let valid_until = closes_at.with_timezone(&chrono::Utc) + chrono::Duration::days(60);
+        // The page opens in the recipient's language whatever their browser asks for.
+        let in_language = |url: String| format!("{url}?lang={}", message.language.code());
         match crate::domain::decide::links(
             &self.public_url,
             log.decide_key(),
@@ -247,15 +249,15 @@ impl Mailer {
             Ok(made) => vec![
                 Link {
                     kind: LinkKind::View,
-                    url: made.view,
+                    url: in_language(made.view),
                 },
                 Link {
                     kind: LinkKind::Object,
-                    url: made.object,
+                    url: in_language(made.object),
                 },
                 Link {
                     kind: LinkKind::Approve,
-                    url: made.approve,
+                    url: in_language(made.approve),
                 },
             ],
             Err(e) => {

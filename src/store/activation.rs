@@ -71,6 +71,12 @@ pub(super) fn settle_locked(
     if !due {
         return Ok(0);
     }
+    // A window that started at its notice's dispatch may end after `planned_from`: the change
+    // waits for it, and starts when the last of them has closed.
+    let dispatch_closes = super::notified::dispatch_window_closes(conn, change_id)?;
+    if dispatch_closes.iter().any(Option::is_none) {
+        return Ok(0);
+    }
     if !unresolved_windows(conn, change_id, state)?.is_empty() {
         if state == ChangeState::Announced {
             block_locked(conn, processor_id, change_id, now)?;
@@ -80,7 +86,10 @@ pub(super) fn settle_locked(
     // A blocked change starts when nothing blocks it any more, not at the instant that passed.
     let active_from = match state {
         ChangeState::Blocked => now,
-        _ => from_db(planned_from),
+        _ => dispatch_closes
+            .into_iter()
+            .flatten()
+            .fold(from_db(planned_from), DateTime::max),
     };
     make_effective(conn, processor_id, &row, state, active_from, now, None)
 }

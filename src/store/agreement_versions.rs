@@ -8,7 +8,7 @@ use super::schema::{agreement_versions, agreements};
 use super::{from_db, to_db, DbConnection, StoreError};
 use crate::domain::agreement::{
     Agreement, AgreementDetail, AgreementSpec, AgreementState, AgreementVersion, Authorisation,
-    Proposer, ThirdCountryTransfers, VersionState,
+    NoticeStarts, Proposer, ThirdCountryTransfers, VersionState,
 };
 use crate::domain::event::EventType;
 use crate::domain::window::Decider;
@@ -34,6 +34,7 @@ struct VersionRow {
     proposed_by: Option<String>,
     confirmed_at: Option<NaiveDateTime>,
     confirmed_by: Option<String>,
+    notice_starts: String,
 }
 
 impl TryFrom<VersionRow> for AgreementVersion {
@@ -63,6 +64,8 @@ impl TryFrom<VersionRow> for AgreementVersion {
                 .ok_or_else(|| corrupt("third_country_transfers"))?,
             time_zone: crate::domain::deadline::parse_zone(&row.time_zone)
                 .ok_or_else(|| corrupt("time_zone"))?,
+            notice_starts: NoticeStarts::parse(&row.notice_starts)
+                .ok_or_else(|| corrupt("notice_starts"))?,
             allowed_locations: row
                 .allowed_locations
                 .as_deref()
@@ -114,6 +117,7 @@ pub(crate) fn insert(conn: &mut DbConnection, new: NewVersion<'_>) -> Result<(),
                     .map(json_text)
                     .transpose()?),
                 agreement_versions::annex_name.eq(&new.spec.annex_name),
+                agreement_versions::notice_starts.eq(terms.notice_starts.as_str()),
             ),
             (
                 agreement_versions::state.eq(new.state.as_str()),
@@ -364,6 +368,7 @@ pub fn confirm(
             objection_requires_reason: open.objection_requires_reason,
             third_country_transfers: open.third_country_transfers,
             time_zone: open.time_zone,
+            notice_starts: open.notice_starts,
         },
         signed_at: agreement.signed_at,
         reference: agreement.reference.clone(),
@@ -397,6 +402,7 @@ fn put_in_force(
                 .map(json_text)
                 .transpose()?),
             agreements::annex_name.eq(&spec.annex_name),
+            agreements::notice_starts.eq(terms.notice_starts.as_str()),
         ))
         .execute(conn)?;
     let agreement = agreement_store::get(conn, &agreement.id)?;

@@ -3,8 +3,8 @@ use super::events::NewEvent;
 use super::schema::{agreement_versions, agreements, controllers, processors};
 use super::{from_db, to_db, DbConnection, Page, PageRequest, StoreError};
 use crate::domain::agreement::{
-    Agreement, AgreementSpec, AgreementState, AgreementWithAnnex, Authorisation, Proposer,
-    ThirdCountryTransfers, VersionState,
+    Agreement, AgreementSpec, AgreementState, AgreementWithAnnex, Authorisation, NoticeStarts,
+    Proposer, ThirdCountryTransfers, VersionState,
 };
 use crate::domain::event::EventType;
 use crate::domain::window::Decider;
@@ -36,6 +36,7 @@ struct AgreementRow {
     allowed_locations: Option<String>,
     annex_name: String,
     version: i32,
+    notice_starts: String,
 }
 
 impl TryFrom<AgreementRow> for Agreement {
@@ -57,6 +58,8 @@ impl TryFrom<AgreementRow> for Agreement {
             notice_days: u16::try_from(row.notice_days).map_err(|_| corrupt("notice_days"))?,
             time_zone: crate::domain::deadline::parse_zone(&row.time_zone)
                 .ok_or_else(|| corrupt("time_zone"))?,
+            notice_starts: NoticeStarts::parse(&row.notice_starts)
+                .ok_or_else(|| corrupt("notice_starts"))?,
             state: AgreementState::parse(&row.state).ok_or_else(|| corrupt("state"))?,
             version: u32::try_from(row.version).map_err(|_| corrupt("version"))?,
             proposed_by: decider(&row.proposed_by, "proposed_by")?,
@@ -294,6 +297,7 @@ fn create_locked(
                 agreements::confirmed_by.eq(confirmed_by),
                 agreements::allowed_locations.eq(allowed_locations),
                 agreements::annex_name.eq(&spec.annex_name),
+                agreements::notice_starts.eq(spec.terms.notice_starts.as_str()),
             ),
         ))
         .execute(conn)?;

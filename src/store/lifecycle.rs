@@ -8,13 +8,13 @@ use super::{
     agreements as agreement_store, from_db, subprocessors as entries, to_db, write_transaction,
 };
 use super::{DbConnection, Page, PageRequest, StoreError};
-use crate::domain::agreement::{Agreement, Authorisation};
+use crate::domain::agreement::{Agreement, Authorisation, NoticeStarts};
 use crate::domain::change::{self, Change, ChangeKind, ChangeSpec, ChangeState, Conflict};
 use crate::domain::event::EventType;
 use crate::domain::resolution::{Resolution, ResolutionFacts, ResolutionKind};
 use crate::domain::subprocessor::EntryStatus;
-use crate::domain::window::ObjectionWindow;
 use crate::domain::window::{self as window_rules, Approval, Decider, Decision, Objection};
+use crate::domain::window::{NoticeChannel, ObjectionWindow};
 use crate::domain::window::{Transition, WindowError, WindowFacts, WindowState};
 use crate::domain::{DomainError, FieldError};
 use chrono::{DateTime, NaiveDateTime, Utc};
@@ -78,6 +78,8 @@ pub(super) struct WindowRow {
     pub(super) resolution_at: Option<NaiveDateTime>,
     pub(super) resolution_by: Option<String>,
     pub(super) agreement_version: i32,
+    pub(super) notified_at: Option<NaiveDateTime>,
+    pub(super) notified_via: Option<String>,
 }
 
 pub(super) fn corrupt(what: &str, id: &str) -> StoreError {
@@ -86,6 +88,12 @@ pub(super) fn corrupt(what: &str, id: &str) -> StoreError {
 
 fn window_state(row: &WindowRow) -> Result<WindowState, StoreError> {
     WindowState::parse(&row.state).ok_or_else(|| corrupt("window state", &row.id))
+}
+
+/// A window's deadline, or `None` for one that has not started (`deadline::not_started`).
+pub(super) fn started(closes_at: NaiveDateTime) -> Option<DateTime<Utc>> {
+    let closes_at = from_db(closes_at);
+    (closes_at < crate::domain::deadline::not_started()).then_some(closes_at)
 }
 
 pub(super) fn to_window(
@@ -97,7 +105,14 @@ pub(super) fn to_window(
         conflicts: serde_json::from_str(&row.conflicts)
             .map_err(|_| corrupt("conflicts", &row.id))?,
         opened_at: from_db(row.opened_at),
-        closes_at: from_db(row.closes_at),
+        notified_at: row.notified_at.map(from_db),
+        notified_via: match &row.notified_via {
+            Some(via) => {
+                Some(NoticeChannel::parse(via).ok_or_else(|| corrupt("notified_via", &row.id))?)
+            }
+            None => None,
+        },
+        closes_at: started(row.closes_at),
         closes_on_local_date: match &row.closes_on {
             Some(day) => Some(day.parse().map_err(|_| corrupt("closes_on", &row.id))?),
             None => None,
@@ -435,17 +450,36 @@ pub fn announce(
 struct NewWindow<'a> {
     agreement: &'a Agreement,
     opened_at: DateTime<Utc>,
+    /// The deadline counted from `opened_at`; under `notice_starts: dispatch` only what the
+    /// conflicts are computed against until the notice is dispatched.
     closes_at: DateTime<Utc>,
     conflicts: Vec<Conflict>,
 }
 
 impl NewWindow<'_> {
+    /// Whether the window runs from its opening; else from the notice's first dispatch.
+    fn runs_now(&self) -> bool {
+        self.agreement.notice_starts == NoticeStarts::Announcement
+    }
+
     fn last_day(&self) -> Option<chrono::NaiveDate> {
-        crate::domain::deadline::last_day(
-            self.opened_at,
-            self.agreement.notice_days,
-            self.agreement.time_zone,
-        )
+        self.runs_now()
+            .then(|| {
+                crate::domain::deadline::last_day(
+                    self.opened_at,
+                    self.agreement.notice_days,
+                    self.agreement.time_zone,
+                )
+            })
+            .flatten()
+    }
+
+    fn stored_closes_at(&self) -> DateTime<Utc> {
+        if self.runs_now() {
+            self.closes_at
+        } else {
+            crate::domain::deadline::not_started()
+        }
     }
 }
 
@@ -461,6 +495,7 @@ fn open_windows(
         let id = uuid::Uuid::now_v7().to_string();
         let conflicts = json(&window.conflicts)?.to_string();
         let last_day = window.last_day();
+        let stored_closes_at = window.stored_closes_at();
         opened.push(ObjectionWindow {
             id: id.clone(),
             change_id: change.id.clone(),
@@ -469,7 +504,9 @@ fn open_windows(
             controller_id: window.agreement.controller_id.clone(),
             processor_id: change.processor_id.clone(),
             opened_at: window.opened_at,
-            closes_at: window.closes_at,
+            notified_at: None,
+            notified_via: None,
+            closes_at: window.runs_now().then_some(window.closes_at),
             closes_on_local_date: last_day,
             late: false,
             ended_as: None,
@@ -489,7 +526,7 @@ fn open_windows(
             objection_windows::controller_id.eq(window.agreement.controller_id.clone()),
             objection_windows::processor_id.eq(change.processor_id.clone()),
             objection_windows::opened_at.eq(to_db(window.opened_at)),
-            objection_windows::closes_at.eq(to_db(window.closes_at)),
+            objection_windows::closes_at.eq(to_db(stored_closes_at)),
             objection_windows::state.eq(WindowState::Open.as_str()),
             objection_windows::conflicts.eq(conflicts),
             objection_windows::closes_on.eq(last_day.map(|d| d.to_string())),
@@ -518,7 +555,7 @@ fn open_windows(
 
 /// A window event's data: the window as the API shows it, with its change embedded. The
 /// change is serialised once per batch, not once per window.
-fn window_event_data(
+pub(super) fn window_event_data(
     window: &ObjectionWindow,
     change_json: &serde_json::Value,
 ) -> Result<serde_json::Value, StoreError> {

@@ -18,6 +18,7 @@ use crate::domain::contact::NoticeContact;
 use crate::domain::event::EventType;
 use crate::domain::language::Lang;
 use crate::domain::mail::Context;
+use crate::domain::window::NoticeChannel;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use std::cell::Cell;
@@ -48,6 +49,28 @@ pub fn written() -> tokio::sync::futures::Notified<'static> {
     MAIL.written()
 }
 
+/// The controller's organisation contact (its `contact_email`), in Danish.
+fn controller_contact(
+    conn: &mut DbConnection,
+    controller_id: Option<&str>,
+) -> Result<Option<NoticeContact>, StoreError> {
+    let Some(cid) = controller_id else {
+        return Ok(None);
+    };
+    let found: Option<(String, Option<String>)> = controllers::table
+        .find(cid)
+        .select((controllers::name, controllers::contact_email))
+        .first(conn)
+        .optional()?;
+    Ok(found.and_then(|(name, email)| {
+        Some(NoticeContact {
+            name,
+            email: email.filter(|e| !e.trim().is_empty())?,
+            language: Lang::Da,
+        })
+    }))
+}
+
 /// Who receives the notice of an event, with the controller each speaks for.
 fn recipients(
     conn: &mut DbConnection,
@@ -65,10 +88,16 @@ fn recipients(
             None => Vec::new(),
         },
         EventType::AgreementProposed | EventType::AgreementAmended => match agreement("id") {
-            Some(aid) => contacts::list(conn, Owner::Agreement, &aid)?
-                .into_iter()
-                .map(|c| (controller.clone(), c))
-                .collect(),
+            Some(aid) => {
+                let mut found = contacts::list(conn, Owner::Agreement, &aid)?;
+                if found.is_empty() {
+                    // A proposed agreement has no notice contacts yet (the controller sets
+                    // them on an agreement of its own): the proposal goes to the controller's
+                    // contact address, so that someone there learns of it.
+                    found.extend(controller_contact(conn, event.controller_id)?);
+                }
+                found.into_iter().map(|c| (controller.clone(), c)).collect()
+            }
             None => Vec::new(),
         },
         EventType::ChangeEffective => {
@@ -120,7 +149,14 @@ pub(crate) fn enqueue_batch(
         notice_contacts::table.select(notice_contacts::position),
     ))
     .get_result(conn)?;
-    if !any {
+    // A proposal goes to the controller's contact address even where nobody set contacts.
+    let proposal = batch.iter().any(|e| {
+        matches!(
+            e.event_type,
+            EventType::AgreementProposed | EventType::AgreementAmended
+        )
+    });
+    if !any && !proposal {
         return Ok(0);
     }
     let mut wanted = Vec::new();
@@ -300,6 +336,8 @@ pub struct ClaimedMail {
     pub recipient: String,
     pub language: Lang,
     pub attempts: i32,
+    /// For the notice of a `window.opened` event: the window, whose notice this delivers.
+    pub notice_of_window: Option<String>,
     /// The event JSON as the API shows it.
     pub event: serde_json::Value,
     pub context: Context,
@@ -396,11 +434,24 @@ pub fn claim(
                     .execute(conn)?;
                 continue;
             }
-            let event = events_table::table
+            let mut event = events_table::table
                 .find(seq)
                 .select(events::StoredEvent::as_select())
                 .first(conn)?
                 .to_json();
+            let notice_of_window = window_id.filter(|_| kind == KIND_NOTICE);
+            if let Some(window_id) = &notice_of_window {
+                // A window that starts at its notice's dispatch: the notice states the deadline
+                // as it runs if this attempt is accepted.
+                if let Some((closes_at, last_day)) =
+                    super::notified::deadline_if_dispatched(conn, window_id, now)?
+                {
+                    if let Some(data) = event.get_mut("data").and_then(|d| d.as_object_mut()) {
+                        data.insert("closes_at".into(), serde_json::json!(closes_at));
+                        data.insert("closes_on_local_date".into(), serde_json::json!(last_day));
+                    }
+                }
+            }
             let mut context = context(conn, &processor_id, controller_id.as_deref(), &event)?;
             context.reminder_days = reminder_days;
             claimed.push(ClaimedMail {
@@ -412,6 +463,7 @@ pub fn claim(
                 recipient,
                 language: if language == "en" { Lang::En } else { Lang::Da },
                 attempts,
+                notice_of_window,
                 event,
                 context,
             });
@@ -560,6 +612,9 @@ pub fn record(
                 data,
             },
         )?;
+        if let (MailOutcome::Accepted { .. }, Some(window_id)) = (outcome, &mail.notice_of_window) {
+            super::notified::record_locked(conn, window_id, NoticeChannel::Email, now)?;
+        }
         Ok(())
     })
 }

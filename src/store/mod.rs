@@ -19,6 +19,7 @@ pub mod lifecycle;
 pub mod log;
 pub mod mail;
 pub mod metrics;
+pub mod notified;
 pub mod organisations;
 pub mod page;
 pub mod pages;

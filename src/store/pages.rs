@@ -152,9 +152,11 @@ pub fn processor_page(
         // The objection deadline is the general windows' one; under specific authorisation
         // the page asks for prior approval instead.
         let latest_close = if general {
-            under(Authorisation::General).map(|w| w.closes_at).max()
+            under(Authorisation::General)
+                .filter_map(|w| w.closes_at)
+                .max()
         } else {
-            windows.iter().map(|w| w.closes_at).max()
+            windows.iter().filter_map(|w| w.closes_at).max()
         };
         let objections_until = match (latest_close, change.earliest_use) {
             (Some(a), Some(b)) => Some(a.max(b)),
@@ -367,7 +369,7 @@ pub fn change_page(
     let processor = organisations::get_processor(conn, pid)?;
     let mut change = lifecycle::get_change(conn, pid, change_id, true)?;
     let windows = change.windows.take().unwrap_or_default();
-    let latest_deadline = windows.iter().map(|w| w.closes_at).max();
+    let latest_deadline = windows.iter().filter_map(|w| w.closes_at).max();
     let replaced = match change.replaces.as_ref().or(change.modifies.as_ref()) {
         Some(id) => Some(subprocessors::get(conn, pid, id)?),
         None => None,

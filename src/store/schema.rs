@@ -51,6 +51,7 @@ diesel::table! {
         allowed_locations -> Nullable<Text>,
         annex_name -> Text,
         version -> Integer,
+        notice_starts -> Text,
     }
 }
 
@@ -71,6 +72,7 @@ diesel::table! {
         proposed_by -> Nullable<Text>,
         confirmed_at -> Nullable<Timestamp>,
         confirmed_by -> Nullable<Text>,
+        notice_starts -> Text,
     }
 }
 
@@ -222,6 +224,8 @@ diesel::table! {
         resolution_at -> Nullable<Timestamp>,
         resolution_by -> Nullable<Text>,
         agreement_version -> Integer,
+        notified_at -> Nullable<Timestamp>,
+        notified_via -> Nullable<Text>,
     }
 }
 

@@ -47,6 +47,7 @@ fn thousand_due_windows(conn: &mut DbConnection) {
             objection_requires_reason: false,
             third_country_transfers: ThirdCountryTransfers::AllowedWithBasis,
             time_zone: subreg::domain::deadline::DEFAULT_TIME_ZONE,
+            notice_starts: Default::default(),
         };
         let agreement = AgreementSpec {
             controller_id: id,

@@ -308,19 +308,21 @@ on_both_backends!(
     approve_from_the_link
 );
 
-/// A person in a real browser: headless Chromium (driven over the DevTools protocol) opens the
-/// object link, types into the form and submits it; the API then shows the window objected
-/// with that person's name. Skipped, saying so, where /usr/bin/chromium is missing (.ci/run
-/// installs it).
-async fn object_in_headless_chromium(app: TestApp) {
+/// Opens `url` in headless Chromium (driven over the DevTools protocol), checks the page's
+/// heading, types each `(selector, text)` into the form and submits it, and returns the answer
+/// page's HTML. `None`, saying so, where /usr/bin/chromium is missing (.ci/run installs it).
+pub(crate) async fn submit_in_chromium(
+    url: &str,
+    heading: &str,
+    fields: &[(&str, &str)],
+) -> Option<String> {
     use chromiumoxide::browser::{Browser, BrowserConfig};
     use futures_util::StreamExt;
     let chromium = crate::browser::CHROMIUM;
     if !std::path::Path::new(chromium).exists() {
         eprintln!("{chromium} is missing: browser test skipped (.ci/run installs it)");
-        return;
+        return None;
     }
-    let (_, wid, links) = setup(&app).await;
     let profile = tempfile::tempdir().expect("profile");
     let config = BrowserConfig::builder()
         .chrome_executable(chromium)
@@ -335,12 +337,9 @@ async fn object_in_headless_chromium(app: TestApp) {
     let (mut browser, mut handler) = Browser::launch(config).await.expect("chromium starts");
     let events = actix_web::rt::spawn(async move { while handler.next().await.is_some() {} });
 
-    let page = browser
-        .new_page(links.object.as_str())
-        .await
-        .expect("page opens");
+    let page = browser.new_page(url).await.expect("page opens");
     page.wait_for_navigation().await.expect("loaded");
-    let heading = page
+    let shown = page
         .find_element("h1")
         .await
         .expect("h1")
@@ -348,22 +347,15 @@ async fn object_in_headless_chromium(app: TestApp) {
         .await
         .expect("text")
         .unwrap_or_default();
-    assert_eq!(heading, "Objection to a change of sub-processors");
-    for (selector, text) in [
-        ("input[name=name]", "Mette Hansen"),
-        ("input[name=role]", "DPO"),
-        (
-            "textarea[name=reason]",
-            "No new log storage without our review",
-        ),
-    ] {
-        page.find_element(selector)
+    assert_eq!(shown, heading);
+    for (selector, text) in fields {
+        page.find_element(*selector)
             .await
             .unwrap_or_else(|e| panic!("{selector}: {e}"))
             .click()
             .await
             .expect("focus")
-            .type_str(text)
+            .type_str(*text)
             .await
             .expect("typed");
     }
@@ -382,10 +374,33 @@ async fn object_in_headless_chromium(app: TestApp) {
         }
         actix_web::rt::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    assert!(answer.contains("Your objection is recorded."), "{answer}");
     browser.close().await.expect("closed");
     let _ = browser.wait().await;
     events.abort();
+    Some(answer)
+}
+
+/// A person in a real browser opens the object link, types into the form and submits it; the
+/// API then shows the window objected with that person's name.
+async fn object_in_headless_chromium(app: TestApp) {
+    let (_, wid, links) = setup(&app).await;
+    let Some(answer) = submit_in_chromium(
+        &links.object,
+        "Objection to a change of sub-processors",
+        &[
+            ("input[name=name]", "Mette Hansen"),
+            ("input[name=role]", "DPO"),
+            (
+                "textarea[name=reason]",
+                "No new log storage without our review",
+            ),
+        ],
+    )
+    .await
+    else {
+        return;
+    };
+    assert!(answer.contains("Your objection is recorded."), "{answer}");
 
     let window = window(&app, &wid).await;
     assert_eq!(window["state"], "objected");

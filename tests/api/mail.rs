@@ -44,7 +44,7 @@ const EN_MONTHS: [&str; 12] = [
 ];
 
 impl TestApp {
-    async fn put(&self, path: &str, token: &str, body: &Value) -> Reply {
+    pub(crate) async fn put(&self, path: &str, token: &str, body: &Value) -> Reply {
         self.send(
             self.client
                 .put(self.url(path))
@@ -55,7 +55,7 @@ impl TestApp {
     }
 
     /// The processor's events of one type, oldest first.
-    async fn events_of(&self, pid: &str, event_type: &str) -> Vec<Value> {
+    pub(crate) async fn events_of(&self, pid: &str, event_type: &str) -> Vec<Value> {
         let reply = self
             .get(
                 &format!("/v1/processors/{pid}/events?limit=500"),
@@ -73,7 +73,12 @@ impl TestApp {
     }
 
     /// Waits until the processor's log holds `count` events of a type.
-    async fn wait_for_events(&self, pid: &str, event_type: &str, count: usize) -> Vec<Value> {
+    pub(crate) async fn wait_for_events(
+        &self,
+        pid: &str,
+        event_type: &str,
+        count: usize,
+    ) -> Vec<Value> {
         let start = Instant::now();
         loop {
             let found = self.events_of(pid, event_type).await;
@@ -91,7 +96,7 @@ impl TestApp {
 }
 
 /// An app that sends through the SMTP server on `port` (running or not), retrying fast.
-async fn mail_app(backend: Backend, port: u16) -> Option<TestApp> {
+pub(crate) async fn mail_app(backend: Backend, port: u16) -> Option<TestApp> {
     spawn_app_with(backend, |s| {
         s.mail.smtp_url = Some(format!("smtp://127.0.0.1:{port}"));
         s.mail.from = FROM.into();
@@ -109,17 +114,17 @@ async fn parties(app: &TestApp) -> String {
     agreement["id"].as_str().expect("agreement id").to_string()
 }
 
-fn contact(name: &str, email: &str, language: &str) -> Value {
+pub(crate) fn contact(name: &str, email: &str, language: &str) -> Value {
     json!({"name": name, "email": email, "language": language})
 }
 
 /// A delivered message, parsed.
-struct Mail {
-    queue_id: String,
-    headers: Vec<(String, String)>,
-    content_type: String,
-    text: String,
-    html: String,
+pub(crate) struct Mail {
+    pub(crate) queue_id: String,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) content_type: String,
+    pub(crate) text: String,
+    pub(crate) html: String,
 }
 
 impl Mail {
@@ -148,7 +153,7 @@ impl Mail {
         }
     }
 
-    fn header(&self, name: &str) -> &str {
+    pub(crate) fn header(&self, name: &str) -> &str {
         self.headers
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
@@ -157,7 +162,7 @@ impl Mail {
     }
 }
 
-fn parse_all(raw: &[(String, Vec<u8>)]) -> Vec<Mail> {
+pub(crate) fn parse_all(raw: &[(String, Vec<u8>)]) -> Vec<Mail> {
     raw.iter()
         .map(|(key, bytes)| Mail::parse(key, bytes))
         .collect()
@@ -171,7 +176,7 @@ fn to<'a>(mails: &'a [Mail], address: &str) -> &'a Mail {
 }
 
 /// "1. december 2026" / "1 December 2026" for a `YYYY-MM-DD` date.
-fn written_date(date: &str, danish: bool) -> String {
+pub(crate) fn written_date(date: &str, danish: bool) -> String {
     let parts: Vec<usize> = date.split('-').map(|p| p.parse().expect("date")).collect();
     let (year, month, day) = (parts[0], parts[1], parts[2]);
     if danish {
@@ -671,7 +676,44 @@ async fn reminders_come_before_the_deadline_once_each(backend: Backend) {
     );
 }
 
+/// A processor proposes an agreement: the controller has set no notice contacts on it yet, so
+/// the proposal goes to the controller's contact address, in Danish, with proof of dispatch.
+async fn a_proposal_reaches_the_controller_before_it_named_contacts(backend: Backend) {
+    let maildir = tempfile::tempdir().expect("maildir");
+    let port = free_port();
+    let _smtp = SmtpServer::start_on(port, maildir.path());
+    let Some(app) = mail_app(backend, port).await else {
+        return;
+    };
+    app.processor(PID).await;
+    app.controller(CID).await;
+    let mut body = general_terms(30);
+    body["controller_id"] = json!(CID);
+    body["processor_id"] = json!(PID);
+    let proposed = app
+        .post("/v1/agreements", Some(&processor(PID)), &body)
+        .await;
+    assert_eq!(proposed.status, 201, "{}", proposed.text);
+    assert_eq!(proposed.json()["notice_contacts"], json!([]));
+    let mails = parse_all(&wait_for_delivered(maildir.path(), 1, Duration::from_secs(20)).await);
+    let mail = to(&mails, "dpo@example.dk");
+    assert!(
+        mail.header("To").contains("roskilde Kommune"),
+        "{}",
+        mail.header("To")
+    );
+    let subject = mail.header("Subject");
+    assert!(
+        subject.contains("Databehandleraftale foreslået"),
+        "{subject}"
+    );
+    let dispatched = app.wait_for_events(PID, "notice.dispatched", 1).await;
+    assert_eq!(dispatched[0]["data"]["recipient"], "dpo@example.dk");
+    assert_eq!(dispatched[0]["controller_id"], CID);
+}
+
 for_both_backends!(
+    a_proposal_reaches_the_controller_before_it_named_contacts,
     reminders_come_before_the_deadline_once_each,
     window_notice_reaches_each_contact_in_their_language,
     objections_reach_the_processor_and_refusals_are_recorded,

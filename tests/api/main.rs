@@ -32,6 +32,8 @@ mod lifecycle;
 mod mail;
 mod metrics;
 mod modifications;
+mod notice_journey;
+mod notice_starts;
 mod notify_e2e;
 mod openapi;
 mod page;

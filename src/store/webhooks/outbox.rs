@@ -597,8 +597,68 @@ pub fn record(
                 }
             }
         }
+        record_window_notices(conn, attempts, now)?;
         Ok(disabled)
     })
+}
+
+/// A `window.opened` event answered 2xx by an endpoint of the controller it concerns is the
+/// dispatch of that window's notice (`store::notified`).
+fn record_window_notices(
+    conn: &mut DbConnection,
+    attempts: &[AttemptRecord],
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let delivered: std::collections::BTreeMap<i64, Vec<&str>> = attempts
+        .iter()
+        .filter(|a| a.outcome == Outcome::Success)
+        .fold(Default::default(), |mut by_event, a| {
+            by_event
+                .entry(a.event_seq)
+                .or_insert_with(Vec::new)
+                .push(a.endpoint_id.as_str());
+            by_event
+        });
+    let seqs: Vec<i64> = delivered.keys().copied().collect();
+    for chunk in seqs.chunks(INSERT_BATCH) {
+        let opened: Vec<(i64, String, Option<String>, String)> = events_table::table
+            .filter(events_table::seq.eq_any(chunk))
+            .filter(events_table::event_type.eq(EventType::WindowOpened.as_str()))
+            .select((
+                events_table::seq,
+                events_table::processor_id,
+                events_table::controller_id,
+                events_table::payload,
+            ))
+            .load(conn)?;
+        for (seq, processor_id, controller_id, payload) in opened {
+            let Some(controller_id) = controller_id else {
+                continue;
+            };
+            let endpoints = delivered.get(&seq).map(Vec::as_slice).unwrap_or_default();
+            let to_controller: i64 = webhook_endpoints::table
+                .filter(webhook_endpoints::id.eq_any(endpoints))
+                .filter(webhook_endpoints::owner_kind.eq(OwnerKind::Controller.as_str()))
+                .filter(webhook_endpoints::owner_id.eq(&controller_id))
+                .count()
+                .get_result(conn)?;
+            let leaf: serde_json::Value = serde_json::from_str(&payload)
+                .map_err(|_| StoreError::Corrupt(format!("event {seq}: payload is not JSON")))?;
+            let Some(window_id) = leaf.pointer("/data/id").and_then(|id| id.as_str()) else {
+                continue;
+            };
+            if to_controller > 0 {
+                events::lock_chain(conn, &processor_id)?;
+                crate::store::notified::record_locked(
+                    conn,
+                    window_id,
+                    crate::domain::window::NoticeChannel::Webhook,
+                    now,
+                )?;
+            }
+        }
+    }
+    Ok(())
 }
 
 impl AttemptRecord {
