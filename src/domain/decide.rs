@@ -1,5 +1,6 @@
 //! Decision links: signed, single-purpose tokens (view | object | approve) for one window and
-//! one mailbox, put in notices so a person can decide from the e-mail (`/decide/{token}`).
+//! one mailbox, put in notices so a person can decide from the e-mail (`/decide/{token}`); and
+//! confirmation links for one proposed version of an agreement's terms (`/confirm/{token}`).
 //!
 //! Tokens are JWTs (HS256, jsonwebtoken) under a key derived from the instance's log key with
 //! HKDF-SHA256, so every instance that signs the log with the same key accepts the same links
@@ -11,10 +12,12 @@ use chrono::{DateTime, Utc};
 use hkdf::Hkdf;
 use hmac::{Hmac, Mac};
 use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
 const AUDIENCE: &str = "subreg-decide";
+const CONFIRM_AUDIENCE: &str = "subreg-confirm";
 const SALT: &[u8] = b"subreg decision links v1";
 
 /// What a link lets its holder do.
@@ -81,7 +84,84 @@ pub enum LinkError {
     #[error("not a decision link of this site")]
     Invalid,
     #[error("the link has expired")]
-    Expired(LinkClaims),
+    Expired,
+}
+
+/// What a valid confirmation link says: the version of an agreement's terms its holder may
+/// confirm for the controller.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfirmClaims {
+    /// The agreement.
+    pub aid: String,
+    /// The version of its terms the link confirms (a later proposal needs its own link).
+    pub ver: u32,
+    /// The mailbox the link was sent to.
+    pub mbx: String,
+    /// Unix seconds after which the link is expired.
+    pub exp: i64,
+    aud: String,
+}
+
+fn sign<T: Serialize>(key: &DecideKey, claims: &T) -> Result<String, LinkError> {
+    encode(
+        &Header::new(Algorithm::HS256),
+        claims,
+        &EncodingKey::from_secret(&key.sign),
+    )
+    .map_err(|_| LinkError::Invalid)
+}
+
+/// The claims of a token signed with `key` for `audience`; the expiry is the caller's to judge
+/// (by the app's clock, not the machine's).
+fn check<T: DeserializeOwned>(
+    key: &DecideKey,
+    token: &str,
+    audience: &str,
+) -> Result<T, LinkError> {
+    let mut validation = Validation::new(Algorithm::HS256);
+    validation.validate_exp = false;
+    validation.set_audience(&[audience]);
+    decode::<T>(token, &DecodingKey::from_secret(&key.sign), &validation)
+        .map(|data| data.claims)
+        .map_err(|_| LinkError::Invalid)
+}
+
+/// The link that confirms version `version` of agreement `agreement_id`, for `mailbox`.
+pub fn confirm_link(
+    public_url: &str,
+    key: &DecideKey,
+    agreement_id: &str,
+    version: u32,
+    mailbox: &str,
+    valid_until: DateTime<Utc>,
+) -> Result<String, LinkError> {
+    let token = sign(
+        key,
+        &ConfirmClaims {
+            aid: agreement_id.to_string(),
+            ver: version,
+            mbx: mailbox.to_string(),
+            exp: valid_until.timestamp(),
+            aud: CONFIRM_AUDIENCE.into(),
+        },
+    )?;
+    Ok(format!(
+        "{}/confirm/{token}",
+        public_url.trim_end_matches('/')
+    ))
+}
+
+/// Checks a confirmation token's signature and audience, and its expiry against `now`.
+pub fn verify_confirm(
+    key: &DecideKey,
+    token: &str,
+    now: DateTime<Utc>,
+) -> Result<ConfirmClaims, LinkError> {
+    let claims: ConfirmClaims = check(key, token, CONFIRM_AUDIENCE)?;
+    if now.timestamp() >= claims.exp {
+        return Err(LinkError::Expired);
+    }
+    Ok(claims)
 }
 
 /// One signed token.
@@ -92,19 +172,16 @@ pub fn token(
     purpose: Purpose,
     valid_until: DateTime<Utc>,
 ) -> Result<String, LinkError> {
-    let claims = LinkClaims {
-        wid: window_id.to_string(),
-        mbx: mailbox.to_string(),
-        act: purpose,
-        exp: valid_until.timestamp(),
-        aud: AUDIENCE.into(),
-    };
-    encode(
-        &Header::new(Algorithm::HS256),
-        &claims,
-        &EncodingKey::from_secret(&key.sign),
+    sign(
+        key,
+        &LinkClaims {
+            wid: window_id.to_string(),
+            mbx: mailbox.to_string(),
+            act: purpose,
+            exp: valid_until.timestamp(),
+            aud: AUDIENCE.into(),
+        },
     )
-    .map_err(|_| LinkError::Invalid)
 }
 
 /// The three links (view, object, approve) of window `window_id` for `mailbox`, valid until
@@ -130,15 +207,9 @@ pub fn links(
 
 /// Checks a token's signature and audience, and its expiry against `now`.
 pub fn verify(key: &DecideKey, token: &str, now: DateTime<Utc>) -> Result<LinkClaims, LinkError> {
-    let mut validation = Validation::new(Algorithm::HS256);
-    // The expiry is judged by the caller's clock (the app's), below.
-    validation.validate_exp = false;
-    validation.set_audience(&[AUDIENCE]);
-    let claims = decode::<LinkClaims>(token, &DecodingKey::from_secret(&key.sign), &validation)
-        .map_err(|_| LinkError::Invalid)?
-        .claims;
+    let claims: LinkClaims = check(key, token, AUDIENCE)?;
     if now.timestamp() >= claims.exp {
-        return Err(LinkError::Expired(claims));
+        return Err(LinkError::Expired);
     }
     Ok(claims)
 }
@@ -194,7 +265,7 @@ mod tests {
         assert_eq!(claims.mbx, "dpo@roskilde.dk");
         assert!(matches!(
             verify(&key, token, at("2027-01-01T00:00:00Z")),
-            Err(LinkError::Expired(_))
+            Err(LinkError::Expired)
         ));
         let other = DecideKey::from_log_key("PRIVATE+KEY+other+abc");
         assert_eq!(
@@ -206,6 +277,31 @@ mod tests {
             Err(LinkError::Invalid)
         );
         assert_ne!(links.view, links.approve);
+    }
+
+    #[test]
+    fn a_confirmation_link_is_not_a_decision_link() {
+        let key = DecideKey::from_log_key("PRIVATE+KEY+test+abc");
+        let url = confirm_link(
+            "https://subreg.example",
+            &key,
+            "a1",
+            2,
+            "dpo@roskilde.dk",
+            at("2027-01-01T00:00:00Z"),
+        )
+        .unwrap();
+        let token = url.strip_prefix("https://subreg.example/confirm/").unwrap();
+        let claims = verify_confirm(&key, token, at("2026-12-01T00:00:00Z")).unwrap();
+        assert_eq!((claims.aid.as_str(), claims.ver), ("a1", 2));
+        assert_eq!(
+            verify(&key, token, at("2026-12-01T00:00:00Z")),
+            Err(LinkError::Invalid)
+        );
+        assert_eq!(
+            verify_confirm(&key, token, at("2027-01-01T00:00:00Z")),
+            Err(LinkError::Expired)
+        );
     }
 
     #[test]

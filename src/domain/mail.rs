@@ -24,6 +24,8 @@ pub enum LinkKind {
     View,
     Object,
     Approve,
+    /// Confirm a proposed agreement or amendment (`/confirm/{token}`).
+    Confirm,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,6 +43,9 @@ pub struct Context {
     pub authorisation: Option<Authorisation>,
     /// A reminder this many days before the deadline (of a `window.opened` notice).
     pub reminder_days: Option<u32>,
+    /// For an agreement's proposal or amendment: the version of its terms that awaits the
+    /// controller's confirmation, which the message's confirmation link confirms.
+    pub awaiting_confirmation: Option<u32>,
 }
 
 /// The events that are mailed, and to whom (see `store::mail`).
@@ -89,6 +94,8 @@ fn label(lang: Lang, kind: LinkKind) -> &'static str {
         (Lang::En, LinkKind::Object) => "Object",
         (Lang::Da, LinkKind::Approve) => "Godkend",
         (Lang::En, LinkKind::Approve) => "Approve",
+        (Lang::Da, LinkKind::Confirm) => "Se og bekræft aftalen",
+        (Lang::En, LinkKind::Confirm) => "Review and confirm the agreement",
     }
 }
 
@@ -303,6 +310,7 @@ mod tests {
             controller_name: Some("Roskilde Kommune".into()),
             authorisation: Some(Authorisation::General),
             reminder_days: None,
+            awaiting_confirmation: None,
         };
         let links = [Link {
             kind: LinkKind::ChangePage,

@@ -15,7 +15,9 @@ use super::error::ApiError;
 use super::i18n::Lang;
 use super::pages::{html, render};
 use super::{AppState, Routes};
-use crate::domain::agreement::{AgreementVersion, Authorisation, ThirdCountryTransfers};
+use crate::domain::agreement::{
+    AgreementVersion, Authorisation, NoticeStarts, ThirdCountryTransfers,
+};
 use crate::domain::decide::{self, LinkClaims, LinkError, Purpose};
 use crate::domain::language::pick;
 use crate::domain::subprocessor::MAX_TEXT;
@@ -32,8 +34,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde::Deserialize;
 
-const COOKIE: &str = "subreg_decide";
-const MAX_PERSON_TEXT: usize = 200;
+pub(super) const COOKIE: &str = "subreg_decide";
+pub(super) const MAX_PERSON_TEXT: usize = 200;
 
 pub fn routes(routes: &mut Routes) {
     routes
@@ -41,15 +43,15 @@ pub fn routes(routes: &mut Routes) {
         .add(Method::POST, "/decide/{token}", submit);
 }
 
-struct Words {
+pub(super) struct Words {
     view: &'static str,
     object: &'static str,
     approve: &'static str,
     intro: &'static str,
-    sent_to: &'static str,
+    pub(super) sent_to: &'static str,
     the_window: &'static str,
     the_change: &'static str,
-    the_terms: &'static str,
+    pub(super) the_terms: &'static str,
     state: &'static str,
     deadline: &'static str,
     conflicts: &'static str,
@@ -68,8 +70,8 @@ struct Words {
     transfers: &'static str,
     transfers_allowed: &'static str,
     transfers_forbidden: &'static str,
-    your_name: &'static str,
-    your_role: &'static str,
+    pub(super) your_name: &'static str,
+    pub(super) your_role: &'static str,
     reason: &'static str,
     note: &'static str,
     instruction: &'static str,
@@ -77,8 +79,8 @@ struct Words {
     submit_object: &'static str,
     submit_approve: &'static str,
     change_page: &'static str,
-    invalid: &'static str,
-    expired: &'static str,
+    pub(super) invalid: &'static str,
+    pub(super) expired: &'static str,
     withdrawn: &'static str,
     too_late_object: &'static str,
     not_needed: &'static str,
@@ -86,9 +88,9 @@ struct Words {
     already_approved: &'static str,
     recorded_objection: &'static str,
     recorded_approval: &'static str,
-    refused_form: &'static str,
-    name_missing: &'static str,
-    too_long: &'static str,
+    pub(super) refused_form: &'static str,
+    pub(super) name_missing: &'static str,
+    pub(super) too_long: &'static str,
     by: &'static str,
 }
 
@@ -194,7 +196,7 @@ static EN: Words = Words {
     by: "by",
 };
 
-fn words(lang: Lang) -> &'static Words {
+pub(super) fn words(lang: Lang) -> &'static Words {
     match lang {
         Lang::Da => &DA,
         Lang::En => &EN,
@@ -287,7 +289,7 @@ fn standing(
     }
 }
 
-fn terms(lang: Lang, t: &AgreementVersion) -> Vec<Fact> {
+pub(super) fn terms(lang: Lang, t: &AgreementVersion) -> Vec<Fact> {
     let w = words(lang);
     vec![
         Fact {
@@ -314,6 +316,20 @@ fn terms(lang: Lang, t: &AgreementVersion) -> Vec<Fact> {
                 w.reason_yes.into()
             } else {
                 w.reason_no.into()
+            },
+        },
+        Fact {
+            term: match lang {
+                Lang::Da => "Fristen løber fra",
+                Lang::En => "The period runs from",
+            },
+            value: match (lang, t.notice_starts) {
+                (Lang::Da, NoticeStarts::Announcement) => "varslingen".into(),
+                (Lang::Da, NoticeStarts::Dispatch) => {
+                    "afsendelsen af underretningen til jer".into()
+                }
+                (Lang::En, NoticeStarts::Announcement) => "the announcement".into(),
+                (Lang::En, NoticeStarts::Dispatch) => "the dispatch of the notice to you".into(),
             },
         },
         Fact {
@@ -483,7 +499,7 @@ fn change_heading_short(_lang: Lang, processor: &str) -> String {
     processor.to_string()
 }
 
-fn new_nonce() -> String {
+pub(super) fn new_nonce() -> String {
     let mut bytes = [0u8; 16];
     rand::RngCore::fill_bytes(&mut rand::rng(), &mut bytes);
     URL_SAFE_NO_PAD.encode(bytes)
@@ -538,7 +554,11 @@ fn page_without_form(
 }
 
 /// A plain page with one message and no window (the link is not valid or not ours).
-fn message_page(lang: Lang, status: StatusCode, message: &str) -> Result<HttpResponse, ApiError> {
+pub(super) fn message_page(
+    lang: Lang,
+    status: StatusCode,
+    message: &str,
+) -> Result<HttpResponse, ApiError> {
     #[derive(Template)]
     #[template(
         source = "{% extends \"base.html\" %}{% block content %}<h1>{{ title }}</h1><p class=\"notice\">{{ message }}</p>{% endblock %}",
@@ -566,9 +586,9 @@ fn message_page(lang: Lang, status: StatusCode, message: &str) -> Result<HttpRes
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
-struct DecideQuery {
+pub(super) struct DecideQuery {
     /// The page's language, overriding `Accept-Language`.
-    lang: Option<Lang>,
+    pub(super) lang: Option<Lang>,
 }
 
 /// Verifies the link and loads its window; `Err` is the finished answer for a bad link.
@@ -580,7 +600,7 @@ async fn load(
     let w = words(lang);
     let claims = match decide::verify(state.log.decide_key(), token, state.clock.now()) {
         Ok(claims) => claims,
-        Err(LinkError::Expired(_)) => {
+        Err(LinkError::Expired) => {
             return Ok(Err(message_page(lang, StatusCode::GONE, w.expired)?))
         }
         Err(LinkError::Invalid) => {
@@ -655,7 +675,7 @@ async fn show(
 }
 
 /// The origin (`scheme://host[:port]`) of the public URL.
-fn origin_of(public_url: &str) -> &str {
+pub(super) fn origin_of(public_url: &str) -> &str {
     match public_url.split_once("://") {
         Some((scheme, rest)) => {
             let end = rest
@@ -667,7 +687,7 @@ fn origin_of(public_url: &str) -> &str {
     }
 }
 
-fn trimmed(text: Option<&String>) -> Option<String> {
+pub(super) fn trimmed(text: Option<&String>) -> Option<String> {
     text.map(|t| t.trim().to_string()).filter(|t| !t.is_empty())
 }
 

@@ -12,6 +12,7 @@ pub mod calendar;
 pub mod change_page;
 pub mod changes;
 pub mod clock;
+pub mod confirm;
 pub mod contacts;
 pub mod controllers;
 pub mod cors;
@@ -144,6 +145,7 @@ pub fn register(cfg: &mut web::ServiceConfig, test_clock: bool) -> Vec<(Method, 
     pages::routes(&mut routes);
     change_page::routes(&mut routes);
     decide::routes(&mut routes);
+    confirm::routes(&mut routes);
     annex::routes(&mut routes);
     // Answers 404 unless SUBREG_METRICS_TOKEN puts it on the public port (http/metrics.rs).
     metrics::routes(&mut routes);

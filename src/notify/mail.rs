@@ -216,7 +216,36 @@ impl Mailer {
             None => Vec::new(),
         };
         links.extend(self.decide_links(message));
+        links.extend(self.confirm_link(message));
         links
+    }
+
+    /// A proposal or amendment that awaits the controller's confirmation carries a signed link
+    /// to review and confirm exactly those terms, valid for 90 days from the proposal.
+    fn confirm_link(&self, message: &ClaimedMail) -> Option<Link> {
+        let log = self.log.as_ref()?;
+        let version = message.context.awaiting_confirmation?;
+        let agreement = message.event.pointer("/data/id")?.as_str()?;
+        let proposed_at = message.event.get("occurred_at")?.as_str()?;
+        let proposed_at = chrono::DateTime::parse_from_rfc3339(proposed_at).ok()?;
+        let valid_until = proposed_at.with_timezone(&chrono::Utc) + chrono::Duration::days(90);
+        match crate::domain::decide::confirm_link(
+            &self.public_url,
+            log.decide_key(),
+            agreement,
+            version,
+            &message.recipient,
+            valid_until,
+        ) {
+            Ok(url) => Some(Link {
+                kind: LinkKind::Confirm,
+                url: format!("{url}?lang={}", message.language.code()),
+            }),
+            Err(e) => {
+                log::warn!("mailer: no confirmation link for agreement {agreement}: {e}");
+                None
+            }
+        }
     }
 
     /// A window's notice (and its reminders) to the controller's contact carries signed links

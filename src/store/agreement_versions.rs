@@ -198,6 +198,19 @@ pub(crate) fn authorisations(
 }
 
 /// The version waiting for confirmation, if any.
+/// The version of the agreement's terms the processor proposed and the controller has yet to
+/// confirm (a new agreement's version 1, or an amendment), if any.
+pub fn awaiting_controller(
+    conn: &mut DbConnection,
+    agreement_id: &str,
+) -> Result<Option<u32>, StoreError> {
+    Ok(versions(conn, agreement_id)?
+        .into_iter()
+        .filter(|v| v.state == VersionState::Proposed && v.proposed_by_party == Proposer::Processor)
+        .map(|v| v.version)
+        .max())
+}
+
 fn pending(
     conn: &mut DbConnection,
     agreement: &Agreement,

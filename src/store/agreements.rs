@@ -358,9 +358,31 @@ pub fn confirm(
     by: &Decider,
     now: DateTime<Utc>,
 ) -> Result<Agreement, StoreError> {
+    confirm_version(conn, controller_id, agreement_id, None, by, now)
+}
+
+/// [`confirm`], only if `version` (when given) is the version awaiting the controller's
+/// confirmation under the chain lock: a confirmation link confirms the terms it showed, never
+/// a later proposal (`StoreError::Conflict` otherwise).
+pub fn confirm_version(
+    conn: &mut DbConnection,
+    controller_id: &str,
+    agreement_id: &str,
+    version: Option<u32>,
+    by: &Decider,
+    now: DateTime<Utc>,
+) -> Result<Agreement, StoreError> {
     let processor_id = get_for_controller(conn, controller_id, agreement_id)?.processor_id;
     super::write_transaction(conn, |conn| {
         super::events::lock_chain(conn, &processor_id)?;
+        if let Some(version) = version {
+            let awaiting = super::agreement_versions::awaiting_controller(conn, agreement_id)?;
+            if awaiting != Some(version) {
+                return Err(StoreError::Conflict(format!(
+                    "version {version} of agreement `{agreement_id}` no longer awaits confirmation"
+                )));
+            }
+        }
         let agreement = get_for_controller(conn, controller_id, agreement_id)?;
         if agreement.state != AgreementState::Proposed || agreement.terminated_at.is_some() {
             super::agreement_versions::confirm(conn, &agreement, Proposer::Controller, by, now)?;

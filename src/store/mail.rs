@@ -519,11 +519,18 @@ fn context(
         }
         _ => None,
     };
+    let awaiting_confirmation = match (event["type"].as_str(), data["id"].as_str()) {
+        (Some("agreement.proposed" | "agreement.amended"), Some(aid)) => {
+            super::agreement_versions::awaiting_controller(conn, aid)?
+        }
+        _ => None,
+    };
     Ok(Context {
         processor_name,
         controller_name,
         authorisation,
         reminder_days: None,
+        awaiting_confirmation,
     })
 }
 

@@ -40,7 +40,7 @@ async fn setup(app: &TestApp) -> (String, String, DecideLinks) {
 }
 
 /// Opens a link like a browser: the page, its CSRF field and the nonce cookie.
-async fn open(app: &TestApp, url: &str) -> (Reply, String, String) {
+pub(crate) async fn open(app: &TestApp, url: &str) -> (Reply, String, String) {
     let reply = app
         .send(app.client.get(url).header("accept-language", "da"))
         .await;
@@ -63,7 +63,7 @@ async fn open(app: &TestApp, url: &str) -> (Reply, String, String) {
     (reply, csrf, nonce)
 }
 
-async fn post(
+pub(crate) async fn post(
     app: &TestApp,
     url: &str,
     origin: Option<&str>,

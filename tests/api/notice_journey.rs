@@ -3,7 +3,7 @@
 //! objects from the e-mail with a reason, and the processor's compliance officer receives that
 //! objection by e-mail; the evidence log shows when each message was accepted for delivery.
 
-use crate::decide::submit_in_chromium;
+use crate::decide::{open, post, submit_in_chromium};
 use crate::for_both_backends;
 use crate::helpers::*;
 use crate::mail::{contact, parse_all, written_date, Mail};
@@ -168,4 +168,98 @@ async fn a_dpo_objects_from_the_notice_email(backend: Backend) {
     app.assert_logs_replay().await;
 }
 
-for_both_backends!(a_dpo_objects_from_the_notice_email);
+/// A processor proposes an agreement: the controller's contact receives it with a link to the
+/// proposed terms and a form to confirm them; the agreement is then active, confirmed by that
+/// person through the link, and the link says it was used.
+async fn a_controller_confirms_a_proposal_from_the_email(backend: Backend) {
+    let maildir = tempfile::tempdir().expect("maildir");
+    let port = free_port();
+    let _smtp = SmtpServer::start_on(port, maildir.path());
+    let app_port = free_port();
+    let Some(app) = spawn_app_with(backend, |s| {
+        s.bind = std::net::SocketAddr::from(([127, 0, 0, 1], app_port));
+        s.public_url = format!("http://127.0.0.1:{app_port}");
+        s.mail.smtp_url = Some(format!("smtp://127.0.0.1:{port}"));
+        s.mail.from = "subreg <notices@subreg.test>".into();
+        s.mail.retry_schedule = vec![Duration::from_millis(200); 50];
+    })
+    .await
+    else {
+        return;
+    };
+    app.processor(PID).await;
+    app.controller(CID).await;
+    let mut body = general_terms(21);
+    body["controller_id"] = json!(CID);
+    body["processor_id"] = json!(PID);
+    let proposed = app
+        .post("/v1/agreements", Some(&processor(PID)), &body)
+        .await;
+    assert_eq!(proposed.status, 201, "{}", proposed.text);
+    let aid = proposed.json()["id"].as_str().expect("id").to_string();
+
+    let mails = parse_all(&wait_for_delivered(maildir.path(), 1, Duration::from_secs(20)).await);
+    let mail = &mails[0];
+    assert!(
+        mail.header("To").contains("dpo@example.dk"),
+        "{}",
+        mail.header("To")
+    );
+    let link = mail
+        .text
+        .split_whitespace()
+        .find(|w| w.starts_with(&format!("{}/confirm/", app.address)))
+        .unwrap_or_else(|| panic!("a confirmation link: {}", mail.text))
+        .to_string();
+    assert!(mail.html.contains("Se og bekræft aftalen"), "{}", mail.html);
+    assert!(link.ends_with("?lang=da"), "{link}");
+
+    let (page, csrf, cookie) = open(&app, &link).await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert!(
+        page.text.contains("Bekræftelse af databehandleraftale"),
+        "{}",
+        page.text
+    );
+    assert!(page.text.contains("21 kalenderdage"), "{}", page.text);
+    assert!(page.text.contains("dpo@example.dk"), "{}", page.text);
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("name", "Mette Hansen"),
+        ("role", "DPO"),
+    ];
+    // Another site's form is refused and confirms nothing.
+    let foreign = post(&app, &link, Some("https://evil.example"), &cookie, &form).await;
+    assert_eq!(foreign.status, 403, "{}", foreign.text);
+    let agreement = app
+        .get(&format!("/v1/agreements/{aid}"), Some(&controller(CID)))
+        .await
+        .json();
+    assert_eq!(agreement["state"], "proposed", "{agreement}");
+
+    let done = post(&app, &link, Some(&app.address), &cookie, &form).await;
+    assert_eq!(done.status, 200, "{}", done.text);
+    assert!(done.text.contains("Aftalen er bekræftet."), "{}", done.text);
+    let agreement = app
+        .get(&format!("/v1/agreements/{aid}"), Some(&controller(CID)))
+        .await
+        .json();
+    assert_eq!(agreement["state"], "active", "{agreement}");
+    let by = &agreement["confirmed_by"];
+    assert_eq!(by["decided_by"]["name"], "Mette Hansen", "{agreement}");
+    assert_eq!(by["via"], "email_link");
+    assert_eq!(by["mailbox"], "dpo@example.dk");
+
+    let (again, _, _) = open(&app, &link).await;
+    assert_eq!(again.status, 200, "{}", again.text);
+    assert!(again.text.contains("allerede brugt"), "{}", again.text);
+    assert!(!again.text.contains("<form"), "{}", again.text);
+    let (forged, _, _) = open(&app, &format!("{}/confirm/not-a-token", app.address)).await;
+    assert_eq!(forged.status, 404, "{}", forged.text);
+    app.assert_logs_replay().await;
+}
+
+for_both_backends!(
+    a_dpo_objects_from_the_notice_email,
+    a_controller_confirms_a_proposal_from_the_email,
+);
