@@ -33,6 +33,7 @@ pub mod openapi;
 pub mod pages;
 pub mod processors;
 pub mod resolutions;
+pub mod subscriptions;
 pub mod webhooks;
 pub mod windows;
 
@@ -144,6 +145,7 @@ pub fn register(cfg: &mut web::ServiceConfig, test_clock: bool) -> Vec<(Method, 
     pages::routes(&mut routes);
     change_page::routes(&mut routes);
     decide::routes(&mut routes);
+    subscriptions::routes(&mut routes);
     annex::routes(&mut routes);
     // Answers 404 unless SUBREG_METRICS_TOKEN puts it on the public port (http/metrics.rs).
     metrics::routes(&mut routes);

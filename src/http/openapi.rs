@@ -122,6 +122,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
         super::pages::Api::openapi(),
         super::change_page::Api::openapi(),
         super::decide::Api::openapi(),
+        super::subscriptions::Api::openapi(),
         super::Api::openapi(),
     ] {
         doc.merge(part);
