@@ -486,7 +486,8 @@ mod tests {
             Err(TokenError::Invalid)
         );
         // A longer expiry or another id breaks the MAC; so does another key.
-        let later = confirm.replace(".1764547200.", ".1864547200.");
+        let exp = at("2026-12-01T00:00:00Z").timestamp();
+        let later = confirm.replace(&format!(".{exp}."), &format!(".{}.", exp + 86_400));
         assert_ne!(later, confirm);
         assert_eq!(
             verify_confirm(&key, &later, at("2026-11-30T00:00:00Z")),

@@ -465,8 +465,8 @@ fn one_click(body: &[u8]) -> bool {
 /// button sends. The body must be `List-Unsubscribe=One-Click`
 /// (`application/x-www-form-urlencoded` or `multipart/form-data`); no cookie or CSRF field is
 /// needed (RFC 8058 §3.2). Deletes the subscription with its address and any message not yet
-/// sent: 200. Already unsubscribed: 200 too. Without the one-click field: 400. Not a link of
-/// this site: 404.
+/// sent: 200. Already unsubscribed: 200 too. Without the one-click field: 422 (an HTML page;
+/// nothing changes). Not a link of this site: 404.
 #[utoipa::path(
     post,
     path = "/subscriptions/unsubscribe/{token}",
@@ -480,8 +480,8 @@ fn one_click(body: &[u8]) -> bool {
     request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "`List-Unsubscribe=One-Click`."),
     responses(
         (status = 200, description = "Unsubscribed (or not subscribed); an HTML page saying so.", body = String, content_type = "text/html"),
-        (status = 400, description = "The body is not `List-Unsubscribe=One-Click`; nothing changed.", body = String, content_type = "text/html"),
         (status = 404, description = "Not a link of this site; an HTML page saying so.", body = String, content_type = "text/html"),
+        (status = 422, description = "The body is not `List-Unsubscribe=One-Click`; nothing changed. An HTML page saying so.", body = String, content_type = "text/html"),
     )
 )]
 async fn unsubscribe(
@@ -500,7 +500,7 @@ async fn unsubscribe(
     if !one_click(&body) {
         return message(
             lang,
-            StatusCode::BAD_REQUEST,
+            StatusCode::UNPROCESSABLE_ENTITY,
             w.one_click_missing,
             Vec::new(),
         );

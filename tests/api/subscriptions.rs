@@ -326,7 +326,7 @@ async fn double_opt_in_and_one_click_unsubscribe(backend: Backend) {
     assert_eq!(app.subscription_count(), 1);
     // A POST without the one-click field changes nothing either.
     let refused = app.one_click(&local(&app, &unsubscribe_url), "x=1").await;
-    assert_eq!(refused.status, 400);
+    assert_eq!(refused.status, 422);
     assert_eq!(app.subscription_count(), 1);
 
     // The mail client's RFC 8058 POST: no cookie, no Origin, no CSRF field.
