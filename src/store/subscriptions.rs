@@ -248,8 +248,9 @@ pub fn find(conn: &mut DbConnection, id: &str) -> Result<Option<Found>, StoreErr
     )
 }
 
-/// Deletes subscription `id` (the address goes with it) and the messages it still had
-/// waiting; `None` when there was none (unsubscribed before).
+/// Deletes subscription `id` (the address goes with it) and its outbox rows, sent or not (a
+/// refusal's SMTP reply may quote the address); `None` when there was none (unsubscribed
+/// before).
 pub fn unsubscribe(conn: &mut DbConnection, id: &str) -> Result<Option<String>, StoreError> {
     super::write_transaction(conn, |conn| {
         let processor_id: Option<String> = subscriptions::table
@@ -260,21 +261,22 @@ pub fn unsubscribe(conn: &mut DbConnection, id: &str) -> Result<Option<String>, 
         if processor_id.is_none() {
             return Ok(None);
         }
-        drop_waiting(conn, &[id.to_string()])?;
+        drop_messages(conn, &[id.to_string()])?;
         diesel::delete(subscriptions::table.find(id)).execute(conn)?;
         Ok(processor_id)
     })
 }
 
-/// Deletes the unsent messages of these subscriptions.
-fn drop_waiting(conn: &mut DbConnection, ids: &[String]) -> Result<usize, StoreError> {
+/// Deletes every outbox row of these subscriptions: none is evidence of anything, the unsent
+/// ones have no one to go to, and a failed one's `last_error` may hold the address. A row a
+/// mailer is sending right now is then simply not recorded (`store::mail::record`).
+fn drop_messages(conn: &mut DbConnection, ids: &[String]) -> Result<usize, StoreError> {
     let mut dropped = 0;
     for chunk in ids.chunks(BATCH) {
         dropped += diesel::delete(
             mail_outbox::table
                 .filter(mail_outbox::kind.like(format!("{KIND_PREFIX}%")))
-                .filter(mail_outbox::recipient.eq_any(chunk))
-                .filter(mail_outbox::state.eq("pending")),
+                .filter(mail_outbox::recipient.eq_any(chunk)),
         )
         .execute(conn)?;
     }
@@ -362,7 +364,7 @@ pub struct SubscriptionSweep {
     pub digests: usize,
 }
 
-/// Deletes unconfirmed subscriptions whose link has lapsed (with their waiting messages), and
+/// Deletes unconfirmed subscriptions whose link has lapsed (with their outbox rows), and
 /// writes the digests of the days that are over (Copenhagen time): for every confirmed daily
 /// subscription, one message per day since its last digest that had public changes, none for
 /// a quiet day. Each subscription's days are claimed by a conditional update, so two sweepers
@@ -379,7 +381,7 @@ pub fn sweep(conn: &mut DbConnection, now: DateTime<Utc>) -> Result<Subscription
         if lapsed.is_empty() {
             return Ok(0);
         }
-        drop_waiting(conn, &lapsed)?;
+        drop_messages(conn, &lapsed)?;
         let mut deleted = 0;
         for chunk in lapsed.chunks(BATCH) {
             deleted += diesel::delete(

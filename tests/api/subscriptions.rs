@@ -156,6 +156,17 @@ impl TestApp {
         self.with_conn(|conn| subreg::store::subscriptions::count(conn, PID).expect("count"))
     }
 
+    /// The outbox rows of subscribers (sent or not).
+    fn subscriber_rows(&self) -> i64 {
+        self.with_conn(|conn| {
+            mail_outbox::table
+                .filter(mail_outbox::kind.like("subscription.%"))
+                .count()
+                .get_result(conn)
+                .expect("outbox")
+        })
+    }
+
     /// Rows anywhere an address could linger that hold it (as typed or lower-cased).
     fn traces_of(&self, address: &str) -> i64 {
         self.with_conn(|conn| {
@@ -163,7 +174,11 @@ impl TestApp {
             for form in [address.to_string(), address.to_lowercase()] {
                 let pattern = format!("%{form}%");
                 let in_outbox: i64 = mail_outbox::table
-                    .filter(mail_outbox::recipient.like(&pattern))
+                    .filter(
+                        mail_outbox::recipient
+                            .like(&pattern)
+                            .or(mail_outbox::last_error.like(&pattern)),
+                    )
                     .count()
                     .get_result(conn)
                     .expect("outbox");
@@ -311,6 +326,7 @@ async fn double_opt_in_and_one_click_unsubscribe(backend: Backend) {
     // Not a notice: no proof of dispatch, no address on the log.
     let types = app.event_types_of().await;
     assert!(!types.iter().any(|t| t.starts_with("notice.")), "{types:?}");
+    assert_eq!(app.subscriber_rows(), 2, "the confirmation and the change");
 
     // GET shows a button and changes nothing (scanners prefetch links).
     let shown = app.get_owned(local(&app, &unsubscribe_url)).await;
@@ -337,6 +353,7 @@ async fn double_opt_in_and_one_click_unsubscribe(backend: Backend) {
     assert!(gone.text.contains("You are unsubscribed"), "{}", gone.text);
     assert_eq!(app.subscription_count(), 0);
     assert_eq!(app.traces_of(address), 0, "the address is gone");
+    assert_eq!(app.subscriber_rows(), 0, "its outbox rows are gone too");
 
     app.announce_addition(PID, &eea_entry("Late ApS")).await;
     still_delivered(maildir.path(), 2).await;
@@ -443,6 +460,7 @@ async fn unconfirmed_subscriptions_expire(backend: Backend) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(app.traces_of(address), 0);
+    assert_eq!(app.subscriber_rows(), 0);
     for url in [&first_url, &second_url] {
         let expired = app.get_owned(local(&app, url)).await;
         assert_eq!(expired.status, 410, "{}", expired.text);
