@@ -26,7 +26,7 @@ pub fn closes_at(from: DateTime<Utc>, days: u16, zone: Tz) -> Option<DateTime<Ut
 
 /// 00:00 of `day` in `zone`; where a zone skips midnight (a daylight-saving change at 00:00),
 /// the first instant of that day.
-fn start_of_day(day: NaiveDate, zone: Tz) -> Option<DateTime<Utc>> {
+pub fn start_of_day(day: NaiveDate, zone: Tz) -> Option<DateTime<Utc>> {
     let midnight = day.and_hms_opt(0, 0, 0)?;
     match zone.from_local_datetime(&midnight) {
         LocalResult::Single(at) => Some(at.with_timezone(&Utc)),

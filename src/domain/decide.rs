@@ -37,6 +37,8 @@ pub enum Purpose {
 pub struct DecideKey {
     sign: [u8; 32],
     csrf: [u8; 32],
+    /// Signs the links of public e-mail subscriptions (`domain::subscription`).
+    subscription: [u8; 32],
 }
 
 impl std::fmt::Debug for DecideKey {
@@ -51,10 +53,23 @@ impl DecideKey {
         let hk = Hkdf::<Sha256>::new(Some(SALT), skey.trim().as_bytes());
         let mut sign = [0u8; 32];
         let mut csrf = [0u8; 32];
+        let mut subscription = [0u8; 32];
         // 32 bytes is far below HKDF-SHA256's limit of 8160: expand cannot fail here.
         let _ = hk.expand(b"jwt hs256", &mut sign);
         let _ = hk.expand(b"csrf hmac-sha256", &mut csrf);
-        DecideKey { sign, csrf }
+        let _ = hk.expand(b"subscription hmac-sha256", &mut subscription);
+        DecideKey {
+            sign,
+            csrf,
+            subscription,
+        }
+    }
+
+    /// An HMAC-SHA256 under the subscription links' own derived key, fed with `message`.
+    pub fn subscription_mac(&self, message: &[u8]) -> Option<Hmac<Sha256>> {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.subscription).ok()?;
+        mac.update(message);
+        Some(mac)
     }
 }
 

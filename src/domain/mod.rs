@@ -19,6 +19,7 @@ pub mod registration;
 pub mod replay;
 pub mod resolution;
 pub mod subprocessor;
+pub mod subscription;
 pub mod text;
 pub mod webhook;
 pub mod window;

@@ -675,7 +675,7 @@ async fn show(
 }
 
 /// The origin (`scheme://host[:port]`) of the public URL.
-pub(super) fn origin_of(public_url: &str) -> &str {
+pub(crate) fn origin_of(public_url: &str) -> &str {
     match public_url.split_once("://") {
         Some((scheme, rest)) => {
             let end = rest

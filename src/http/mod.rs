@@ -34,6 +34,7 @@ pub mod openapi;
 pub mod pages;
 pub mod processors;
 pub mod resolutions;
+pub mod subscriptions;
 pub mod webhooks;
 pub mod windows;
 
@@ -146,6 +147,7 @@ pub fn register(cfg: &mut web::ServiceConfig, test_clock: bool) -> Vec<(Method, 
     change_page::routes(&mut routes);
     decide::routes(&mut routes);
     confirm::routes(&mut routes);
+    subscriptions::routes(&mut routes);
     annex::routes(&mut routes);
     // Answers 404 unless SUBREG_METRICS_TOKEN puts it on the public port (http/metrics.rs).
     metrics::routes(&mut routes);

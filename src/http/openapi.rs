@@ -123,6 +123,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
         super::change_page::Api::openapi(),
         super::decide::Api::openapi(),
         super::confirm::Api::openapi(),
+        super::subscriptions::Api::openapi(),
         super::Api::openapi(),
     ] {
         doc.merge(part);

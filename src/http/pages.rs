@@ -164,6 +164,8 @@ struct ProcessorView {
     updated: String,
     updated_iso: String,
     feed_url: String,
+    /// The e-mail subscription form posts here.
+    subscribe_url: String,
     json_url: String,
     csv_url: String,
     /// The API description, where webhooks are documented for developers.
@@ -495,6 +497,7 @@ fn processor_view(
         updated: lang.datetime(updated),
         updated_iso: updated.to_rfc3339_opts(SecondsFormat::Secs, true),
         feed_url: format!("{api}/feed.atom"),
+        subscribe_url: format!("/processors/{pid}/subscribe"),
         json_url: format!("{api}/subprocessors"),
         csv_url: format!("{api}/subprocessors.csv"),
         api_docs_url: format!("{public_url}/openapi.yaml"),

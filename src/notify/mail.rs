@@ -11,8 +11,10 @@
 use crate::clock::Clock;
 use crate::config::MailSettings;
 use crate::domain::mail::{self, Link, LinkKind};
+use crate::domain::subscription;
 use crate::domain::webhook::retry_delay;
 use crate::store::mail::{self as outbox, ClaimedMail, MailOutcome};
+use crate::store::subscriptions::{SubscriberKind, SubscriberMail};
 use crate::store::{Pool, StoreError};
 use lettre::message::header::{Header, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
@@ -39,6 +41,43 @@ impl Header for AutoSubmitted {
 
     fn display(&self) -> HeaderValue {
         HeaderValue::new(Self::name(), "auto-generated".into())
+    }
+}
+
+/// `List-Unsubscribe: <https://.../subscriptions/unsubscribe/{token}>` (RFC 2369).
+#[derive(Clone)]
+struct ListUnsubscribe(String);
+
+impl Header for ListUnsubscribe {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("List-Unsubscribe")
+    }
+
+    fn parse(text: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(ListUnsubscribe(text.to_string()))
+    }
+
+    fn display(&self) -> HeaderValue {
+        HeaderValue::new(Self::name(), format!("<{}>", self.0))
+    }
+}
+
+/// `List-Unsubscribe-Post: List-Unsubscribe=One-Click` (RFC 8058): a POST to the
+/// `List-Unsubscribe` URL unsubscribes at once, without a page in between.
+#[derive(Clone)]
+struct ListUnsubscribePost;
+
+impl Header for ListUnsubscribePost {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("List-Unsubscribe-Post")
+    }
+
+    fn parse(_: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(ListUnsubscribePost)
+    }
+
+    fn display(&self) -> HeaderValue {
+        HeaderValue::new(Self::name(), "List-Unsubscribe=One-Click".into())
     }
 }
 
@@ -296,7 +335,86 @@ impl Mailer {
         }
     }
 
+    /// A public subscriber's message: the confirmation, or an update with the one-click
+    /// unsubscribe headers (RFC 8058) and a visible unsubscribe link.
+    fn build_for_subscriber(
+        &self,
+        message: &ClaimedMail,
+        subscriber: &SubscriberMail,
+        message_id: &str,
+    ) -> Result<Message, String> {
+        let key = self
+            .log
+            .as_ref()
+            .ok_or("no key to sign the subscription's links")?
+            .decide_key();
+        let page = subscription::processor_page(&self.public_url, &message.processor_id);
+        let sid = subscriber.subscription_id.as_str();
+        let to = Mailbox::new(
+            None,
+            message
+                .recipient
+                .parse()
+                .map_err(|e| format!("recipient: {e}"))?,
+        );
+        let builder = Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .message_id(Some(message_id.to_string()))
+            .header(AutoSubmitted);
+        let (builder, notice) = match &subscriber.kind {
+            SubscriberKind::Confirm {
+                expires_at,
+                frequency,
+            } => {
+                let token = subscription::confirm_token(key, sid, *expires_at);
+                let confirm_url = subscription::confirm_url(&self.public_url, &token);
+                let notice = subscription::confirmation(
+                    &subscription::Confirmation {
+                        processor_name: &subscriber.processor_name,
+                        page_url: &page,
+                        confirm_url: &confirm_url,
+                        expires_at: *expires_at,
+                        frequency: *frequency,
+                    },
+                    message.language,
+                );
+                (builder, notice)
+            }
+            SubscriberKind::Event | SubscriberKind::Digest { .. } => {
+                let token = subscription::unsubscribe_token(key, sid);
+                let unsubscribe_url = subscription::unsubscribe_url(&self.public_url, &token);
+                let digest_day = match subscriber.kind {
+                    SubscriberKind::Digest { day } => Some(day),
+                    _ => None,
+                };
+                let notice = subscription::update(
+                    &subscription::Update {
+                        public_url: &self.public_url,
+                        processor_id: &message.processor_id,
+                        processor_name: &subscriber.processor_name,
+                        unsubscribe_url: &unsubscribe_url,
+                        digest_day,
+                    },
+                    &subscriber.events,
+                    message.language,
+                );
+                let builder = builder
+                    .header(ListUnsubscribe(unsubscribe_url))
+                    .header(ListUnsubscribePost);
+                (builder, notice)
+            }
+        };
+        builder
+            .subject(notice.subject)
+            .multipart(MultiPart::alternative_plain_html(notice.text, notice.html))
+            .map_err(|e| format!("message: {e}"))
+    }
+
     fn build(&self, message: &ClaimedMail, message_id: &str) -> Result<Message, String> {
+        if let Some(subscriber) = &message.subscription {
+            return self.build_for_subscriber(message, subscriber, message_id);
+        }
         let notice = mail::compose(
             &message.event,
             &message.context,

@@ -33,6 +33,8 @@ impl Sweeper {
                 let report = store::log::with_signer(&log, || sweep_once(&pool, &clock, batch))?;
                 let mut conn = pool.get()?;
                 store::mail::enqueue_reminders(&mut conn, clock.now(), &days)?;
+                // Public subscriptions: unconfirmed ones lapse, finished days get their digests.
+                store::subscriptions::sweep(&mut conn, clock.now())?;
                 Ok::<_, StoreError>(report)
             })
             .await;

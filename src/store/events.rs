@@ -224,6 +224,8 @@ pub fn append_batch(
     super::webhooks::enqueue_batch(conn, processor_id, &outbox, now)?;
     // E-mail notices go through their own outbox, in the same transaction.
     super::mail::enqueue_batch(conn, processor_id, &outbox, now)?;
+    // Public subscribers' messages too (not notices: they write no event when sent).
+    super::subscriptions::enqueue_events(conn, processor_id, &outbox, now)?;
     Ok(ids)
 }
 

@@ -39,6 +39,12 @@ pub(crate) fn transaction_finished(committed: bool) {
     MAIL.finished(&DIRTY, committed);
 }
 
+/// Notes that this thread wrote mail rows in the transaction now open (the mailer wakes at
+/// its commit).
+pub(crate) fn mark_written() {
+    DIRTY.with(|d| d.set(true));
+}
+
 /// A counter that moves whenever mail rows were committed in this process.
 pub fn generation() -> u64 {
     MAIL.generation()
@@ -338,9 +344,12 @@ pub struct ClaimedMail {
     pub attempts: i32,
     /// For the notice of a `window.opened` event: the window, whose notice this delivers.
     pub notice_of_window: Option<String>,
-    /// The event JSON as the API shows it.
+    /// The event JSON as the API shows it (null for a subscription's confirmation).
     pub event: serde_json::Value,
     pub context: Context,
+    /// A public subscriber's message (`store::subscriptions`): not a notice, so its sending
+    /// writes no event; `recipient` is then the subscriber's address.
+    pub subscription: Option<super::subscriptions::SubscriberMail>,
 }
 
 /// Claims up to `limit` due messages by leasing them until `lease_until` (real time), in one
@@ -420,6 +429,35 @@ pub fn claim(
             window_id,
         ) in rows
         {
+            if kind.starts_with(super::subscriptions::KIND_PREFIX) {
+                match super::subscriptions::claimed(conn, &kind, &recipient, &processor_id, seq)? {
+                    Some((address, subscription)) => claimed.push(ClaimedMail {
+                        id,
+                        event_id,
+                        processor_id,
+                        controller_id: None,
+                        recipient_name: String::new(),
+                        recipient: address,
+                        language: if language == "en" { Lang::En } else { Lang::Da },
+                        attempts,
+                        notice_of_window: None,
+                        event: serde_json::Value::Null,
+                        context: Context::default(),
+                        subscription: Some(subscription),
+                    }),
+                    // Unsubscribed, expired or confirmed since: nothing to send.
+                    None => {
+                        diesel::update(mail_outbox::table.find(&id))
+                            .set((
+                                mail_outbox::state.eq("skipped"),
+                                mail_outbox::leased_until.eq(None::<NaiveDateTime>),
+                                mail_outbox::updated_at.eq(now_db),
+                            ))
+                            .execute(conn)?;
+                    }
+                }
+                continue;
+            }
             let reminder_days = kind
                 .strip_prefix("reminder:")
                 .and_then(|d| d.parse::<u32>().ok());
@@ -466,6 +504,7 @@ pub fn claim(
                 notice_of_window,
                 event,
                 context,
+                subscription: None,
             });
         }
         Ok(claimed)
@@ -560,7 +599,9 @@ pub fn record(
 ) -> Result<(), StoreError> {
     let now_db = to_db(now);
     super::write_transaction(conn, |conn| {
-        super::events::lock_chain(conn, &mail.processor_id)?;
+        if mail.subscription.is_none() {
+            super::events::lock_chain(conn, &mail.processor_id)?;
+        }
         let row = mail_outbox::table
             .find(&mail.id)
             .filter(mail_outbox::state.eq("pending"));
@@ -581,7 +622,8 @@ pub fn record(
                 mail_outbox::updated_at.eq(now_db),
             ))
             .execute(conn)?;
-        if updated == 0 {
+        // A subscriber's message is not a notice: no evidence, and no address on the log.
+        if updated == 0 || mail.subscription.is_some() {
             return Ok(());
         }
         let (event_type, data) = match outcome {
@@ -674,6 +716,8 @@ pub fn list_for_processor(
     let rows: Vec<Row> = mail_outbox::table
         .filter(mail_outbox::processor_id.eq(processor_id))
         .filter(mail_outbox::state.eq(state))
+        // Subscribers' messages are theirs, not the processor's.
+        .filter(mail_outbox::kind.not_like(format!("{}%", super::subscriptions::KIND_PREFIX)))
         .order(mail_outbox::updated_at.desc())
         .limit(500)
         .select((

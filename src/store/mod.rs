@@ -29,6 +29,7 @@ pub mod revocations;
 pub mod schema;
 pub(crate) mod signal;
 pub mod subprocessors;
+pub mod subscriptions;
 pub mod webhooks;
 
 pub use db::{connect, write_transaction, DbConnection, Pool};

@@ -303,6 +303,22 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    subscriptions (id) {
+        id -> Text,
+        processor_id -> Text,
+        email -> Text,
+        email_key -> Text,
+        language -> Text,
+        frequency -> Text,
+        created_at -> Timestamp,
+        confirm_sent_at -> Timestamp,
+        expires_at -> Nullable<Timestamp>,
+        confirmed_at -> Nullable<Timestamp>,
+        digest_through -> Nullable<Timestamp>,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     changes,
     objection_windows,
@@ -319,4 +335,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     webhook_deliveries,
     notice_contacts,
     mail_outbox,
+    subscriptions,
 );

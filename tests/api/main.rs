@@ -43,6 +43,7 @@ mod registry;
 mod request_ids;
 mod resolutions;
 mod smtp;
+mod subscriptions;
 mod tokens;
 mod transfers;
 mod validation;

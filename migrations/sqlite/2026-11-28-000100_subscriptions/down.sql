@@ -1,0 +1,2 @@
+DROP INDEX mail_outbox_recipient;
+DROP TABLE subscriptions;
