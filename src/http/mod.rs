@@ -12,6 +12,7 @@ pub mod calendar;
 pub mod change_page;
 pub mod changes;
 pub mod clock;
+pub mod conditional;
 pub mod contacts;
 pub mod controllers;
 pub mod cors;
