@@ -141,6 +141,12 @@ pub fn connect_observed(
             StoreError::Config(format!("cannot open the SQLite database `{path}`: {e}"))
         })?;
         conn.batch_execute("PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL;")?;
+        if !query_plans_are_stable(&mut conn) {
+            log::warn!(
+                "SQLite was built without SQLITE_ENABLE_QPSG (.cargo/config.toml sets it): \
+                 statements with a bound LIMIT are prepared again on every use"
+            );
+        }
     }
     // SQLite: no `SELECT 1` before every checkout (about 5 % of a cheap read); a connection
     // to a local file cannot lose its server. PostgreSQL keeps the test: a connection can die
@@ -161,6 +167,18 @@ pub fn connect_observed(
     let mut conn = pool.get()?;
     run_migrations(&mut conn)?;
     Ok(pool)
+}
+
+/// Whether SQLite keeps a statement's plan whatever values are bound (the query planner
+/// stability guarantee, compiled in by .cargo/config.toml), so that diesel's cached statements
+/// are not prepared again on every use.
+pub fn query_plans_are_stable(conn: &mut SqliteConnection) -> bool {
+    use diesel::RunQueryDsl;
+    diesel::select(diesel::dsl::sql::<diesel::sql_types::Bool>(
+        "EXISTS (SELECT 1 FROM pragma_compile_options WHERE compile_options = 'ENABLE_QPSG')",
+    ))
+    .get_result::<bool>(conn)
+    .unwrap_or(false)
 }
 
 pub fn run_migrations(conn: &mut DbConnection) -> Result<(), StoreError> {
@@ -273,6 +291,12 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sqlite_is_built_with_the_query_planner_stability_guarantee() {
+        assert!(SqliteConnection::establish(":memory:")
+            .is_ok_and(|mut conn| query_plans_are_stable(&mut conn)));
+    }
 
     #[test]
     fn database_urls_are_parsed_by_scheme() {
