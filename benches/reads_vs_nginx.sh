@@ -117,7 +117,7 @@ http {
     text/csv csv;
   }
   charset utf-8;
-  charset_types text/html text/csv;
+  charset_types text/csv;
   server {
     listen 127.0.0.1:$nginx_port;
     root $work/www;
