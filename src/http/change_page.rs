@@ -2,17 +2,20 @@
 //! entry's `alternate` link and a notice's "view" link open. Da/en like the processor page;
 //! the facts are built once here and reused by the decision page (http/decide.rs).
 
+use super::conditional::{self, Cached};
 use super::error::ApiError;
+use super::feeds::ReadVersion;
 use super::i18n::Lang;
 use super::openapi::ProcessorId;
-use super::pages::{chain_line, html, render};
+use super::pages::{chain_line, html_headers, render, HTML};
 use super::{AppState, Routes};
 use crate::domain::change::{Change, ChangeKind, ChangeState};
 use crate::domain::geography::Location;
 use crate::domain::language::{last_day, pick};
 use crate::domain::subprocessor::Subprocessor;
 use crate::store::pages::ChangePage;
-use actix_web::http::{Method, StatusCode};
+use actix_web::http::Method;
+use actix_web::web::Bytes;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use chrono::{DateTime, Timelike, Utc};
@@ -357,9 +360,41 @@ fn other(lang: Lang) -> Lang {
         ProcessorId,
         super::openapi::ChangeId,
         ChangeParams,
+        (
+            "If-None-Match" = Option<String>,
+            Header,
+            nullable = false,
+            description = "An `ETag` from an earlier answer; 304 when the page is unchanged."
+        ),
+        (
+            "If-Modified-Since" = Option<String>,
+            Header,
+            nullable = false,
+            description = "A `Last-Modified` from an earlier answer; used only without `If-None-Match`."
+        ),
     ),
     responses(
-        (status = 200, description = "The page.", body = String, content_type = "text/html"),
+        (
+            status = 200,
+            description = "The page.",
+            body = String,
+            content_type = "text/html",
+            headers(
+                ("ETag" = String, description = "Strong validator of the page (the processor's \
+                    newest public event, the change's latest deadline, language); a compressed \
+                    answer's tag has the content coding appended (`\"…-gzip\"`, `\"…-br\"`)."),
+                ("Last-Modified" = String, description = "When the processor's newest public \
+                    event occurred."),
+            )
+        ),
+        (
+            status = 304,
+            description = "Not modified since the validator the client sent; no body.",
+            headers(
+                ("ETag" = String, description = "The page's current validator."),
+                ("Last-Modified" = String, description = "When the page last changed."),
+            )
+        ),
         (
             status = 404,
             description = "No such public change; an HTML page saying so.",
@@ -376,16 +411,46 @@ async fn change_page(
 ) -> Result<HttpResponse, ApiError> {
     let (pid, chid) = path.into_inner();
     let lang = Lang::negotiate(&req, query.lang);
-    let found = state
-        .db(move |conn| crate::store::pages::change_page(conn, &pid, &chid))
-        .await;
-    let page = match found {
-        Ok(page) if page.change.state != ChangeState::Draft => page,
-        Ok(_) | Err(ApiError::NotFound(_)) => return super::pages::not_found(lang, &req),
+    let (lookup_pid, lookup_chid) = (pid.clone(), chid.clone());
+    let version = conditional::version(&state, &format!("change\n{pid}\n{chid}"), move |conn| {
+        match crate::store::pages::change_version(conn, &lookup_pid, &lookup_chid)? {
+            Some(v) => Ok(ReadVersion {
+                key: v.key(),
+                last_modified: v.last_at,
+            }),
+            // A draft has no public page: answered as an unknown change.
+            None => Err(crate::store::StoreError::not_found("change", lookup_chid)),
+        }
+    })
+    .await;
+    let version = match version {
+        Ok(version) => version,
+        Err(ApiError::NotFound(_)) => return super::pages::not_found(lang, &req),
         Err(other) => return Err(other),
     };
-    let body = render(&change_view(&state.public_url, lang, &page))?;
-    Ok(html(StatusCode::OK, body))
+    let key = format!("change\n{pid}\n{chid}\n{}", lang.code());
+    let rendered = match conditional::lookup(&state, &req, &key, &version, true) {
+        Cached::NotModified(validators_only) => {
+            return Ok(conditional::not_modified_answer(
+                &validators_only,
+                html_headers,
+            ))
+        }
+        Cached::Hit(hit) => hit,
+        Cached::Miss => {
+            let found = state
+                .db(move |conn| crate::store::pages::change_page(conn, &pid, &chid))
+                .await;
+            let page = match found {
+                Ok(page) if page.change.state != ChangeState::Draft => page,
+                Ok(_) | Err(ApiError::NotFound(_)) => return super::pages::not_found(lang, &req),
+                Err(other) => return Err(other),
+            };
+            let body = Bytes::from(render(&change_view(&state.public_url, lang, &page))?);
+            conditional::store(&state, &key, version, body, true)
+        }
+    };
+    Ok(conditional::fresh_answer(rendered, HTML, html_headers))
 }
 
 fn change_view(public_url: &str, lang: Lang, page: &ChangePage) -> ChangeView {

@@ -3,8 +3,8 @@
 
 mod cache;
 
-pub(crate) use cache::Rendered;
 pub use cache::{cache, FeedCache, VERSION_TRUST};
+pub(crate) use cache::{ReadVersion, Rendered};
 
 use super::auth::Actor;
 use super::error::ApiError;

@@ -12,6 +12,7 @@ pub mod calendar;
 pub mod change_page;
 pub mod changes;
 pub mod clock;
+pub mod conditional;
 pub mod confirm;
 pub mod contacts;
 pub mod controllers;
@@ -106,13 +107,23 @@ impl Routes<'_> {
         Args: actix_web::FromRequest + 'static,
         F::Output: Responder + 'static,
     {
-        // RFC 9110: every GET route answers HEAD too (actix sends the headers without the body).
-        if method == Method::GET {
-            self.cfg
-                .route(path, web::method(Method::HEAD).to(handler.clone()));
-        }
         self.registered.push((method.clone(), path));
-        self.cfg.route(path, web::method(method).to(handler));
+        if method == Method::GET {
+            // RFC 9110: every GET route answers HEAD too (actix sends the headers without the
+            // body). One resource for both, guarded like the two it replaces: a request whose
+            // method is neither goes on to the next resource, and the router tests the path
+            // once instead of twice.
+            self.cfg.service(
+                web::resource(path)
+                    .guard(
+                        actix_web::guard::Any(actix_web::guard::Get()).or(actix_web::guard::Head()),
+                    )
+                    .route(web::get().to(handler.clone()))
+                    .route(web::head().to(handler)),
+            );
+        } else {
+            self.cfg.route(path, web::method(method).to(handler));
+        }
         self
     }
 }

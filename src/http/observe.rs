@@ -39,9 +39,10 @@ pub async fn observe(
         .get(X_REQUEST_ID)
         .and_then(accepted)
         .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
-    // The request line with secret query values redacted; headers are never logged.
-    let line = super::log_line(&req);
-    let method = req.method().to_string();
+    // The request line with secret query values redacted; headers are never logged. Built
+    // only when access lines are written at all: at `warn` a request costs no formatting.
+    let access_enabled = log::log_enabled!(target: logging::ACCESS_TARGET, log::Level::Info);
+    let line = access_enabled.then(|| super::log_line(&req));
     // For the request metrics: where to count, and how to name the route of a request that an
     // inner layer refused before routing (as the router would have matched it).
     let metrics = req
@@ -50,7 +51,7 @@ pub async fn observe(
     let table = req
         .app_data::<actix_web::web::Data<super::MethodTable>>()
         .cloned();
-    let (http_method, path) = (req.method().clone(), req.path().to_string());
+    let (http_method, uri) = (req.method().clone(), req.uri().clone());
     let outcome = logging::in_request(id.clone(), async move {
         next.call(req).await.map_err(|error| {
             // Rendered here, inside the scope, so the problem names the request too.
@@ -63,8 +64,11 @@ pub async fn observe(
     let log = |status: u16, bytes: BodySize, route: Option<String>| {
         let elapsed = started.elapsed();
         if let Some(metrics) = &metrics {
-            metrics.request(&method, route.as_deref(), status, elapsed);
+            metrics.request(http_method.as_str(), route.as_deref(), status, elapsed);
         }
+        let Some(line) = &line else {
+            return;
+        };
         let latency_ms = elapsed.as_secs_f64() * 1000.0;
         let bytes = match bytes {
             BodySize::Sized(n) => n.to_string(),
@@ -74,7 +78,7 @@ pub async fn observe(
         logging::access(
             AccessFields {
                 request_id: id.clone(),
-                method: method.clone(),
+                method: http_method.to_string(),
                 route,
                 status,
                 latency_ms,
@@ -101,7 +105,7 @@ pub async fn observe(
             }
             let route = table
                 .as_ref()
-                .and_then(|table| table.route(&http_method, &path))
+                .and_then(|table| table.route(&http_method, uri.path()))
                 .map(str::to_string);
             log(response.status().as_u16(), response.body().size(), route);
             Err(InternalError::from_response(cause, response).into())

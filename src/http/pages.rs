@@ -2,13 +2,15 @@
 //! Rendered by askama (compile-time templates that escape every value), with a strict
 //! Content-Security-Policy and the feeds' ETag/304 cache.
 
+use super::conditional::{self, Cached};
 use super::error::ApiError;
-use super::feeds::{not_modified, validators, Rendered};
+use super::feeds::ReadVersion;
 use super::i18n::{Labels, Lang};
 use super::openapi::{ProcessorId, ValidationFailed};
 use super::{AppState, Routes};
 use crate::domain::change::{Change, ChangeKind, ChangeState};
 use crate::domain::language::pick;
+use crate::domain::party::Processor;
 use crate::store::pages::{self, ProcessorPage};
 use crate::store::{organisations, PageRequest};
 use actix_web::http::{header, Method, StatusCode};
@@ -22,7 +24,7 @@ use serde::Deserialize;
 pub const HISTORY_PAGE_SIZE: i64 = 20;
 /// Processors per index page.
 const INDEX_PAGE_SIZE: i64 = 100;
-const HTML: &str = "text/html; charset=utf-8";
+pub(crate) const HTML: &str = "text/html; charset=utf-8";
 /// No scripts at all; styles only from our own stylesheet, so no inline style needs a hash.
 pub const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; \
                        form-action 'self'; frame-ancestors 'none'";
@@ -284,20 +286,21 @@ async fn processor_page(
     let pid = path.into_inner();
     let lang = Lang::negotiate(&req, query.lang);
     let page = query.page.map_or(1, |p| i64::from(p.get()));
-    let lookup = pid.clone();
-    let version = match state
-        .db(move |conn| pages::processor_version(conn, &lookup))
-        .await
-    {
+    let version = match conditional::processor_version(&state, &pid).await {
         Ok(version) => version,
         Err(ApiError::NotFound(_)) => return not_found(lang, &req),
         Err(other) => return Err(other),
     };
     let key = format!("page\n{pid}\n{}\n{page}", lang.code());
-    let version_text = version.key();
-    let rendered = match state.feed_cache.get(&key, &version_text) {
-        Some(hit) => hit,
-        None => {
+    let rendered = match conditional::lookup(&state, &req, &key, &version, true) {
+        Cached::NotModified(validators_only) => {
+            return Ok(conditional::not_modified_answer(
+                &validators_only,
+                html_headers,
+            ))
+        }
+        Cached::Hit(hit) => hit,
+        Cached::Miss => {
             let offset = (page - 1) * HISTORY_PAGE_SIZE;
             let load = pid.clone();
             let facts = state
@@ -308,23 +311,13 @@ async fn processor_page(
             if page > 1 && offset >= facts.history_total {
                 return not_found(lang, &req);
             }
-            let view = processor_view(&state.public_url, lang, page, version.last_at, facts);
+            let last_at = version.last_modified;
+            let view = processor_view(&state.public_url, lang, page, last_at, facts);
             let body = Bytes::from(render(&view)?);
-            let rendered = Rendered::new(&key, version_text, version.last_at, body);
-            state.feed_cache.put(key, rendered.clone());
-            rendered
+            conditional::store(&state, &key, version, body, true)
         }
     };
-    if not_modified(&req, &rendered) {
-        let mut response = HttpResponse::NotModified();
-        validators(&mut response, &rendered, false);
-        html_headers(&mut response);
-        return Ok(response.finish());
-    }
-    let mut response = HttpResponse::Ok();
-    validators(&mut response, &rendered, false);
-    html_headers(&mut response);
-    Ok(response.content_type(HTML).body(rendered.body))
+    Ok(conditional::fresh_answer(rendered, HTML, html_headers))
 }
 
 /// An entry's own sub-processors, compactly: "Its sub-processors: Infosys Ltd (India; India,
@@ -577,9 +570,43 @@ fn encode(value: &str) -> String {
     tag = "pages",
     operation_id = "processorIndexPage",
     security(()),
-    params(IndexParams),
+    params(
+        IndexParams,
+        (
+            "If-None-Match" = Option<String>,
+            Header,
+            nullable = false,
+            description = "An `ETag` from an earlier answer; 304 when the index is unchanged."
+        ),
+        (
+            "If-Modified-Since" = Option<String>,
+            Header,
+            nullable = false,
+            description = "A `Last-Modified` from an earlier answer; used only without `If-None-Match`."
+        ),
+    ),
     responses(
-        (status = 200, description = "The index page.", body = String, content_type = "text/html"),
+        (
+            status = 200,
+            description = "The index page.",
+            body = String,
+            content_type = "text/html",
+            headers(
+                ("ETag" = String, description = "Strong validator of the page (the processors \
+                    registered, language, search, cursor); a compressed answer's tag has the \
+                    content coding appended (`\"…-gzip\"`, `\"…-br\"`)."),
+                ("Last-Modified" = String, description = "When the newest processor was \
+                    registered."),
+            )
+        ),
+        (
+            status = 304,
+            description = "Not modified since the validator the client sent; no body.",
+            headers(
+                ("ETag" = String, description = "The page's current validator."),
+                ("Last-Modified" = String, description = "When the index last changed."),
+            )
+        ),
         (status = 422, response = ValidationFailed),
     )
 )]
@@ -589,13 +616,42 @@ async fn index(
     query: web::Query<IndexParams>,
 ) -> Result<HttpResponse, ApiError> {
     let lang = Lang::negotiate(&req, query.lang);
-    let l = lang.labels();
     let page = PageRequest::parse(Some(INDEX_PAGE_SIZE), query.cursor.as_deref())?;
     let q = query.q.clone().unwrap_or_default();
-    let search = q.clone();
-    let found = state
-        .db(move |conn| organisations::list_processors(conn, Some(&search), &page))
-        .await?;
+    // Processors are only added, never changed: their number and the newest one version the
+    // index (trusted in memory as the feeds' versions are).
+    let version = conditional::version(&state, "index", |conn| {
+        pages::index_version(conn).map(|(count, newest)| ReadVersion {
+            key: format!("{count}/{newest:?}"),
+            last_modified: newest,
+        })
+    })
+    .await?;
+    let key = format!("index\n{}\n{q}\n{:?}", lang.code(), query.cursor.as_deref());
+    // Only the plain index is kept: searches would each take a cache slot.
+    let cacheable = q.is_empty() && query.cursor.is_none();
+    let rendered = match conditional::lookup(&state, &req, &key, &version, cacheable) {
+        Cached::NotModified(validators_only) => {
+            return Ok(conditional::not_modified_answer(
+                &validators_only,
+                html_headers,
+            ))
+        }
+        Cached::Hit(hit) => hit,
+        Cached::Miss => {
+            let search = q.clone();
+            let found = state
+                .db(move |conn| organisations::list_processors(conn, Some(&search), &page))
+                .await?;
+            let body = Bytes::from(render(&index_view(lang, q, found))?);
+            conditional::store(&state, &key, version, body, cacheable)
+        }
+    };
+    Ok(conditional::fresh_answer(rendered, HTML, html_headers))
+}
+
+fn index_view(lang: Lang, q: String, found: crate::store::Page<Processor>) -> IndexView {
+    let l = lang.labels();
     let rows = found
         .items
         .iter()
@@ -617,7 +673,7 @@ async fn index(
             )
         })
         .unwrap_or_default();
-    let view = IndexView {
+    IndexView {
         lang: lang.code(),
         l,
         title: l.processors,
@@ -626,13 +682,7 @@ async fn index(
         q,
         rows,
         next_url,
-    };
-    let mut response = HttpResponse::Ok();
-    html_headers(&mut response);
-    Ok(response
-        .insert_header((header::CACHE_CONTROL, "no-cache"))
-        .content_type(HTML)
-        .body(render(&view)?))
+    }
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 use super::auth::Actor;
+use super::conditional::{self, Cached};
 use super::error::{ApiError, Problem};
-use super::feeds::{not_modified, validators, Rendered};
+use super::feeds::validators;
 use super::openapi::{
     Conflict, Forbidden, NotFound, Paging, PayloadTooLarge, ProcessorId, UnsupportedMediaType,
     ValidationFailed,
@@ -374,9 +375,10 @@ enum Answer {
 }
 
 /// The list and its CSV change only with the processor's public events (a change taking
-/// effect is one): the page version (one cheap query) gives a strong ETag and Last-Modified, so
-/// a conditional request is answered 304 without loading the list. The default rendering
-/// (no paging, no `as_of`) is cached per version; other variants are rendered each time.
+/// effect is one): the processor's version (trusted in memory, else one cheap query) gives a
+/// strong ETag and Last-Modified, so a conditional request is answered 304 without loading the
+/// list. The default rendering (no paging, no `as_of`) is cached per version; other variants
+/// are rendered each time.
 async fn conditional<F>(
     state: &AppState,
     req: &HttpRequest,
@@ -390,31 +392,17 @@ where
         + Send
         + 'static,
 {
-    let lookup = pid.clone();
-    let version = state
-        .db(move |conn| crate::store::pages::processor_version(conn, &lookup))
-        .await?;
-    let version_text = version.key();
-    let validators_only = Rendered::new(&key, version_text.clone(), version.last_at, Bytes::new());
-    if not_modified(req, &validators_only) {
-        let mut response = HttpResponse::NotModified();
-        validators(&mut response, &validators_only, false);
-        return Ok(Answer::NotModified(response));
-    }
-    let cached = if cacheable {
-        state.feed_cache.get(&key, &version_text)
-    } else {
-        None
-    };
-    let rendered = match cached {
-        Some(hit) => hit,
-        None => {
+    let version = conditional::processor_version(state, &pid).await?;
+    let rendered = match conditional::lookup(state, req, &key, &version, cacheable) {
+        Cached::NotModified(validators_only) => {
+            let mut response = HttpResponse::NotModified();
+            validators(&mut response, &validators_only, false);
+            return Ok(Answer::NotModified(response));
+        }
+        Cached::Hit(hit) => hit,
+        Cached::Miss => {
             let body = state.db(move |conn| load(conn, &pid)).await?;
-            let rendered = Rendered::new(&key, version_text, version.last_at, body);
-            if cacheable {
-                state.feed_cache.put(key, rendered.clone());
-            }
-            rendered
+            conditional::store(state, &key, version, body, cacheable)
         }
     };
     let mut response = HttpResponse::Ok();

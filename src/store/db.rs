@@ -86,14 +86,39 @@ impl ManageConnection for Connector {
         }
     }
 
+    /// Before each checkout on PostgreSQL only (see `connect_observed`).
     fn is_valid(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {
         conn.batch_execute("SELECT 1")
             .map_err(r2d2::Error::QueryError)
     }
 
-    fn has_broken(&self, _conn: &mut DbConnection) -> bool {
-        false
+    /// Asked as a connection goes back to the pool: one that lost its server (noted by
+    /// `StoreError::from` on this thread), whose transaction manager is broken, or that was
+    /// in use when its thread panicked is closed instead of being handed out again.
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        let lost = CONNECTION_LOST.with(|lost| lost.replace(false));
+        lost || std::thread::panicking()
+            || match conn {
+                DbConnection::Postgresql(pg) => {
+                    AnsiTransactionManager::is_broken_transaction_manager(pg)
+                }
+                DbConnection::Sqlite(sqlite) => {
+                    AnsiTransactionManager::is_broken_transaction_manager(sqlite)
+                }
+            }
     }
+}
+
+thread_local! {
+    /// Set when a query on this thread failed because the connection itself was lost (a
+    /// PostgreSQL restart or a terminated backend), so that the connection this thread holds is
+    /// dropped when it goes back to the pool.
+    static CONNECTION_LOST: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Called by `StoreError::from` when the connection, not the statement, failed.
+pub(crate) fn note_connection_lost() {
+    CONNECTION_LOST.with(|lost| lost.set(true));
 }
 
 /// Opens a pool and brings the schema up to date.
@@ -116,9 +141,22 @@ pub fn connect_observed(
             StoreError::Config(format!("cannot open the SQLite database `{path}`: {e}"))
         })?;
         conn.batch_execute("PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL;")?;
+        if !query_plans_are_stable(&mut conn) {
+            log::warn!(
+                "SQLite was built without SQLITE_ENABLE_QPSG (.cargo/config.toml sets it): \
+                 statements with a bound LIMIT are prepared again on every use"
+            );
+        }
     }
+    // SQLite: no `SELECT 1` before every checkout (about 5 % of a cheap read); a connection
+    // to a local file cannot lose its server. PostgreSQL keeps the test: a connection can die
+    // while idle (a restart, a terminated backend), and without the test the first request to
+    // take it would fail with 503 instead of getting a fresh one. On both, a connection that
+    // lost its server while in use is dropped by `has_broken` instead of being handed out again.
+    let test_on_check_out = !target.is_sqlite();
     let mut builder = r2d2::Pool::builder()
         .max_size(max_size)
+        .test_on_check_out(test_on_check_out)
         .connection_timeout(Duration::from_secs(10));
     if let Some(events) = events {
         builder = builder.event_handler(events);
@@ -129,6 +167,18 @@ pub fn connect_observed(
     let mut conn = pool.get()?;
     run_migrations(&mut conn)?;
     Ok(pool)
+}
+
+/// Whether SQLite keeps a statement's plan whatever values are bound (the query planner
+/// stability guarantee, compiled in by .cargo/config.toml), so that diesel's cached statements
+/// are not prepared again on every use.
+pub fn query_plans_are_stable(conn: &mut SqliteConnection) -> bool {
+    use diesel::RunQueryDsl;
+    diesel::select(diesel::dsl::sql::<diesel::sql_types::Bool>(
+        "EXISTS (SELECT 1 FROM pragma_compile_options WHERE compile_options = 'ENABLE_QPSG')",
+    ))
+    .get_result::<bool>(conn)
+    .unwrap_or(false)
 }
 
 pub fn run_migrations(conn: &mut DbConnection) -> Result<(), StoreError> {
@@ -241,6 +291,12 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sqlite_is_built_with_the_query_planner_stability_guarantee() {
+        assert!(SqliteConnection::establish(":memory:")
+            .is_ok_and(|mut conn| query_plans_are_stable(&mut conn)));
+    }
 
     #[test]
     fn database_urls_are_parsed_by_scheme() {

@@ -58,8 +58,12 @@ impl From<diesel::result::Error> for StoreError {
             Error::DatabaseError(
                 DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
                 info,
-            ) => StoreError::ConnectionLost(info.message().to_string()),
+            ) => {
+                super::db::note_connection_lost();
+                StoreError::ConnectionLost(info.message().to_string())
+            }
             Error::DatabaseError(_, ref info) if connection_lost(info.message()) => {
+                super::db::note_connection_lost();
                 StoreError::ConnectionLost(info.message().to_string())
             }
             other => StoreError::Database(other),

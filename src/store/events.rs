@@ -121,6 +121,12 @@ thread_local! {
     static EVENTS_DIRTY: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
+/// Marks the open write transaction as one that changes a public read without appending an
+/// event (a new processor changes the index): its commit moves the generation too.
+pub(crate) fn note_public_write() {
+    EVENTS_DIRTY.with(|d| d.set(true));
+}
+
 /// Called by `write_transaction` after its commit (or rollback).
 pub(crate) fn transaction_finished(committed: bool) {
     if EVENTS_DIRTY.with(|d| d.replace(false)) && committed {

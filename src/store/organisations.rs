@@ -96,6 +96,8 @@ pub fn create_processor(
             ))
             .execute(conn)
             .map_err(|e| exists_conflict("processor", &spec.id, e.into()))?;
+        // The index of processors shows it at once (http/conditional.rs).
+        super::events::note_public_write();
         get_processor(conn, &spec.id)
     })
 }

@@ -41,7 +41,10 @@ pub fn processor_version(conn: &mut DbConnection, pid: &str) -> Result<PageVersi
         .filter(super::events::public())
         .select(max(events::seq))
         .single_value();
+    // The deadlines the page shows: a window still waiting for its notice has none yet.
+    let started = objection_windows::closes_at.lt(to_db(crate::domain::deadline::not_started()));
     let latest_close = objection_windows::table
+        .filter(started)
         .filter(
             objection_windows::change_id.eq_any(
                 changes::table
@@ -76,6 +79,71 @@ pub fn processor_version(conn: &mut DbConnection, pid: &str) -> Result<PageVersi
         latest_close,
         last_at: from_db(last_at.unwrap_or(created)),
     })
+}
+
+/// What decides whether a change's public page changed: the processor's newest public event
+/// (every transition of a change is one) and the latest close of the change's windows (a window
+/// opened for a newly signed agreement moves the deadline the page shows, with no public event).
+/// `None` for a draft: its page is a 404.
+pub fn change_version(
+    conn: &mut DbConnection,
+    pid: &str,
+    change_id: &str,
+) -> Result<Option<PageVersion>, StoreError> {
+    let newest = events::table
+        .filter(events::processor_id.eq(pid.to_string()))
+        .filter(super::events::public())
+        .select(max(events::seq))
+        .single_value();
+    let newest_at = events::table
+        .filter(events::processor_id.eq(pid.to_string()))
+        .filter(super::events::public())
+        .select(max(events::occurred_at))
+        .single_value();
+    let latest_close = objection_windows::table
+        .filter(objection_windows::change_id.eq(change_id.to_string()))
+        .filter(objection_windows::closes_at.lt(to_db(crate::domain::deadline::not_started())))
+        .select(max(objection_windows::closes_at))
+        .single_value();
+    let (state, created, last_seq, latest_close, last_at) = changes::table
+        .filter(changes::id.eq(change_id))
+        .filter(changes::processor_id.eq(pid))
+        .select((
+            changes::state,
+            changes::created_at,
+            newest,
+            latest_close,
+            newest_at,
+        ))
+        .first::<(
+            String,
+            NaiveDateTime,
+            Option<i64>,
+            Option<NaiveDateTime>,
+            Option<NaiveDateTime>,
+        )>(conn)
+        .optional()?
+        .ok_or_else(|| StoreError::not_found("change", change_id))?;
+    if state == ChangeState::Draft.as_str() {
+        return Ok(None);
+    }
+    Ok(Some(PageVersion {
+        last_seq,
+        latest_close,
+        last_at: from_db(last_at.unwrap_or(created)),
+    }))
+}
+
+/// What decides whether the index of processors changed: processors are only ever added (their
+/// names, registrations and addresses never change), so their number and the newest creation.
+pub fn index_version(conn: &mut DbConnection) -> Result<(i64, DateTime<Utc>), StoreError> {
+    let (count, newest) = processors::table
+        .select((diesel::dsl::count_star(), max(processors::created_at)))
+        .first::<(i64, Option<NaiveDateTime>)>(conn)?;
+    Ok((
+        count,
+        newest.map(from_db).unwrap_or(DateTime::<Utc>::UNIX_EPOCH),
+    ))
 }
 
 /// An announced change with what the public page says about it.

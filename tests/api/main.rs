@@ -38,6 +38,7 @@ mod notify_e2e;
 mod openapi;
 mod page;
 mod public_page;
+mod public_reads;
 mod query_plans;
 mod registry;
 mod request_ids;

@@ -46,6 +46,23 @@ pub struct FeedCache {
     inner: Mutex<CacheInner>,
     /// A processor's newest event by processor id, with the events generation it was read at.
     versions: Mutex<HashMap<String, KnownVersion>>,
+    /// The versions of the other public reads (pages, lists) by a key of their own, trusted
+    /// as the feeds' are.
+    read_versions: Mutex<HashMap<String, KnownReadVersion>>,
+}
+
+/// The version of a public read (page, list) and when it last changed.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct ReadVersion {
+    pub(crate) key: String,
+    pub(crate) last_modified: DateTime<Utc>,
+}
+
+#[derive(Clone)]
+struct KnownReadVersion {
+    generation: u64,
+    read_at: std::time::Instant,
+    version: ReadVersion,
 }
 
 /// How long a processor feed's version is trusted without asking the database, when this
@@ -90,6 +107,36 @@ impl FeedCache {
                 last,
             },
         );
+    }
+
+    /// The version of a read last asked of the database, if still trusted: this process
+    /// committed no event since (`generation`) and VERSION_TRUST has not passed.
+    pub(crate) fn known_read_version(&self, key: &str, generation: u64) -> Option<ReadVersion> {
+        let versions = self.read_versions.lock().ok()?;
+        versions
+            .get(key)
+            .filter(|v| v.generation == generation && v.read_at.elapsed() < VERSION_TRUST)
+            .map(|v| v.version.clone())
+    }
+
+    pub(crate) fn remember_read_version(&self, key: &str, generation: u64, version: ReadVersion) {
+        let Ok(mut versions) = self.read_versions.lock() else {
+            return;
+        };
+        if versions.len() >= CACHE_CAPACITY && !versions.contains_key(key) {
+            versions.clear();
+        }
+        let known = KnownReadVersion {
+            generation,
+            read_at: std::time::Instant::now(),
+            version,
+        };
+        match versions.get_mut(key) {
+            Some(slot) => *slot = known,
+            None => {
+                versions.insert(key.to_string(), known);
+            }
+        }
     }
 
     pub(crate) fn get(&self, key: &str, version: &str) -> Option<Rendered> {
@@ -139,6 +186,24 @@ mod tests {
             body: Bytes::from_static(b"<feed/>"),
             tick: 0,
         }
+    }
+
+    #[test]
+    fn read_versions_are_trusted_for_one_generation_only() {
+        let cache = FeedCache::default();
+        let version = ReadVersion {
+            key: "Some(3)/None".into(),
+            last_modified: DateTime::UNIX_EPOCH,
+        };
+        assert_eq!(cache.known_read_version("page\nacme", 7), None);
+        cache.remember_read_version("page\nacme", 7, version.clone());
+        assert_eq!(cache.known_read_version("page\nacme", 7), Some(version));
+        assert_eq!(
+            cache.known_read_version("page\nacme", 8),
+            None,
+            "an event committed since: ask again"
+        );
+        assert_eq!(cache.known_read_version("page\nother", 7), None);
     }
 
     #[test]
