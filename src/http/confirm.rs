@@ -10,7 +10,8 @@
 
 use super::change_page::Fact;
 use super::decide::{
-    message_page, new_nonce, origin_of, terms, trimmed, words, DecideQuery, COOKIE, MAX_PERSON_TEXT,
+    form_is_ours, message_page, new_nonce, terms, trimmed, with_form_nonce, words, DecideQuery,
+    MAX_PERSON_TEXT,
 };
 use super::error::ApiError;
 use super::i18n::Lang;
@@ -20,7 +21,6 @@ use crate::domain::agreement::{AgreementDetail, VersionState};
 use crate::domain::decide::{self, ConfirmClaims, LinkError};
 use crate::domain::window::{Decider, DecisionChannel, Person};
 use crate::store::StoreError;
-use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::{header, Method, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
@@ -232,22 +232,7 @@ impl Page<'_> {
         };
         let mut response = html(status, render(&view)?);
         if form.is_some() {
-            let cookie = Cookie::build(COOKIE, nonce)
-                .path("/confirm")
-                .http_only(true)
-                .same_site(SameSite::Strict)
-                .secure(self.state.public_url.starts_with("https://"))
-                .max_age(actix_web::cookie::time::Duration::hours(2))
-                .finish();
-            response
-                .add_cookie(&cookie)
-                .map_err(|e| ApiError::Internal(format!("cookie: {e}")))?;
-            // `same-origin` keeps the token out of other sites' Referer and still lets the
-            // browser send a real Origin with the form's POST.
-            response.headers_mut().insert(
-                header::REFERRER_POLICY,
-                header::HeaderValue::from_static("same-origin"),
-            );
+            with_form_nonce(&mut response, self.state, "/confirm", nonce)?;
         }
         response.headers_mut().insert(
             header::CACHE_CONTROL,
@@ -345,17 +330,7 @@ async fn submit(
     let lang = Lang::negotiate(&req, query.lang);
     let (t, w) = (texts(lang), words(lang));
     let form: ConfirmForm = serde_urlencoded::from_bytes(&body).unwrap_or_default();
-    let same_origin = req
-        .headers()
-        .get(header::ORIGIN)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|origin| origin == origin_of(&state.public_url));
-    let nonce = req
-        .cookie(COOKIE)
-        .map(|c| c.value().to_string())
-        .unwrap_or_default();
-    let csrf = form.csrf.clone().unwrap_or_default();
-    if !same_origin || !decide::csrf_ok(state.log.decide_key(), &token, &nonce, &csrf) {
+    if !form_is_ours(&state, &req, &token, form.csrf.as_deref()) {
         return message_page(lang, StatusCode::FORBIDDEN, w.refused_form);
     }
     let (claims, proposal) = match load(&state, lang, &token).await? {

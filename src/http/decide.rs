@@ -34,7 +34,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde::Deserialize;
 
-pub(super) const COOKIE: &str = "subreg_decide";
+const COOKIE: &str = "subreg_decide";
 pub(super) const MAX_PERSON_TEXT: usize = 200;
 
 pub fn routes(routes: &mut Routes) {
@@ -516,11 +516,27 @@ fn page_with_form(
     let nonce = new_nonce();
     let body = render(&view(ctx, notice, error, true, &nonce, form))?;
     let mut response = html(status, body);
+    with_form_nonce(&mut response, ctx.state, "/decide", nonce)?;
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
+    Ok(response)
+}
+
+/// Gives a page with a form the nonce its CSRF field is bound to, in a `SameSite=Strict`
+/// cookie for `path` (the decision and the confirmation pages alike).
+pub(super) fn with_form_nonce(
+    response: &mut HttpResponse,
+    state: &AppState,
+    path: &str,
+    nonce: String,
+) -> Result<(), ApiError> {
     let cookie = Cookie::build(COOKIE, nonce)
-        .path("/decide")
+        .path(path.to_string())
         .http_only(true)
         .same_site(SameSite::Strict)
-        .secure(ctx.state.public_url.starts_with("https://"))
+        .secure(state.public_url.starts_with("https://"))
         .max_age(actix_web::cookie::time::Duration::hours(2))
         .finish();
     response
@@ -532,11 +548,33 @@ fn page_with_form(
         header::REFERRER_POLICY,
         header::HeaderValue::from_static("same-origin"),
     );
-    response.headers_mut().insert(
-        header::CACHE_CONTROL,
-        header::HeaderValue::from_static("no-store"),
-    );
-    Ok(response)
+    Ok(())
+}
+
+/// Whether a form's POST comes from this site's own page for `token`: `Origin` is this site
+/// and the CSRF field matches the token and the cookie's nonce.
+pub(super) fn form_is_ours(
+    state: &AppState,
+    req: &HttpRequest,
+    token: &str,
+    csrf: Option<&str>,
+) -> bool {
+    let same_origin = req
+        .headers()
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|origin| origin == origin_of(&state.public_url));
+    let nonce = req
+        .cookie(COOKIE)
+        .map(|c| c.value().to_string())
+        .unwrap_or_default();
+    same_origin
+        && decide::csrf_ok(
+            state.log.decide_key(),
+            token,
+            &nonce,
+            csrf.unwrap_or_default(),
+        )
 }
 
 fn page_without_form(
@@ -733,17 +771,7 @@ async fn submit(
     let w = words(lang);
     let form: DecideForm = serde_urlencoded_form(&body);
     // Cross-site requests are refused before anything else is looked at.
-    let same_origin = req
-        .headers()
-        .get(header::ORIGIN)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|origin| origin == origin_of(&state.public_url));
-    let nonce = req
-        .cookie(COOKIE)
-        .map(|c| c.value().to_string())
-        .unwrap_or_default();
-    let csrf = form.csrf.clone().unwrap_or_default();
-    if !same_origin || !decide::csrf_ok(state.log.decide_key(), &token, &nonce, &csrf) {
+    if !form_is_ours(&state, &req, &token, form.csrf.as_deref()) {
         return message_page(lang, StatusCode::FORBIDDEN, w.refused_form);
     }
     let (claims, page) = match load(&state, lang, &token).await? {
