@@ -200,7 +200,8 @@ impl Mailer {
     }
 
     /// Writes, sends and records one message.
-    async fn deliver(&self, message: ClaimedMail) {
+    async fn deliver(&self, mut message: ClaimedMail) {
+        message.state_deadline(self.clock.now());
         let message_id = self.message_id(&message.id);
         let outcome = self.send(&message, &message_id).await;
         match &outcome {

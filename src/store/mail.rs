@@ -344,12 +344,32 @@ pub struct ClaimedMail {
     pub attempts: i32,
     /// For the notice of a `window.opened` event: the window, whose notice this delivers.
     pub notice_of_window: Option<String>,
+    /// For a notice whose dispatch starts its window: how the deadline it states is counted
+    /// (from the moment it is written, `state_deadline`).
+    pub starts_window: Option<super::notified::DispatchStart>,
     /// The event JSON as the API shows it (null for a subscription's confirmation).
     pub event: serde_json::Value,
     pub context: Context,
     /// A public subscriber's message (`store::subscriptions`): not a notice, so its sending
     /// writes no event; `recipient` is then the subscriber's address.
     pub subscription: Option<super::subscriptions::SubscriberMail>,
+}
+
+impl ClaimedMail {
+    /// A notice that starts its window states the deadline it starts if sent at `at`: the
+    /// mailer calls this as it writes the message, so the text and the deadline recorded when
+    /// the server accepts it are counted from the same day (a claim can wait long before its
+    /// send).
+    pub fn state_deadline(&mut self, at: DateTime<Utc>) {
+        let Some(start) = self.starts_window else {
+            return;
+        };
+        let (closes_at, last_day) = start.deadline(at);
+        if let Some(data) = self.event.get_mut("data").and_then(|d| d.as_object_mut()) {
+            data.insert("closes_at".into(), serde_json::json!(closes_at));
+            data.insert("closes_on_local_date".into(), serde_json::json!(last_day));
+        }
+    }
 }
 
 /// Claims up to `limit` due messages by leasing them until `lease_until` (real time), in one
@@ -441,6 +461,7 @@ pub fn claim(
                         language: if language == "en" { Lang::En } else { Lang::Da },
                         attempts,
                         notice_of_window: None,
+                        starts_window: None,
                         event: serde_json::Value::Null,
                         context: Context::default(),
                         subscription: Some(subscription),
@@ -472,24 +493,16 @@ pub fn claim(
                     .execute(conn)?;
                 continue;
             }
-            let mut event = events_table::table
+            let event = events_table::table
                 .find(seq)
                 .select(events::StoredEvent::as_select())
                 .first(conn)?
                 .to_json();
             let notice_of_window = window_id.filter(|_| kind == KIND_NOTICE);
-            if let Some(window_id) = &notice_of_window {
-                // A window that starts at its notice's dispatch: the notice states the deadline
-                // as it runs if this attempt is accepted.
-                if let Some((closes_at, last_day)) =
-                    super::notified::deadline_if_dispatched(conn, window_id, now)?
-                {
-                    if let Some(data) = event.get_mut("data").and_then(|d| d.as_object_mut()) {
-                        data.insert("closes_at".into(), serde_json::json!(closes_at));
-                        data.insert("closes_on_local_date".into(), serde_json::json!(last_day));
-                    }
-                }
-            }
+            let starts_window = match &notice_of_window {
+                Some(window_id) => super::notified::start_if_dispatched(conn, window_id)?,
+                None => None,
+            };
             let mut context = context(conn, &processor_id, controller_id.as_deref(), &event)?;
             context.reminder_days = reminder_days;
             claimed.push(ClaimedMail {
@@ -502,6 +515,7 @@ pub fn claim(
                 language: if language == "en" { Lang::En } else { Lang::Da },
                 attempts,
                 notice_of_window,
+                starts_window,
                 event,
                 context,
                 subscription: None,

@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
 /// A window's deadline: the instant it closes and its last local day.
-pub(crate) type Deadline = (DateTime<Utc>, Option<chrono::NaiveDate>);
+pub type Deadline = (DateTime<Utc>, Option<chrono::NaiveDate>);
 
 /// The terms that count a window's deadline: whether it starts at dispatch, its days and zone.
 fn notice_terms(
@@ -38,31 +38,50 @@ fn notice_terms(
     ))
 }
 
-/// Whether a dispatch of the window's notice at `at` would start it, and with what deadline
-/// (`closes_at`, last local day); `None` for a window that runs already, or is closed.
+/// The deadline terms of a window waiting for its notice's dispatch to start it.
+#[derive(Clone, Copy, Debug)]
+pub struct DispatchStart {
+    days: u16,
+    zone: chrono_tz::Tz,
+}
+
+impl DispatchStart {
+    /// The deadline of the window if its notice is dispatched at `at`.
+    pub fn deadline(&self, at: DateTime<Utc>) -> Deadline {
+        (
+            crate::domain::change::window_closes_at(at, self.days, self.zone),
+            crate::domain::deadline::last_day(at, self.days, self.zone),
+        )
+    }
+}
+
+/// Whether a dispatch of the window's notice would start it, and how it then counts.
+fn waiting_start(
+    conn: &mut DbConnection,
+    row: &WindowRow,
+) -> Result<Option<DispatchStart>, StoreError> {
+    let (notice_starts, days, zone) = notice_terms(conn, row)?;
+    let waiting = notice_starts == NoticeStarts::Dispatch
+        && row.closed_at.is_none()
+        && super::lifecycle::started(row.closes_at).is_none();
+    Ok(waiting.then_some(DispatchStart { days, zone }))
+}
+
+/// Whether a dispatch of the window's notice at `at` would start it, and with what deadline.
 fn deadline_from(
     conn: &mut DbConnection,
     row: &WindowRow,
     at: DateTime<Utc>,
 ) -> Result<Option<Deadline>, StoreError> {
-    let (notice_starts, days, zone) = notice_terms(conn, row)?;
-    let waiting = notice_starts == NoticeStarts::Dispatch
-        && row.closed_at.is_none()
-        && super::lifecycle::started(row.closes_at).is_none();
-    Ok(waiting.then(|| {
-        (
-            crate::domain::change::window_closes_at(at, days, zone),
-            crate::domain::deadline::last_day(at, days, zone),
-        )
-    }))
+    Ok(waiting_start(conn, row)?.map(|start| start.deadline(at)))
 }
 
-/// The deadline a notice of `window_id` sent at `at` gives, for a window that starts then.
-pub(crate) fn deadline_if_dispatched(
+/// How the window of `window_id` counts its deadline if its notice's dispatch starts it;
+/// `None` for a window that runs already, or is closed.
+pub(crate) fn start_if_dispatched(
     conn: &mut DbConnection,
     window_id: &str,
-    at: DateTime<Utc>,
-) -> Result<Option<Deadline>, StoreError> {
+) -> Result<Option<DispatchStart>, StoreError> {
     let Some(row) = objection_windows::table
         .find(window_id)
         .select(WindowRow::as_select())
@@ -71,7 +90,7 @@ pub(crate) fn deadline_if_dispatched(
     else {
         return Ok(None);
     };
-    deadline_from(conn, &row, at)
+    waiting_start(conn, &row)
 }
 
 /// Records the first dispatch of the notice of `window_id` (a later one changes nothing).
