@@ -2,7 +2,8 @@
 //! origin, without credentials, and answer their preflight `OPTIONS`; every other route (a
 //! token needed, or a write) answers no CORS header at all, so a browser on another origin can
 //! neither read nor write it. Which route a request is for is decided as the router decides
-//! (`MethodTable::route`), never by whether a token was sent.
+//! (the route it matched, or `MethodTable::route` for a request answered before routing), never
+//! by whether a token was sent.
 
 use super::MethodTable;
 use actix_web::body::{EitherBody, MessageBody};
@@ -84,9 +85,23 @@ pub async fn cors(
             return Ok(req.into_response(response.finish()).map_into_right_body());
         }
     }
-    let public =
-        matches!(*req.method(), Method::GET | Method::HEAD) && is_public(&req, req.method());
+    let read = matches!(*req.method(), Method::GET | Method::HEAD);
+    // Which route answers is known once the router has run; a request an inner layer answered
+    // before routing (gate, guard) is looked up as the router would have matched it.
+    let lookup = read.then(|| {
+        let table = req.app_data::<web::Data<MethodTable>>().cloned();
+        (table, req.method().clone(), req.uri().clone())
+    });
     let mut response = next.call(req).await?;
+    let public = lookup.is_some_and(|(table, method, uri)| {
+        let routed = response.request().match_pattern();
+        let route = routed.as_deref().or_else(|| {
+            table
+                .as_deref()
+                .and_then(|table| table.route(&method, uri.path()))
+        });
+        route.is_some_and(|route| PUBLIC_ROUTES.contains(&route))
+    });
     if public {
         let headers = response.headers_mut();
         allow_any_origin(headers);

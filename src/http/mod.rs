@@ -98,6 +98,8 @@ impl AppState {
 pub struct Routes<'a> {
     cfg: &'a mut web::ServiceConfig,
     registered: Vec<(Method, &'static str)>,
+    /// Every path with the routes (one per method) that answer it, in the order first added.
+    paths: Vec<(&'static str, Vec<(Method, actix_web::Route)>)>,
 }
 
 impl Routes<'_> {
@@ -108,24 +110,80 @@ impl Routes<'_> {
         F::Output: Responder + 'static,
     {
         self.registered.push((method.clone(), path));
+        // RFC 9110: every GET route answers HEAD too (actix sends the headers without the body).
+        let mut routes = Vec::new();
         if method == Method::GET {
-            // RFC 9110: every GET route answers HEAD too (actix sends the headers without the
-            // body). One resource for both, guarded like the two it replaces: a request whose
-            // method is neither goes on to the next resource, and the router tests the path
-            // once instead of twice.
-            self.cfg.service(
-                web::resource(path)
-                    .guard(
-                        actix_web::guard::Any(actix_web::guard::Get()).or(actix_web::guard::Head()),
-                    )
-                    .route(web::get().to(handler.clone()))
-                    .route(web::head().to(handler)),
-            );
-        } else {
-            self.cfg.route(path, web::method(method).to(handler));
+            routes.push((Method::HEAD, web::head().to(handler.clone())));
+        }
+        routes.push((method.clone(), web::method(method).to(handler)));
+        match self.paths.iter_mut().find(|(known, _)| *known == path) {
+            Some((_, known)) => known.extend(routes),
+            None => self.paths.push((path, routes)),
         }
         self
     }
+
+    /// Mounts the paths as a tree of scopes, one per shared leading segment, so a request is
+    /// matched segment by segment instead of against every path in turn (route matching was
+    /// the largest cost of an unchanged feed read).
+    fn mount(self) -> Vec<(Method, &'static str)> {
+        let paths = self
+            .paths
+            .into_iter()
+            .map(|(path, routes)| (path.to_string(), routes))
+            .collect();
+        mount_level(self.cfg, paths);
+        self.registered
+    }
+}
+
+type PathRoutes = (String, Vec<(Method, actix_web::Route)>);
+
+/// Mounts `paths` (each relative to the scope being built) on `cfg`. Paths that share their
+/// first segment go into a scope of that segment. A scope takes every request under its prefix
+/// (the router does not fall through to a sibling), so where a level mixes a `{placeholder}`
+/// segment with others, its paths stay flat resources matched in the order they were added.
+fn mount_level(cfg: &mut web::ServiceConfig, paths: Vec<PathRoutes>) {
+    let mut groups: Vec<(String, Vec<PathRoutes>)> = Vec::new();
+    for (path, routes) in paths {
+        let segment = path.split('/').nth(1).unwrap_or_default().to_string();
+        match groups.iter_mut().find(|(known, _)| *known == segment) {
+            Some((_, members)) => members.push((path, routes)),
+            None => groups.push((segment, vec![(path, routes)])),
+        }
+    }
+    let segments = groups.iter().filter(|(segment, _)| !segment.is_empty());
+    let mixed = segments.clone().count() > 1 && segments.clone().any(|(s, _)| s.starts_with('{'));
+    for (segment, members) in groups {
+        if mixed || segment.is_empty() || members.len() == 1 {
+            for (path, routes) in members {
+                cfg.service(resource(&path, routes));
+            }
+            continue;
+        }
+        let prefix = format!("/{segment}");
+        let inner: Vec<PathRoutes> = members
+            .into_iter()
+            .map(|(path, routes)| {
+                let rest = path.strip_prefix(&prefix).unwrap_or_default().to_string();
+                (rest, routes)
+            })
+            .collect();
+        cfg.service(web::scope(&prefix).configure(|cfg| mount_level(cfg, inner)));
+    }
+}
+
+/// One resource answering `routes`, guarded by their methods: a request with another method
+/// goes on to the next path that matches (`no_route` answers 405 in the end).
+fn resource(path: &str, routes: Vec<(Method, actix_web::Route)>) -> actix_web::Resource {
+    let methods: Vec<Method> = routes.iter().map(|(method, _)| method.clone()).collect();
+    let mut resource = web::resource(path).guard(actix_web::guard::fn_guard(move |ctx| {
+        methods.contains(&ctx.head().method)
+    }));
+    for (_, route) in routes {
+        resource = resource.route(route);
+    }
+    resource
 }
 
 /// Registers every route of the API; returns (method, path) of each.
@@ -134,42 +192,43 @@ pub fn register(cfg: &mut web::ServiceConfig, test_clock: bool) -> Vec<(Method, 
         .app_data(json_config())
         .app_data(query_config())
         .app_data(path_config());
-    let mut routes = Routes {
-        cfg,
-        registered: Vec::new(),
+    let registered = {
+        let mut routes = Routes {
+            cfg,
+            registered: Vec::new(),
+            paths: Vec::new(),
+        };
+        health::routes(&mut routes);
+        auth::routes(&mut routes);
+        processors::routes(&mut routes);
+        // /events/verify must be matched before /events/{eid}: events::routes adds them in that order.
+        events::routes(&mut routes);
+        evidence_log::routes(&mut routes);
+        changes::routes(&mut routes);
+        controllers::routes(&mut routes);
+        windows::routes(&mut routes);
+        resolutions::routes(&mut routes);
+        agreements::routes(&mut routes);
+        agreement_import::routes(&mut routes);
+        feeds::routes(&mut routes);
+        calendar::routes(&mut routes);
+        webhooks::routes(&mut routes);
+        contacts::routes(&mut routes);
+        pages::routes(&mut routes);
+        change_page::routes(&mut routes);
+        decide::routes(&mut routes);
+        confirm::routes(&mut routes);
+        subscriptions::routes(&mut routes);
+        annex::routes(&mut routes);
+        // Answers 404 unless SUBREG_METRICS_TOKEN puts it on the public port (http/metrics.rs).
+        metrics::routes(&mut routes);
+        if test_clock {
+            clock::routes(&mut routes);
+        }
+        routes.add(Method::GET, "/", root);
+        routes.mount()
     };
-    health::routes(&mut routes);
-    auth::routes(&mut routes);
-    processors::routes(&mut routes);
-    // /events/verify must be matched before /events/{eid}: events::routes adds them in that order.
-    events::routes(&mut routes);
-    evidence_log::routes(&mut routes);
-    changes::routes(&mut routes);
-    controllers::routes(&mut routes);
-    windows::routes(&mut routes);
-    resolutions::routes(&mut routes);
-    agreements::routes(&mut routes);
-    agreement_import::routes(&mut routes);
-    feeds::routes(&mut routes);
-    calendar::routes(&mut routes);
-    webhooks::routes(&mut routes);
-    contacts::routes(&mut routes);
-    pages::routes(&mut routes);
-    change_page::routes(&mut routes);
-    decide::routes(&mut routes);
-    confirm::routes(&mut routes);
-    subscriptions::routes(&mut routes);
-    annex::routes(&mut routes);
-    // Answers 404 unless SUBREG_METRICS_TOKEN puts it on the public port (http/metrics.rs).
-    metrics::routes(&mut routes);
-    if test_clock {
-        clock::routes(&mut routes);
-    }
-    routes.add(Method::GET, "/", root);
-    let registered = routes.registered;
-    routes
-        .cfg
-        .app_data(web::Data::new(MethodTable::new(&registered)));
+    cfg.app_data(web::Data::new(MethodTable::new(&registered)));
     registered
 }
 
