@@ -11,6 +11,9 @@
 # plain GET (200), and a conditional GET with each server's own ETag in If-None-Match (304).
 # Prints requests/s and subreg's share of nginx's figure per resource. With
 # READS_BENCH_ROUNDS=N each pair is run N times in alternation and the medians are printed.
+# Beside requests/s it prints each server's CPU time (user + system, all its processes, from
+# /proc) per request: what a request costs the server itself, apart from wrk's share of the
+# same cores.
 # READS_BENCH_ONLY takes a space-separated subset of: feed page index json csv change.
 # Nothing leaves loopback.
 set -euo pipefail
@@ -133,14 +136,31 @@ for _ in $(seq 1 50); do
   sleep 0.1
 done
 
-# Requests/s of one wrk run; a run with errors or non-2xx/3xx answers is shown on stderr.
+# CPU ticks (user + system) of a process and its children (nginx's workers), from /proc.
+ticks() {
+  local total=0 pid
+  for pid in "$1" $(pgrep -P "$1" || true); do
+    total=$((total + $(awk '{ print $14 + $15 }' "/proc/$pid/stat" 2>/dev/null || echo 0)))
+  done
+  echo "$total"
+}
+hz="$(getconf CLK_TCK)"
+
+# "requests/s cpu-us/request" of one wrk run against the server `$1`; a run with errors or
+# non-2xx/3xx answers is shown on stderr.
 rate() {
-  local out
+  local server="$1" out before after
+  shift
+  before="$(ticks "$server")"
   out="$(wrk -t2 -c"$connections" -d"${seconds}s" "$@")"
+  after="$(ticks "$server")"
   if grep -q 'Non-2xx or 3xx' <<<"$out" || grep -q 'Socket errors' <<<"$out"; then
     echo "$out" >&2
   fi
-  awk '/^Requests\/sec:/ { printf "%.0f", $2 }' <<<"$out"
+  awk -v used=$((after - before)) -v hz="$hz" '
+    /requests in/ { n = $1 }
+    /^Requests\/sec:/ { rps = $2 }
+    END { printf "%.0f %.1f", rps, (n > 0 ? used * 1e6 / hz / n : 0) }' <<<"$out"
 }
 median() { tr ' ' '\n' | grep . | sort -n | awk '{ a[NR] = $1 } END { print (NR ? a[int((NR + 1) / 2)] : 0) }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
@@ -149,7 +169,8 @@ etag_of() { grep -i '^etag:' "$1" | cut -d' ' -f2- | tr -d '\r'; }
 status_of() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
 
 echo "wrk -t2 -c$connections -d${seconds}s, $rounds round(s), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
-printf '%-8s %-7s %8s %12s %12s %8s  %s\n' read answer bytes "subreg req/s" "nginx req/s" ratio path
+printf '%-8s %-7s %8s %12s %12s %8s %10s %10s  %s\n' read answer bytes "subreg req/s" "nginx req/s" ratio \
+  "subreg us" "nginx us" path
 for read in "${selected[@]}"; do
   IFS='|' read -r name path file <<<"$read"
   bytes="$(wc -c <"$work/www/$file")"
@@ -160,7 +181,7 @@ for read in "${selected[@]}"; do
     n_args=("$nginx_base/$file")
     if [ "$answer" = 304 ]; then
       if [ -z "$s_etag" ]; then
-        printf '%-8s %-7s %8s %12s %12s %8s  %s\n' "$name" 304 "$bytes" "no ETag" - - "$path"
+        printf '%-8s %-7s %8s %12s %12s %8s %10s %10s  %s\n' "$name" 304 "$bytes" "no ETag" - - - - "$path"
         continue
       fi
       s_args=(-H "If-None-Match: $s_etag" "${s_args[@]}")
@@ -168,17 +189,24 @@ for read in "${selected[@]}"; do
     fi
     got="$(status_of "${s_args[@]}")"
     if [ "$got" != "$answer" ]; then
-      printf '%-8s %-7s %8s %12s %12s %8s  %s\n' "$name" "$answer" "$bytes" "got $got" - - "$path"
+      printf '%-8s %-7s %8s %12s %12s %8s %10s %10s  %s\n' "$name" "$answer" "$bytes" "got $got" - - - - "$path"
       continue
     fi
     s_rates=""
     n_rates=""
+    s_cpus=""
+    n_cpus=""
     for _ in $(seq 1 "$rounds"); do
-      s_rates="$s_rates $(rate "${s_args[@]}")"
-      n_rates="$n_rates $(rate "${n_args[@]}")"
+      read -r r c <<<"$(rate "$subreg_pid" "${s_args[@]}")"
+      s_rates="$s_rates $r"
+      s_cpus="$s_cpus $c"
+      read -r r c <<<"$(rate "$nginx_pid" "${n_args[@]}")"
+      n_rates="$n_rates $r"
+      n_cpus="$n_cpus $c"
     done
     s="$(median <<<"$s_rates")"
     n="$(median <<<"$n_rates")"
-    printf '%-8s %-7s %8s %12s %12s %8s  %s\n' "$name" "$answer" "$bytes" "$s" "$n" "$(ratio "$s" "$n")" "$path"
+    printf '%-8s %-7s %8s %12s %12s %8s %10s %10s  %s\n' "$name" "$answer" "$bytes" "$s" "$n" \
+      "$(ratio "$s" "$n")" "$(median <<<"$s_cpus")" "$(median <<<"$n_cpus")" "$path"
   done
 done
