@@ -1,6 +1,6 @@
 //! The tests' SMTP server: aiosmtpd (PyPI) running tests/fixtures/smtp_server.py on
-//! 127.0.0.1, delivering to a Maildir in a temporary directory. `.ci/run` installs it into
-//! target/venv-smtp and points SUBREG_TEST_SMTP_PYTHON at that interpreter.
+//! 127.0.0.1, delivering to a Maildir in a temporary directory. The first test that needs it
+//! installs it into target/venv-smtp (`.ci/run` does so before the tests).
 
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
@@ -18,26 +18,51 @@ impl Drop for SmtpServer {
     }
 }
 
-/// The Python that has aiosmtpd; fails the test, saying how to install it, when there is none.
-fn python() -> PathBuf {
-    let python = std::env::var_os("SUBREG_TEST_SMTP_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("target/venv-smtp/bin/python")
-        });
-    let usable = Command::new(&python)
+fn has_aiosmtpd(python: &Path) -> bool {
+    Command::new(python)
         .args(["-c", "import aiosmtpd"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
-        .is_ok_and(|s| s.success());
-    assert!(
-        usable,
-        "the e-mail tests need aiosmtpd, not found at {}: install it with \
-         `python3 -m venv target/venv-smtp && target/venv-smtp/bin/pip install aiosmtpd` \
-         (as .ci/run does), or set SUBREG_TEST_SMTP_PYTHON to a Python that has it",
-        python.display()
-    );
+        .is_ok_and(|s| s.success())
+}
+
+/// The Python that has aiosmtpd: SUBREG_TEST_SMTP_PYTHON, else target/venv-smtp, which the
+/// first test that needs it creates from PyPI (so the README's one test command does all the
+/// setup on a fresh machine). Fails the test, saying how to install it, when that fails.
+fn python() -> PathBuf {
+    static INSTALL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    if let Some(python) = std::env::var_os("SUBREG_TEST_SMTP_PYTHON").map(PathBuf::from) {
+        assert!(
+            has_aiosmtpd(&python),
+            "SUBREG_TEST_SMTP_PYTHON={} has no aiosmtpd: `pip install aiosmtpd` into it",
+            python.display()
+        );
+        return python;
+    }
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/venv-smtp");
+    let python = venv.join("bin/python");
+    let _installing = INSTALL.lock().unwrap_or_else(|e| e.into_inner());
+    if !has_aiosmtpd(&python) {
+        eprintln!("installing aiosmtpd from PyPI into {}", venv.display());
+        let installed = Command::new("python3")
+            .arg("-m")
+            .arg("venv")
+            .arg(&venv)
+            .status()
+            .is_ok_and(|s| s.success())
+            && Command::new(venv.join("bin/pip"))
+                .args(["install", "-q", "aiosmtpd"])
+                .status()
+                .is_ok_and(|s| s.success());
+        assert!(
+            installed && has_aiosmtpd(&python),
+            "the e-mail tests need aiosmtpd, and installing it failed: run \
+             `python3 -m venv target/venv-smtp && target/venv-smtp/bin/pip install aiosmtpd` \
+             (Debian: apt-get install python3-venv first), or set SUBREG_TEST_SMTP_PYTHON to a \
+             Python that has it"
+        );
+    }
     python
 }
 
