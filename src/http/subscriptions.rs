@@ -32,7 +32,8 @@ use serde::Deserialize;
 pub fn routes(routes: &mut Routes) {
     routes
         .add(Method::POST, "/processors/{pid}/subscribe", subscribe)
-        .add(Method::GET, "/subscriptions/confirm/{token}", confirm)
+        .add(Method::GET, "/subscriptions/confirm/{token}", confirm_page)
+        .add(Method::POST, "/subscriptions/confirm/{token}", confirm)
         .add(
             Method::GET,
             "/subscriptions/unsubscribe/{token}",
@@ -60,6 +61,8 @@ struct Words {
     gone_link: &'static str,
     confirmed: &'static str,
     already_confirmed: &'static str,
+    confirm_question: &'static str,
+    confirm_button: &'static str,
     unsubscribe_question: &'static str,
     unsubscribe_button: &'static str,
     unsubscribed: &'static str,
@@ -85,6 +88,8 @@ static DA: Words = Words {
     gone_link: "Linket kan ikke længere bruges: tilmeldingen er udløbet eller afmeldt. Tilmeld dig igen på databehandlerens side.",
     confirmed: "Tilmeldingen er bekræftet. Du får besked på e-mail, når databehandlerens underdatabehandlere ændres.",
     already_confirmed: "Linket er allerede brugt: tilmeldingen er bekræftet.",
+    confirm_question: "Vil du have e-mails om ændringer i underdatabehandlere anvendt af",
+    confirm_button: "Bekræft tilmeldingen",
     unsubscribe_question: "Vil du afmelde e-mails om ændringer i underdatabehandlere anvendt af",
     unsubscribe_button: "Afmeld",
     unsubscribed: "Du er afmeldt, og adressen er slettet. Du får ikke flere e-mails om ændringerne.",
@@ -110,6 +115,8 @@ static EN: Words = Words {
     gone_link: "This link can no longer be used: the subscription has expired or was cancelled. Subscribe again on the processor's page.",
     confirmed: "Your subscription is confirmed. You will get an e-mail when the processor's sub-processors change.",
     already_confirmed: "This link has been used: the subscription is confirmed.",
+    confirm_question: "Do you want e-mails about changes of the sub-processors used by",
+    confirm_button: "Confirm the subscription",
     unsubscribe_question: "Do you want to stop e-mails about changes of the sub-processors used by",
     unsubscribe_button: "Unsubscribe",
     unsubscribed: "You are unsubscribed and the address is deleted. You will get no more e-mails about these changes.",
@@ -135,8 +142,10 @@ struct View {
     title: &'static str,
     message: String,
     details: Vec<String>,
-    /// The unsubscribe page's button posts here; empty for no form.
+    /// The page's button posts here; empty for no form.
     form_action: String,
+    /// The form's one field (name, value).
+    field: (&'static str, &'static str),
     button: &'static str,
     links: Vec<(String, &'static str)>,
 }
@@ -167,6 +176,7 @@ fn message(
             message: text.to_string(),
             details: Vec::new(),
             form_action: String::new(),
+            field: ("", ""),
             button: "",
             links,
         },
@@ -293,6 +303,7 @@ async fn subscribe(
                 message: w.check_inbox.to_string(),
                 details: vec![w.check_inbox_more.to_string()],
                 form_action: String::new(),
+                field: ("", ""),
                 button: "",
                 links: back(),
             },
@@ -304,15 +315,86 @@ async fn subscribe(
     }
 }
 
-/// Confirm an e-mail subscription (the link in the confirmation message)
+/// The confirmation page of an e-mail subscription (the link in the confirmation message)
+///
+/// Public, for the holder of the link: `{token}` is signed and names one pending
+/// subscription; it expires 48 hours after the confirmation was asked for. Shows the address
+/// and the processor with a button that confirms (a POST to the same URL); the GET itself
+/// changes nothing, so a mail scanner that fetches the link subscribes nobody. Confirmed
+/// before: 200 with a page saying so. Expired, or the subscription since expired or
+/// cancelled: 410. Not a link of this site: 404.
+#[utoipa::path(
+    get,
+    path = "/subscriptions/confirm/{token}",
+    tag = "pages",
+    operation_id = "confirmSubscriptionPage",
+    security(()),
+    params(
+        ("token" = String, Path, description = "The signed token of the link."),
+        LangQuery,
+    ),
+    responses(
+        (status = 200, description = "The page with the button (or saying the subscription is confirmed).", body = String, content_type = "text/html"),
+        (status = 404, description = "Not a link of this site; an HTML page saying so.", body = String, content_type = "text/html"),
+        (status = 410, description = "The link has expired, or the subscription is gone; an HTML page saying so.", body = String, content_type = "text/html"),
+    )
+)]
+async fn confirm_page(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    query: web::Query<LangQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let token = path.into_inner();
+    let lang = Lang::negotiate(&req, query.lang);
+    let w = words(lang);
+    let id = match subscription::verify_confirm(state.log.decide_key(), &token, state.clock.now()) {
+        Ok(id) => id,
+        Err(TokenError::Expired) => {
+            return message(lang, StatusCode::GONE, w.expired_link, Vec::new())
+        }
+        Err(TokenError::Invalid) => {
+            return message(lang, StatusCode::NOT_FOUND, w.invalid_link, Vec::new())
+        }
+    };
+    let found = state.db(move |conn| store::find(conn, &id)).await?;
+    match found {
+        None => message(lang, StatusCode::GONE, w.gone_link, Vec::new()),
+        Some(found) if found.confirmed => message(
+            lang,
+            StatusCode::OK,
+            w.already_confirmed,
+            vec![processor_link(lang, &found.processor_id)],
+        ),
+        Some(found) => page(
+            StatusCode::OK,
+            View {
+                lang: lang.code(),
+                l: lang.labels(),
+                title: w.title,
+                message: format!(
+                    "{} {}? ({})",
+                    w.confirm_question, found.processor_name, found.email
+                ),
+                details: vec![w.unsubscribe_later.to_string()],
+                form_action: format!("/subscriptions/confirm/{token}?lang={}", lang.code()),
+                field: ("confirm", "yes"),
+                button: w.confirm_button,
+                links: vec![processor_link(lang, &found.processor_id)],
+            },
+        ),
+    }
+}
+
+/// Confirm an e-mail subscription (the button of the confirmation page)
 ///
 /// Public, for the holder of the link: `{token}` is signed and names one pending
 /// subscription; it expires 48 hours after the confirmation was asked for. Confirms the
-/// subscription (200). A link already used: 200 with a page saying the subscription is
-/// confirmed. Expired, or the subscription since expired or cancelled: 410. Not a link of
-/// this site: 404. `HEAD` only checks the link and confirms nothing.
+/// subscription (200); the body (the page's form sends `confirm=yes`) is not read. Confirmed
+/// before: 200 with a page saying so. Expired, or the subscription since expired or
+/// cancelled: 410. Not a link of this site: 404.
 #[utoipa::path(
-    get,
+    post,
     path = "/subscriptions/confirm/{token}",
     tag = "pages",
     operation_id = "confirmSubscription",
@@ -321,6 +403,7 @@ async fn subscribe(
         ("token" = String, Path, description = "The signed token of the link."),
         LangQuery,
     ),
+    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "`confirm=yes` (not read)."),
     responses(
         (status = 200, description = "Confirmed (or confirmed before); an HTML page saying so.", body = String, content_type = "text/html"),
         (status = 404, description = "Not a link of this site; an HTML page saying so.", body = String, content_type = "text/html"),
@@ -346,9 +429,6 @@ async fn confirm(
             return message(lang, StatusCode::NOT_FOUND, w.invalid_link, Vec::new())
         }
     };
-    if req.method() == Method::HEAD {
-        return message(lang, StatusCode::OK, "", Vec::new());
-    }
     let sid = id.clone();
     let confirmed = state
         .db(move |conn| store::confirm(conn, &sid, now))
@@ -365,6 +445,7 @@ async fn confirm(
                     message: w.confirmed.to_string(),
                     details: vec![w.unsubscribe_later.to_string()],
                     form_action: String::new(),
+                    field: ("", ""),
                     button: "",
                     links: vec![
                         processor_link(lang, &processor_id),
@@ -438,6 +519,7 @@ async fn unsubscribe_page(
             ),
             details: Vec::new(),
             form_action: format!("/subscriptions/unsubscribe/{token}?lang={}", lang.code()),
+            field: ("List-Unsubscribe", "One-Click"),
             button: w.unsubscribe_button,
             links: vec![processor_link(lang, &found.processor_id)],
         },
@@ -519,7 +601,7 @@ async fn unsubscribe(
 
 /// The paths of this module in the OpenAPI document (http/openapi.rs).
 #[derive(utoipa::OpenApi)]
-#[openapi(paths(subscribe, confirm, unsubscribe_page, unsubscribe))]
+#[openapi(paths(subscribe, confirm_page, confirm, unsubscribe_page, unsubscribe))]
 pub struct Api;
 
 #[cfg(test)]

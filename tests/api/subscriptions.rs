@@ -136,7 +136,7 @@ impl TestApp {
         reply
     }
 
-    async fn one_click(&self, path: &str, body: &str) -> Reply {
+    async fn post_form(&self, path: &str, body: &str) -> Reply {
         self.send(
             self.client
                 .post(self.url(path))
@@ -274,19 +274,44 @@ async fn double_opt_in_and_one_click_unsubscribe(backend: Backend) {
     );
     still_delivered(maildir.path(), 1).await;
 
-    let confirmed = app.get_owned(local(&app, &confirm_url)).await;
+    // Opening the link (as a person, or a mail scanner fetching it) confirms nothing: the
+    // page names the address and asks, with a button.
+    for _ in 0..2 {
+        let shown = app.get_owned(local(&app, &confirm_url)).await;
+        assert_eq!(shown.status, 200, "{}", shown.text);
+        assert!(shown.text.contains("Reader@Example.test"), "{}", shown.text);
+        assert!(
+            shown
+                .text
+                .contains(r#"<input type="hidden" name="confirm" value="yes">"#)
+                && shown.text.contains("Confirm the subscription"),
+            "{}",
+            shown.text
+        );
+    }
+    let confirmed = app
+        .post_form(&local(&app, &confirm_url), "confirm=yes")
+        .await;
     assert_eq!(confirmed.status, 200, "{}", confirmed.text);
     assert!(
         confirmed.text.contains("Your subscription is confirmed"),
         "{}",
         confirmed.text
     );
-    let reused = app.get_owned(local(&app, &confirm_url)).await;
+    let reused = app
+        .post_form(&local(&app, &confirm_url), "confirm=yes")
+        .await;
     assert_eq!(reused.status, 200);
     assert!(
         reused.text.contains("This link has been used"),
         "{}",
         reused.text
+    );
+    let shown = app.get_owned(local(&app, &confirm_url)).await;
+    assert!(
+        shown.text.contains("This link has been used") && !shown.text.contains("<form"),
+        "{}",
+        shown.text
     );
     // Confirmed: subscribing again is still the same answer, and sends nothing.
     assert_eq!(
@@ -341,13 +366,13 @@ async fn double_opt_in_and_one_click_unsubscribe(backend: Backend) {
     assert!(shown.text.contains("Reader@Example.test"));
     assert_eq!(app.subscription_count(), 1);
     // A POST without the one-click field changes nothing either.
-    let refused = app.one_click(&local(&app, &unsubscribe_url), "x=1").await;
+    let refused = app.post_form(&local(&app, &unsubscribe_url), "x=1").await;
     assert_eq!(refused.status, 422);
     assert_eq!(app.subscription_count(), 1);
 
     // The mail client's RFC 8058 POST: no cookie, no Origin, no CSRF field.
     let gone = app
-        .one_click(&local(&app, &unsubscribe_url), "List-Unsubscribe=One-Click")
+        .post_form(&local(&app, &unsubscribe_url), "List-Unsubscribe=One-Click")
         .await;
     assert_eq!(gone.status, 200, "{}", gone.text);
     assert!(gone.text.contains("You are unsubscribed"), "{}", gone.text);
@@ -360,7 +385,7 @@ async fn double_opt_in_and_one_click_unsubscribe(backend: Backend) {
 
     // Used and foreign links: a page saying so, never an error.
     let twice = app
-        .one_click(&local(&app, &unsubscribe_url), "List-Unsubscribe=One-Click")
+        .post_form(&local(&app, &unsubscribe_url), "List-Unsubscribe=One-Click")
         .await;
     assert_eq!(twice.status, 200);
     assert!(twice.text.contains("not subscribed"), "{}", twice.text);
@@ -378,7 +403,7 @@ async fn double_opt_in_and_one_click_unsubscribe(backend: Backend) {
         assert!(reply.content_type().starts_with("text/html"));
     }
     let forged = app
-        .one_click(
+        .post_form(
             "/subscriptions/unsubscribe/u.0192f0c8-7a6b-7c3d-9e2f-0123456789ab.AAAAAAAAAAAAAAAAAAAAAA",
             "List-Unsubscribe=One-Click",
         )
@@ -502,7 +527,10 @@ async fn daily_digest_coalesces_a_day(backend: Backend) {
         .starts_with("Bekræft din tilmelding"));
     assert!(confirmation.text.contains("daglig oversigt"));
     let confirm_url = confirmation.link(&format!("{PUBLIC_URL}/subscriptions/confirm/"));
-    assert_eq!(app.get_owned(local(&app, &confirm_url)).await.status, 200);
+    let confirmed = app
+        .post_form(&local(&app, &confirm_url), "confirm=yes")
+        .await;
+    assert_eq!(confirmed.status, 200, "{}", confirmed.text);
 
     // Tomorrow 10:00: two changes, and nothing sent while the day runs.
     app.advance_to(&next_midnight(&app).await, 10 * 3600).await;
