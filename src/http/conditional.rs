@@ -67,21 +67,27 @@ pub(crate) fn lookup(
     version: &ReadVersion,
     cacheable: bool,
 ) -> Cached {
-    let validators_only = Rendered::new(
-        key,
-        version.key.clone(),
-        version.last_modified,
-        Bytes::new(),
-    );
-    if not_modified(req, &validators_only) {
-        return Cached::NotModified(validators_only);
-    }
-    if cacheable {
-        if let Some(hit) = state.feed_cache.get(key, &version.key) {
-            return Cached::Hit(hit);
+    // A kept rendering carries its validators: no tag to compute for an unchanged read.
+    let kept = cacheable
+        .then(|| state.feed_cache.get(key, &version.key))
+        .flatten();
+    match kept {
+        Some(hit) if not_modified(req, &hit) => Cached::NotModified(hit),
+        Some(hit) => Cached::Hit(hit),
+        None => {
+            let validators_only = Rendered::new(
+                key,
+                version.key.clone(),
+                version.last_modified,
+                Bytes::new(),
+            );
+            if not_modified(req, &validators_only) {
+                Cached::NotModified(validators_only)
+            } else {
+                Cached::Miss
+            }
         }
     }
-    Cached::Miss
 }
 
 /// The rendering of `key` at `version`, kept when `cacheable`.

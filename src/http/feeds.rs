@@ -417,7 +417,7 @@ pub(crate) fn validators(
 ) {
     response
         .insert_header((header::ETAG, rendered.etag.clone()))
-        .insert_header((header::LAST_MODIFIED, http_date(rendered.last_modified)))
+        .insert_header((header::LAST_MODIFIED, rendered.last_modified_header.clone()))
         // Readers must revalidate (cheaply, with the validators); a tokened feed is private.
         .insert_header((
             header::CACHE_CONTROL,

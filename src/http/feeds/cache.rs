@@ -1,7 +1,8 @@
 //! The in-process cache of rendered pages (Atom feed pages, and the HTML pages with keys of
 //! their own), each kept for one version of its feed, and the processors' newest events.
 
-use super::sha256_hex;
+use super::{http_date, sha256_hex};
+use actix_web::http::header::HeaderValue;
 use actix_web::web::Bytes;
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
@@ -16,6 +17,8 @@ pub(crate) struct Rendered {
     version: String,
     pub(crate) etag: String,
     pub(super) last_modified: DateTime<Utc>,
+    /// `last_modified` as the `Last-Modified` header says it, formatted once.
+    pub(super) last_modified_header: HeaderValue,
     pub(crate) body: Bytes,
     tick: u64,
 }
@@ -33,10 +36,15 @@ impl Rendered {
             etag: format!("\"{}\"", digest.chars().take(32).collect::<String>()),
             version,
             last_modified,
+            last_modified_header: last_modified_header(last_modified),
             body,
             tick: 0,
         }
     }
+}
+
+fn last_modified_header(at: DateTime<Utc>) -> HeaderValue {
+    HeaderValue::from_str(&http_date(at)).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
 /// Rendered pages by (feed, token, page), each valid for one version of the feed; the HTML
@@ -179,10 +187,13 @@ mod tests {
     use super::*;
 
     fn rendered(version: &str) -> Rendered {
+        let last_modified =
+            DateTime::from_timestamp(1_790_000_000, 500_000_000).unwrap_or_default();
         Rendered {
             version: version.into(),
             etag: "\"abc\"".into(),
-            last_modified: DateTime::from_timestamp(1_790_000_000, 500_000_000).unwrap_or_default(),
+            last_modified,
+            last_modified_header: last_modified_header(last_modified),
             body: Bytes::from_static(b"<feed/>"),
             tick: 0,
         }
