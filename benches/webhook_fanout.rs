@@ -1,6 +1,24 @@
-//! Fan-out throughput: one event to N webhook endpoints on a loopback receiver started here,
-//! deliveries per second, on SQLite and (with SUBREG_TEST_POSTGRES_URL) PostgreSQL.
-//! `cargo bench --bench webhook_fanout` (N from WEBHOOK_BENCH_N, default 10000). Not a test.
+//! Fan-out: one event to N webhook endpoints that all point at one nginx `return 204`
+//! receiver (Debian's nginx, started here with a temporary config on a free 127.0.0.1 port and
+//! stopped after), on SQLite and (with SUBREG_TEST_POSTGRES_URL) PostgreSQL.
+//!
+//!     cargo bench --bench webhook_fanout [-- --rounds R --svix URL --svix-token TOKEN]
+//!
+//! N is 1,000 and 10,000 (WEBHOOK_BENCH_N="1000,10000"), R rounds (3, WEBHOOK_BENCH_ROUNDS),
+//! dispatcher settings are the defaults (`SUBREG_WEBHOOK_*` variables apply). Each round writes
+//! one event and measures the wall time from just before the event's transaction until every
+//! delivery is recorded `succeeded`, and the CPU it took: this process's (the dispatcher runs
+//! here; /proc/self/stat) and, on PostgreSQL, the server's (utime+stime of every `postgres`
+//! process in /proc, before and after).
+//!
+//! With `--svix URL` and a token (`--svix-token` or SVIX_TOKEN) of an already running Svix
+//! server that may send to 127.0.0.1, the bench creates an application with N endpoints on the
+//! same receiver through Svix's REST API and runs subreg and Svix alternately, round by round:
+//! Svix's time runs from just before `POST .../msg/` until its attempts list holds N successful
+//! attempts, and its CPU is the `svix-server` process's plus PostgreSQL's (and `redis-server`'s
+//! when one runs). Both sides wait until the receiver has counted N requests before asking their
+//! store, so polling costs neither side during the sends; Svix's end time and CPU are taken
+//! when the count that found all N began (in Svix's favour). It prints medians and ratios.
 //!
 //! `WEBHOOK_BENCH_MODE=hanging`: fairness instead. 50 healthy loopback endpoints that answer
 //! in WEBHOOK_BENCH_ANSWER_MS (100 ms, a receiver doing some work), a burst of 40 events
@@ -19,8 +37,7 @@
 
 use actix_web::{web, App, HttpResponse, HttpServer};
 use diesel::{Connection, ExpressionMethods, QueryDsl, RunQueryDsl};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use subreg::clock::Clock;
 use subreg::config::Settings;
@@ -32,10 +49,166 @@ use subreg::notify::Dispatcher;
 use subreg::store::events::{append, NewEvent};
 use subreg::store::webhooks::{self, NewEndpoint, Owner};
 
-async fn run(label: &str, database_url: &str, n: usize, receiver: &str) {
-    let pool = subreg::store::connect(database_url, 8).expect("database");
-    let now = Clock::System.now();
-    {
+/// nginx answering 204 to everything, counting requests in its access log (one byte a line).
+struct Receiver {
+    child: std::process::Child,
+    dir: tempfile::TempDir,
+    port: u16,
+}
+
+impl Receiver {
+    fn start() -> Receiver {
+        let dir = tempfile::tempdir().expect("dir");
+        let port = {
+            let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+            probe.local_addr().expect("addr").port()
+        };
+        let d = dir.path().display();
+        // One worker: the machine is small and the receiver should cost both sides alike.
+        // Keep-alive without a request limit, so neither side pays reconnects the other avoids.
+        let conf = format!(
+            "daemon off;\nmaster_process on;\nworker_processes 1;\nuser root;\npid {d}/nginx.pid;\n\
+             error_log {d}/error.log warn;\nevents {{ worker_connections 16384; }}\n\
+             http {{\n  log_format hit \"\";\n  access_log {d}/hits.log hit;\n\
+               keepalive_requests 10000000;\n  keepalive_timeout 120s;\n\
+               client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n\
+               fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n\
+               scgi_temp_path {d}/scgi;\n\
+               server {{ listen 127.0.0.1:{port} backlog=4096; location / {{ return 204; }} }}\n}}\n"
+        );
+        std::fs::write(dir.path().join("nginx.conf"), conf).expect("conf");
+        let child = std::process::Command::new(
+            which("nginx").unwrap_or_else(|| PathBuf::from("/usr/sbin/nginx")),
+        )
+        .arg("-p")
+        .arg(dir.path())
+        .arg("-c")
+        .arg(dir.path().join("nginx.conf"))
+        .arg("-e")
+        .arg(dir.path().join("error.log"))
+        .spawn()
+        .expect("nginx (apt-get install nginx)");
+        let receiver = Receiver { child, dir, port };
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return receiver;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("nginx did not start");
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// Requests answered so far (each is one empty line in the access log).
+    fn hits(&self) -> u64 {
+        std::fs::metadata(self.dir.path().join("hits.log"))
+            .map(|m| m.len())
+            .unwrap_or(0)
+    }
+
+    /// Waits until `count` requests were answered in all (ten minutes at most).
+    async fn wait_for(&self, count: u64) {
+        let started = Instant::now();
+        while self.hits() < count {
+            assert!(
+                started.elapsed() < Duration::from_secs(600),
+                "receiver saw {} of {count} requests",
+                self.hits()
+            );
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("kill")
+            .arg("-QUIT")
+            .arg(self.child.id().to_string())
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+fn which(name: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .chain([PathBuf::from("/usr/sbin")])
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
+}
+
+/// CPU time (ms) of a process from /proc/PID/stat: utime + stime, all its threads.
+fn cpu_ms(stat: &Path) -> Option<f64> {
+    let text = std::fs::read_to_string(stat).ok()?;
+    // The command name is in parentheses and may hold spaces: count fields after the last ')'.
+    let rest = &text[text.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    // USER_HZ is 100 on Linux.
+    Some(ticks * 10.0)
+}
+
+/// Summed CPU time (ms) of every process whose name is `name`.
+fn cpu_of(name: &str) -> Option<f64> {
+    let mut total = None;
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let path = entry.path();
+        let comm = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
+        if comm.trim_end() == name {
+            if let Some(ms) = cpu_ms(&path.join("stat")) {
+                *total.get_or_insert(0.0) += ms;
+            }
+        }
+    }
+    total
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}
+
+fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(|a, b| a.total_cmp(b));
+    match sorted.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => sorted[n / 2],
+        n => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
+    }
+}
+
+/// One round's figures: seconds, and CPU ms per 1,000 deliveries by process group.
+#[derive(Default, Clone)]
+struct Round {
+    seconds: f64,
+    own_cpu: f64,
+    postgres_cpu: f64,
+}
+
+impl Round {
+    fn cpu(&self) -> f64 {
+        self.own_cpu + self.postgres_cpu
+    }
+}
+
+/// subreg with N endpoints on the receiver, in a fresh database.
+struct Subreg {
+    pool: subreg::store::Pool,
+    postgres: bool,
+    rounds: i64,
+}
+
+impl Subreg {
+    fn new(database_url: &str, n: usize, receiver: &str) -> Subreg {
+        let pool = subreg::store::connect(database_url, 8).expect("database");
+        let now = Clock::System.now();
         let mut conn = pool.get().expect("conn");
         let input: OrganisationInput = serde_json::from_value(serde_json::json!({
             "id": "bench", "name": "Bench A/S", "address": "Vej 1", "country": "DK"
@@ -47,12 +220,12 @@ async fn run(label: &str, database_url: &str, n: usize, receiver: &str) {
         // count per creation are not what this bench measures.
         use subreg::store::schema::webhook_endpoints as e;
         let rows: Vec<_> = (0..n)
-            .map(|_| {
+            .map(|i| {
                 (
                     e::id.eq(uuid::Uuid::now_v7().to_string()),
                     e::owner_kind.eq("processor"),
                     e::owner_id.eq("bench"),
-                    e::url.eq(receiver.to_string()),
+                    e::url.eq(format!("{receiver}/subreg/{i}")),
                     e::event_types.eq("[]"),
                     e::enabled.eq(true),
                     e::secret.eq(subreg::notify::signing::new_secret()),
@@ -67,120 +240,377 @@ async fn run(label: &str, database_url: &str, n: usize, receiver: &str) {
             Ok::<_, subreg::store::StoreError>(())
         })
         .expect("endpoints");
+        let postgres = matches!(*conn, subreg::store::DbConnection::Postgresql(_));
+        drop(conn);
+        Subreg {
+            pool,
+            postgres,
+            rounds: 0,
+        }
     }
-    let mut settings = Settings::from_lookup(|_| None).expect("settings").webhooks;
-    settings.allow_http = true;
-    settings.allow_private = true;
-    settings.concurrency = 128;
-    settings.batch_size = 512;
-    let dispatcher = Dispatcher::new(
-        pool.clone(),
-        Clock::System,
-        settings,
-        Duration::from_millis(20),
-    )
-    .expect("dispatcher");
-    let (stop, stopped) = stop_signal();
-    let dispatcher = actix_web::rt::spawn(dispatcher.run_until_stopped(stopped));
-    let started = Instant::now();
-    {
-        let mut conn = pool.get().expect("conn");
-        subreg::store::write_transaction(&mut conn, |conn| {
-            append(
-                conn,
-                Clock::System.now(),
-                NewEvent {
-                    event_type: EventType::ChangeAnnounced,
-                    processor_id: "bench".into(),
-                    controller_id: None,
-                    data: serde_json::json!({"summary": "bench"}),
-                },
-            )
-        })
-        .expect("event");
-    }
-    let written = started.elapsed();
-    loop {
-        let counts = {
-            let pool = pool.clone();
+
+    /// One event to every endpoint, with the dispatcher started for it and stopped after.
+    async fn round(&mut self, n: usize, receiver: &Receiver) -> Round {
+        let mut settings = Settings::from_env().expect("settings").webhooks;
+        settings.allow_http = true;
+        settings.allow_private = true;
+        let dispatcher = Dispatcher::new(
+            self.pool.clone(),
+            Clock::System,
+            settings,
+            Duration::from_secs(1),
+        )
+        .expect("dispatcher");
+        let (stop, stopped) = stop_signal();
+        let dispatcher = actix_web::rt::spawn(dispatcher.run_until_stopped(stopped));
+        let hits = receiver.hits();
+        let own = cpu_ms(Path::new("/proc/self/stat")).unwrap_or(0.0);
+        let postgres = cpu_of("postgres").unwrap_or(0.0);
+        let started = Instant::now();
+        {
+            let pool = self.pool.clone();
             tokio::task::spawn_blocking(move || {
+                let mut conn = pool.get().expect("conn");
+                subreg::store::write_transaction(&mut conn, |conn| {
+                    append(
+                        conn,
+                        Clock::System.now(),
+                        NewEvent {
+                            event_type: EventType::ChangeAnnounced,
+                            processor_id: "bench".into(),
+                            controller_id: None,
+                            data: serde_json::json!({"summary": "bench"}),
+                        },
+                    )
+                })
+                .expect("event");
+            })
+            .await
+            .expect("event task");
+        }
+        receiver.wait_for(hits + n as u64).await;
+        self.rounds += 1;
+        let expected = self.rounds * n as i64;
+        loop {
+            let pool = self.pool.clone();
+            let counts = tokio::task::spawn_blocking(move || {
                 webhooks::count_by_state(&mut pool.get().expect("conn")).expect("count")
             })
             .await
-            .expect("join")
+            .expect("join");
+            let state = |name: &str| {
+                counts
+                    .iter()
+                    .filter(|(s, _)| s == name)
+                    .map(|c| c.1)
+                    .sum::<i64>()
+            };
+            if state("succeeded") >= expected {
+                break;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(600),
+                "gave up: {counts:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        let seconds = started.elapsed().as_secs_f64();
+        let per_1000 = 1000.0 / n as f64;
+        let own_cpu = (cpu_ms(Path::new("/proc/self/stat")).unwrap_or(0.0) - own) * per_1000;
+        let postgres_cpu = if self.postgres {
+            (cpu_of("postgres").unwrap_or(0.0) - postgres) * per_1000
+        } else {
+            0.0
         };
-        let done: i64 = counts
-            .iter()
-            .filter(|(s, _)| s == "succeeded")
-            .map(|c| c.1)
-            .sum();
-        if done as usize >= n {
-            break;
+        let _ = stop.send(true);
+        let _ = dispatcher.await;
+        Round {
+            seconds,
+            own_cpu,
+            postgres_cpu,
         }
-        if started.elapsed() > Duration::from_secs(600) {
-            println!("{label}: gave up, {counts:?}");
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let total = started.elapsed();
-    let _ = stop.send(true);
-    let _ = dispatcher.await;
+}
+
+/// An application with N endpoints on the receiver in an already running Svix server.
+struct Svix {
+    client: reqwest::Client,
+    base: String,
+    app: String,
+    /// CPU of Svix's queue (Redis) is counted with Svix when it runs on this machine.
+    redis: bool,
+}
+
+impl Svix {
+    async fn new(base: &str, token: &str, n: usize, receiver: &Receiver) -> Svix {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(
+            reqwest::header::AUTHORIZATION,
+            format!("Bearer {token}").parse().expect("token"),
+        );
+        let client = reqwest::Client::builder()
+            .default_headers(headers)
+            .no_proxy()
+            .build()
+            .expect("client");
+        let base = base.trim_end_matches('/').to_string();
+        let app: serde_json::Value = client
+            .post(format!("{base}/api/v1/app/"))
+            .json(&serde_json::json!({"name": format!("subreg fan-out bench {n}")}))
+            .send()
+            .await
+            .and_then(|r| r.error_for_status())
+            .expect("Svix: create application")
+            .json()
+            .await
+            .expect("Svix: application");
+        let app = app["id"].as_str().expect("application id").to_string();
+        // Eight creations at a time: setting up is not what is measured.
+        let urls: Vec<String> = (0..n)
+            .map(|i| receiver.url(&format!("/svix/{i}")))
+            .collect();
+        for chunk in urls.chunks(8) {
+            let creations = chunk.iter().map(|url| {
+                client
+                    .post(format!("{base}/api/v1/app/{app}/endpoint/"))
+                    .json(&serde_json::json!({"url": url}))
+                    .send()
+            });
+            for created in futures_util::future::join_all(creations).await {
+                created
+                    .and_then(|r| r.error_for_status())
+                    .expect("Svix: create endpoint");
+            }
+        }
+        Svix {
+            client,
+            base,
+            app,
+            redis: cpu_of("redis-server").is_some(),
+        }
+    }
+
+    fn cpu(&self) -> (f64, f64) {
+        let own = cpu_of("svix-server").unwrap_or(0.0)
+            + if self.redis {
+                cpu_of("redis-server").unwrap_or(0.0)
+            } else {
+                0.0
+            };
+        (own, cpu_of("postgres").unwrap_or(0.0))
+    }
+
+    /// Successful attempts of a message, counted page by page.
+    async fn succeeded(&self, message: &str) -> usize {
+        let (base, app) = (&self.base, &self.app);
+        let mut count = 0;
+        let mut iterator: Option<String> = None;
+        loop {
+            let mut url =
+                format!("{base}/api/v1/app/{app}/attempt/msg/{message}/?status=0&limit=250");
+            if let Some(it) = &iterator {
+                url.push_str(&format!("&iterator={it}"));
+            }
+            let page: serde_json::Value = self
+                .client
+                .get(url)
+                .send()
+                .await
+                .and_then(|r| r.error_for_status())
+                .expect("Svix: list attempts")
+                .json()
+                .await
+                .expect("Svix: attempts");
+            count += page["data"].as_array().map_or(0, Vec::len);
+            match page["iterator"].as_str() {
+                Some(it) if page["done"] == false => iterator = Some(it.to_string()),
+                _ => return count,
+            }
+        }
+    }
+
+    async fn round(&self, n: usize, receiver: &Receiver) -> Round {
+        let hits = receiver.hits();
+        let (own, postgres) = self.cpu();
+        let started = Instant::now();
+        let message: serde_json::Value = self
+            .client
+            .post(format!("{}/api/v1/app/{}/msg/", self.base, self.app))
+            .json(&serde_json::json!({
+                "eventType": "change.announced",
+                "payload": {"type": "change.announced", "data": {"summary": "bench"}}
+            }))
+            .send()
+            .await
+            .and_then(|r| r.error_for_status())
+            .expect("Svix: create message")
+            .json()
+            .await
+            .expect("Svix: message");
+        let message = message["id"].as_str().expect("message id").to_string();
+        receiver.wait_for(hits + n as u64).await;
+        loop {
+            let (at, cpu) = (started.elapsed(), self.cpu());
+            if self.succeeded(&message).await >= n {
+                let per_1000 = 1000.0 / n as f64;
+                return Round {
+                    seconds: at.as_secs_f64(),
+                    own_cpu: (cpu.0 - own) * per_1000,
+                    postgres_cpu: (cpu.1 - postgres) * per_1000,
+                };
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(600),
+                "Svix: gave up on message {message}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+struct Options {
+    sizes: Vec<usize>,
+    rounds: usize,
+    svix: Option<(String, String)>,
+}
+
+fn options() -> Options {
+    let mut args = std::env::args().skip(1);
+    let (mut svix, mut token) = (None, std::env::var("SVIX_TOKEN").ok());
+    let mut rounds: usize = std::env::var("WEBHOOK_BENCH_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3);
+    // `cargo bench` adds `--bench`; anything else unknown is ignored too.
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--svix" => svix = args.next(),
+            "--svix-token" => token = args.next(),
+            "--rounds" => {
+                rounds = args
+                    .next()
+                    .and_then(|r| r.parse().ok())
+                    .expect("--rounds N")
+            }
+            _ => {}
+        }
+    }
+    let sizes = std::env::var("WEBHOOK_BENCH_N")
+        .unwrap_or_else(|_| "1000,10000".into())
+        .split(',')
+        .map(|n| n.trim().parse().expect("WEBHOOK_BENCH_N: numbers"))
+        .collect();
+    let svix = svix.map(|url| {
+        let token = token.expect("--svix needs a token: --svix-token or SVIX_TOKEN");
+        (url, token)
+    });
+    Options {
+        sizes,
+        rounds: rounds.max(1),
+        svix,
+    }
+}
+
+fn show(label: &str, rounds: &[Round], n: usize) {
+    let times: Vec<String> = rounds.iter().map(|r| format!("{:.3}", r.seconds)).collect();
+    let seconds = median(&rounds.iter().map(|r| r.seconds).collect::<Vec<_>>());
     println!(
-        "{label}: {n} deliveries in {:.2} s = {:.0} deliveries/s (event + {n} outbox rows written in {} ms)",
-        total.as_secs_f64(),
-        n as f64 / total.as_secs_f64(),
-        written.as_millis()
+        "  {label}: median {seconds:.3} s ({:.0} deliveries/s) [{} s]; CPU per 1,000 deliveries \
+         {:.0} ms (own {:.0} + PostgreSQL {:.0})",
+        n as f64 / seconds,
+        times.join(", "),
+        median(&rounds.iter().map(Round::cpu).collect::<Vec<_>>()),
+        median(&rounds.iter().map(|r| r.own_cpu).collect::<Vec<_>>()),
+        median(&rounds.iter().map(|r| r.postgres_cpu).collect::<Vec<_>>()),
     );
+}
+
+/// A fresh PostgreSQL database and what drops it.
+fn postgres_database(admin: &str) -> (String, impl FnOnce()) {
+    let name = format!("subreg_bench_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = diesel::PgConnection::establish(admin).expect("pg");
+    diesel::sql_query(format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .expect("create");
+    let base = admin.rsplit_once('/').map(|(b, _)| b).expect("url");
+    let admin = admin.to_string();
+    (format!("{base}/{name}"), move || {
+        let mut conn = diesel::PgConnection::establish(&admin).expect("pg");
+        let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .execute(&mut conn);
+    })
 }
 
 fn main() {
     if std::env::var("WEBHOOK_BENCH_MODE").as_deref() == Ok("hanging") {
         return hanging::main();
     }
-    let n: usize = std::env::var("WEBHOOK_BENCH_N")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(10_000);
+    let options = options();
+    let settings = Settings::from_env().expect("settings").webhooks;
+    println!(
+        "fan-out to one nginx `return 204`; {} round(s); concurrency {}, per endpoint {}, batch {}; \
+         load average {}",
+        options.rounds,
+        settings.concurrency,
+        settings.per_endpoint_concurrency,
+        settings.batch_size,
+        load_average()
+    );
     actix_web::rt::System::new().block_on(async move {
-        let hits = Arc::new(AtomicU64::new(0));
-        let counter = hits.clone();
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        let port = listener.local_addr().expect("addr").port();
-        let server = HttpServer::new(move || {
-            let counter = counter.clone();
-            // The handler reads the body, as a real receiver does: a request whose body is
-            // left unread costs the connection its keep-alive.
-            App::new().default_service(web::to(move |_body: web::Bytes| {
-                counter.fetch_add(1, Ordering::Relaxed);
-                async { HttpResponse::NoContent().finish() }
-            }))
-        })
-        .workers(1)
-        .listen(listener)
-        .expect("listen")
-        .run();
-        actix_web::rt::spawn(server);
-        let receiver = format!("http://127.0.0.1:{port}/hook");
-
-        let dir = tempfile::tempdir().expect("dir");
-        let url = format!("sqlite://{}", dir.path().join("bench.db").display());
-        run("sqlite", &url, n, &receiver).await;
-
-        if let Ok(admin) = std::env::var("SUBREG_TEST_POSTGRES_URL") {
-            let name = format!("subreg_bench_{}", uuid::Uuid::new_v4().simple());
-            let mut conn = diesel::PgConnection::establish(&admin).expect("pg");
-            diesel::sql_query(format!("CREATE DATABASE {name}"))
-                .execute(&mut conn)
-                .expect("create");
-            let base = admin.rsplit_once('/').map(|(b, _)| b).expect("url");
-            run("postgres", &format!("{base}/{name}"), n, &receiver).await;
-            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                .execute(&mut conn);
-        } else {
+        let receiver = Receiver::start();
+        let admin = std::env::var("SUBREG_TEST_POSTGRES_URL").ok();
+        if admin.is_none() {
             println!("postgres: skipped (set SUBREG_TEST_POSTGRES_URL)");
         }
-        println!("receiver hits: {}", hits.load(Ordering::Relaxed));
+        if options.svix.is_none() {
+            println!("Svix: comparison skipped (run with --svix URL and SVIX_TOKEN)");
+        }
+        for &n in &options.sizes {
+            let svix = match &options.svix {
+                Some((url, token)) => Some(Svix::new(url, token, n, &receiver).await),
+                None => None,
+            };
+            let mut backends = vec!["sqlite"];
+            if admin.is_some() {
+                backends.push("postgres");
+            }
+            for backend in backends {
+                let dir = tempfile::tempdir().expect("dir");
+                let (url, drop_db): (String, Box<dyn FnOnce()>) = match (backend, &admin) {
+                    ("postgres", Some(admin)) => {
+                        let (url, drop_db) = postgres_database(admin);
+                        (url, Box::new(drop_db))
+                    }
+                    _ => (
+                        format!("sqlite://{}", dir.path().join("bench.db").display()),
+                        Box::new(|| {}),
+                    ),
+                };
+                let mut subreg = Subreg::new(&url, n, &receiver.url(""));
+                let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+                for _ in 0..options.rounds {
+                    ours.push(subreg.round(n, &receiver).await);
+                    if let Some(svix) = &svix {
+                        theirs.push(svix.round(n, &receiver).await);
+                    }
+                }
+                drop(subreg);
+                drop_db();
+                println!("N = {n}, {backend} (load average {}):", load_average());
+                show("subreg", &ours, n);
+                if !theirs.is_empty() {
+                    show("Svix", &theirs, n);
+                    let med = |rounds: &[Round], f: fn(&Round) -> f64| {
+                        median(&rounds.iter().map(f).collect::<Vec<_>>())
+                    };
+                    println!(
+                        "  Svix / subreg: time {:.2}x, CPU per delivery {:.2}x",
+                        med(&theirs, |r| r.seconds) / med(&ours, |r| r.seconds),
+                        med(&theirs, Round::cpu) / med(&ours, Round::cpu)
+                    );
+                }
+            }
+        }
     });
 }
 

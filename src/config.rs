@@ -500,7 +500,7 @@ fn webhook_settings(get: &impl Fn(&str) -> Option<String>) -> Result<WebhookSett
         allow_private: flag(get, "SUBREG_WEBHOOK_ALLOW_PRIVATE", false),
         retry_schedule,
         timeout,
-        concurrency: parse_number(get, "SUBREG_WEBHOOK_CONCURRENCY", 64)? as usize,
+        concurrency: parse_number(get, "SUBREG_WEBHOOK_CONCURRENCY", 256)? as usize,
         per_endpoint_concurrency: parse_number(get, "SUBREG_WEBHOOK_PER_ENDPOINT_CONCURRENCY", 4)?
             as usize,
         max_endpoints: parse_number(get, "SUBREG_WEBHOOK_MAX_ENDPOINTS", 10)? as usize,

@@ -31,6 +31,10 @@ use tokio::task::AbortHandle;
 /// Bytes of a receiver's answer kept in the delivery log.
 pub const RESPONSE_KEEP: usize = STORED_TEXT_MAX;
 const CLIENT_CACHE_MAX: usize = 1024;
+/// Most attempts recorded in one transaction.
+const RECORD_BATCH: usize = 1024;
+/// How long the recorder gathers results before writing what it has.
+const RECORD_GATHER: Duration = Duration::from_millis(5);
 
 type ClientKey = (String, Vec<SocketAddr>);
 
@@ -319,8 +323,20 @@ impl Dispatcher {
     async fn record_results(self: Arc<Self>, mut inbox: mpsc::UnboundedReceiver<AttemptRecord>) {
         let mut batch = Vec::new();
         loop {
-            if inbox.recv_many(&mut batch, 1024).await == 0 {
+            if inbox.recv_many(&mut batch, RECORD_BATCH).await == 0 {
                 return;
+            }
+            // Results arrive one send at a time: a short wait gathers many into one
+            // transaction instead of paying a commit (and on SQLite the write lock, which the
+            // claims need too) for every few.
+            if batch.len() < RECORD_BATCH {
+                tokio::time::sleep(RECORD_GATHER).await;
+                while batch.len() < RECORD_BATCH {
+                    match inbox.try_recv() {
+                        Ok(record) => batch.push(record),
+                        Err(_) => break,
+                    }
+                }
             }
             match self.record_batch(batch.clone()).await {
                 Ok(()) => {}

@@ -14,6 +14,7 @@ use crate::store::schema::{
 use crate::store::signal::CommitSignal;
 use crate::store::{from_db, to_db, DbConnection, StoreError};
 use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use std::cell::Cell;
 use std::collections::HashMap;
@@ -245,6 +246,10 @@ const CLAIM_WINDOW_FACTOR: i64 = 4;
 struct Locked {
     #[diesel(sql_type = diesel::sql_types::Text)]
     id: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    state: String,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Timestamp>)]
+    leased_until: Option<NaiveDateTime>,
 }
 
 #[derive(QueryableByName)]
@@ -274,11 +279,20 @@ pub const CANDIDATES_PG: &str = "SELECT id, endpoint_id FROM \
                     WHERE e.id = w.endpoint_id AND e.enabled)) ranked \
      WHERE rank <= $5 ORDER BY rank, next_attempt_at LIMIT $6";
 
+/// Set at the start of a claim and of a recording on PostgreSQL: their statements read by index
+/// only, so that their plans do not hang on statistics. Without them, on a table never analysed
+/// (autovacuum late or off, rows written in small transactions that never trigger the bulk
+/// write's ANALYZE) the planner reads and sorts every due row for each claim instead of walking
+/// the partial index in due order, and reads the whole table to record a batch.
+pub const PLANS_BY_INDEX_PG: &str =
+    "SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off";
+
 /// On PostgreSQL the candidates are then locked by primary key, skipping rows another
-/// dispatcher holds; the state and lease are checked again on the row locked.
-const LOCK_PG: &str = "SELECT id FROM webhook_deliveries WHERE id = ANY($1) \
-     AND state = 'pending' AND (leased_until IS NULL OR leased_until < $2) \
-     FOR UPDATE SKIP LOCKED";
+/// dispatcher holds; the state and lease are checked again (in `claim`) on the rows locked.
+/// Only the id is in the WHERE clause, so that the primary key is the one index that serves it
+/// (a state test would let an unanalysed table's plan walk every pending row).
+pub const LOCK_PG: &str = "SELECT id, state, leased_until FROM webhook_deliveries \
+     WHERE id = ANY($1) FOR UPDATE SKIP LOCKED";
 
 const CANDIDATES_SQLITE: &str = "SELECT id, endpoint_id FROM \
      (SELECT w.id, w.endpoint_id, w.next_attempt_at, ROW_NUMBER() OVER \
@@ -320,6 +334,7 @@ pub fn claim(
     crate::store::write_transaction(conn, |conn| {
         let candidates: Vec<Candidate> = match conn {
             DbConnection::Postgresql(pg) => {
+                pg.batch_execute(PLANS_BY_INDEX_PG)?;
                 let ranked: Vec<Candidate> = diesel::sql_query(CANDIDATES_PG)
                     .bind::<Timestamp, _>(now_db)
                     .bind::<Timestamp, _>(wall_db)
@@ -334,9 +349,12 @@ pub fn claim(
                 let ids: Vec<&str> = ranked.iter().map(|c| c.id.as_str()).collect();
                 let locked: std::collections::HashSet<String> = diesel::sql_query(LOCK_PG)
                     .bind::<Array<Text>, _>(&ids)
-                    .bind::<Timestamp, _>(wall_db)
                     .load::<Locked>(pg)?
                     .into_iter()
+                    .filter(|l| {
+                        l.state == DeliveryState::Pending.as_str()
+                            && l.leased_until.is_none_or(|until| until < wall_db)
+                    })
                     .map(|l| l.id)
                     .collect();
                 ranked
@@ -375,24 +393,22 @@ pub fn claim(
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        for chunk in ids.chunks(INSERT_BATCH) {
-            diesel::update(webhook_deliveries::table.filter(webhook_deliveries::id.eq_any(chunk)))
-                .set(webhook_deliveries::leased_until.eq(to_db(request.lease_until)))
-                .execute(conn)?;
-        }
+        // Leased and read back in one statement a chunk.
         let mut deliveries: Vec<(String, String, String, i64, i32)> = Vec::new();
         for chunk in ids.chunks(INSERT_BATCH) {
             deliveries.extend(
-                webhook_deliveries::table
-                    .filter(webhook_deliveries::id.eq_any(chunk))
-                    .select((
-                        webhook_deliveries::id,
-                        webhook_deliveries::endpoint_id,
-                        webhook_deliveries::event_id,
-                        webhook_deliveries::event_seq,
-                        webhook_deliveries::attempts,
-                    ))
-                    .load::<(String, String, String, i64, i32)>(conn)?,
+                diesel::update(
+                    webhook_deliveries::table.filter(webhook_deliveries::id.eq_any(chunk)),
+                )
+                .set(webhook_deliveries::leased_until.eq(to_db(request.lease_until)))
+                .returning((
+                    webhook_deliveries::id,
+                    webhook_deliveries::endpoint_id,
+                    webhook_deliveries::event_id,
+                    webhook_deliveries::event_seq,
+                    webhook_deliveries::attempts,
+                ))
+                .load::<(String, String, String, i64, i32)>(conn)?,
             );
         }
         // Back into the round-robin order of the claim.
@@ -532,14 +548,14 @@ pub fn record(
             .set(webhook_endpoints::failing_since.eq(None::<NaiveDateTime>))
             .execute(conn)?;
         }
-        // On PostgreSQL the successes (nearly every attempt) are written in one statement
-        // rather than one round trip each; failures keep the path below.
-        let bulk = matches!(conn, DbConnection::Postgresql(_));
-        if let DbConnection::Postgresql(pg) = conn {
-            record_successes_pg(pg, attempts, now_db)?;
+        // The successes (nearly every attempt) are written in one statement rather than one
+        // each; failures keep the path below.
+        match conn {
+            DbConnection::Postgresql(pg) => record_successes_pg(pg, attempts, now_db)?,
+            DbConnection::Sqlite(sqlite) => record_successes_sqlite(sqlite, attempts, now_db)?,
         }
         for a in attempts {
-            if bulk && a.outcome == Outcome::Success {
+            if a.outcome == Outcome::Success {
                 continue;
             }
             let endpoint = webhook_endpoints::table.find(&a.endpoint_id);
@@ -676,6 +692,16 @@ impl AttemptRecord {
     }
 }
 
+/// The successful attempts of a batch in one statement (PostgreSQL): ids, statuses, latencies
+/// and answers as arrays, then the state and the time.
+pub const RECORD_SUCCESSES_PG: &str =
+    "UPDATE webhook_deliveries AS d SET state = $5, attempts = d.attempts + 1, \
+     next_attempt_at = $6, leased_until = NULL, last_status = v.status, \
+     last_latency_ms = v.latency, last_response = v.response, last_error = NULL, \
+     updated_at = $6 \
+     FROM unnest($1::text[], $2::int4[], $3::int8[], $4::text[]) \
+     AS v(id, status, latency, response) WHERE d.id = v.id";
+
 /// Writes the successful attempts of a batch with one `UPDATE … FROM unnest(…)`.
 fn record_successes_pg(
     pg: &mut diesel::PgConnection,
@@ -694,21 +720,48 @@ fn record_successes_pg(
     let statuses: Vec<Option<i32>> = successes.iter().map(|a| a.status).collect();
     let latencies: Vec<i64> = successes.iter().map(|a| a.latency_ms).collect();
     let responses: Vec<Option<&str>> = successes.iter().map(|a| a.response.as_deref()).collect();
+    pg.batch_execute(PLANS_BY_INDEX_PG)?;
+    diesel::sql_query(RECORD_SUCCESSES_PG)
+        .bind::<Array<Text>, _>(ids)
+        .bind::<Array<Nullable<Integer>>, _>(statuses)
+        .bind::<Array<BigInt>, _>(latencies)
+        .bind::<Array<Nullable<Text>>, _>(responses)
+        .bind::<Text, _>(DeliveryState::Succeeded.as_str())
+        .bind::<Timestamp, _>(now)
+        .execute(pg)?;
+    Ok(())
+}
+
+/// Writes the successful attempts of a batch with one `UPDATE … FROM json_each(…)` (SQLite).
+fn record_successes_sqlite(
+    sqlite: &mut diesel::SqliteConnection,
+    attempts: &[AttemptRecord],
+    now: NaiveDateTime,
+) -> Result<(), StoreError> {
+    use diesel::sql_types::{Text, Timestamp};
+    let successes: Vec<serde_json::Value> = attempts
+        .iter()
+        .filter(|a| a.outcome == Outcome::Success)
+        .map(|a| serde_json::json!([a.delivery_id, a.status, a.latency_ms, a.response]))
+        .collect();
+    if successes.is_empty() {
+        return Ok(());
+    }
+    let rows = serde_json::Value::Array(successes).to_string();
     diesel::sql_query(
-        "UPDATE webhook_deliveries AS d SET state = $5, attempts = d.attempts + 1, \
-         next_attempt_at = $6, leased_until = NULL, last_status = v.status, \
+        "UPDATE webhook_deliveries SET state = ?, attempts = attempts + 1, \
+         next_attempt_at = ?, leased_until = NULL, last_status = v.status, \
          last_latency_ms = v.latency, last_response = v.response, last_error = NULL, \
-         updated_at = $6 \
-         FROM unnest($1::text[], $2::int4[], $3::int8[], $4::text[]) \
-         AS v(id, status, latency, response) WHERE d.id = v.id",
+         updated_at = ? \
+         FROM (SELECT value ->> 0 AS id, value ->> 1 AS status, value ->> 2 AS latency, \
+                      value ->> 3 AS response FROM json_each(?)) AS v \
+         WHERE webhook_deliveries.id = v.id",
     )
-    .bind::<Array<Text>, _>(ids)
-    .bind::<Array<Nullable<Integer>>, _>(statuses)
-    .bind::<Array<BigInt>, _>(latencies)
-    .bind::<Array<Nullable<Text>>, _>(responses)
     .bind::<Text, _>(DeliveryState::Succeeded.as_str())
     .bind::<Timestamp, _>(now)
-    .execute(pg)?;
+    .bind::<Timestamp, _>(now)
+    .bind::<Text, _>(rows)
+    .execute(sqlite)?;
     Ok(())
 }
 

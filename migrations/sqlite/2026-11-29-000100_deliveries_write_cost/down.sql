@@ -1,0 +1,1 @@
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries (state, next_attempt_at);
