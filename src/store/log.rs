@@ -293,6 +293,15 @@ pub fn catch_up(
     for processor_id in processors {
         super::db::write_transaction(conn, |conn| {
             super::events::lock_chain(conn, &processor_id)?;
+            // At start the frontier is derived again from the leaves as they are stored, as
+            // every checkpoint once was: what was edited behind the server's back since is
+            // what it signs now, like the leaf hashes above.
+            diesel::update(processors::table.find(&processor_id))
+                .set((
+                    processors::log_frontier.eq(""),
+                    processors::log_frontier_size.eq(0),
+                ))
+                .execute(conn)?;
             checkpoint_now(conn, signer, &processor_id, now).map(|_| ())
         })?;
     }
