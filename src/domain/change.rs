@@ -198,10 +198,22 @@ pub fn plan(
     agreements: &[Agreement],
     reaction: chrono::Duration,
 ) -> Result<DateTime<Utc>, ChangeError> {
-    let earliest = if kind.opens_windows() && !agreements.is_empty() {
-        earliest_planned_from(earliest_use(announced_at, agreements), reaction)
-    } else {
-        announced_at
+    let last_close = (!agreements.is_empty()).then(|| earliest_use(announced_at, agreements));
+    plan_by_last_close(kind, planned_from, announced_at, last_close, reaction)
+}
+
+/// [`plan`] from the latest window close alone (`None`: no agreement), for an announcement
+/// that reads its agreements a chunk at a time.
+pub fn plan_by_last_close(
+    kind: ChangeKind,
+    planned_from: Option<DateTime<Utc>>,
+    announced_at: DateTime<Utc>,
+    last_close: Option<DateTime<Utc>>,
+    reaction: chrono::Duration,
+) -> Result<DateTime<Utc>, ChangeError> {
+    let earliest = match last_close {
+        Some(last_close) if kind.opens_windows() => earliest_planned_from(last_close, reaction),
+        _ => announced_at,
     };
     match planned_from {
         None => Ok(earliest),

@@ -601,6 +601,26 @@ pub fn all_for_processor(
     )
 }
 
+/// Up to `limit` agreements of a processor after the id `after`, in id order: an
+/// announcement reads them a page at a time to hold a bounded number in memory.
+pub fn for_processor_page(
+    conn: &mut DbConnection,
+    processor_id: &str,
+    after: Option<&str>,
+    limit: i64,
+) -> Result<Vec<Agreement>, StoreError> {
+    let mut query = agreements::table
+        .filter(agreements::processor_id.eq(processor_id))
+        .order(agreements::id)
+        .limit(limit)
+        .select(AgreementRow::as_select())
+        .into_boxed();
+    if let Some(after) = after {
+        query = query.filter(agreements::id.gt(after.to_string()));
+    }
+    convert(query.load(conn)?)
+}
+
 /// Every agreement of a controller, for its authorised list.
 pub fn all_for_controller(
     conn: &mut DbConnection,

@@ -152,6 +152,19 @@ pub fn append_batch(
     processor_id: &str,
     batch: Vec<NewEvent>,
 ) -> Result<Vec<String>, StoreError> {
+    let batch = batch.into_iter().map(|event| (event, None)).collect();
+    append_batch_sharing(conn, now, processor_id, batch)
+}
+
+/// [`append_batch`] of events whose data may hold one more member given as canonical JSON,
+/// which many events of the batch share (a window event's change): serialised once, it is in
+/// each leaf but not in each event's `data` (what the outboxes route on).
+pub(crate) fn append_batch_sharing(
+    conn: &mut DbConnection,
+    now: DateTime<Utc>,
+    processor_id: &str,
+    batch: Vec<(NewEvent, Option<tree::Shared<'_>>)>,
+) -> Result<Vec<String>, StoreError> {
     if batch.is_empty() {
         return Ok(Vec::new());
     }
@@ -165,7 +178,7 @@ pub fn append_batch(
     let mut rows = Vec::with_capacity(batch.len());
     let mut ids = Vec::with_capacity(batch.len());
     let mut visibilities = Vec::with_capacity(batch.len());
-    for (offset, event) in batch.iter().enumerate() {
+    for (offset, (event, shared)) in batch.iter().enumerate() {
         if event.processor_id != processor_id {
             return Err(StoreError::Corrupt(format!(
                 "event for `{}` appended to the log of `{processor_id}`",
@@ -186,7 +199,7 @@ pub fn append_batch(
             visibility: visibility.as_str(),
             data: &event.data,
         }
-        .canonical()
+        .canonical_with(*shared)
         .map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let leaf_hash = tree::to_hex(&tree::leaf_hash(leaf.as_bytes()));
         ids.push(id.clone());
@@ -219,13 +232,15 @@ pub fn append_batch(
         .iter()
         .zip(&ids)
         .zip(&visibilities)
-        .map(|((event, id), visibility)| super::webhooks::OutboxEvent {
-            id,
-            event_type: event.event_type,
-            controller_id: event.controller_id.as_deref(),
-            visibility: *visibility,
-            data: &event.data,
-        })
+        .map(
+            |(((event, _), id), visibility)| super::webhooks::OutboxEvent {
+                id,
+                event_type: event.event_type,
+                controller_id: event.controller_id.as_deref(),
+                visibility: *visibility,
+                data: &event.data,
+            },
+        )
         .collect();
     super::webhooks::enqueue_batch(conn, processor_id, &outbox, now)?;
     // E-mail notices go through their own outbox, in the same transaction.

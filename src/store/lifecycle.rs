@@ -289,12 +289,18 @@ pub fn get_change(
     let row = change_row(conn, processor_id, change_id)?;
     let mut change = to_change(conn, row)?;
     if with_windows {
-        let rows = windows_of_change(conn, change_id)?;
-        change.windows = Some(
-            rows.into_iter()
-                .map(|r| to_window(r, None))
-                .collect::<Result<_, _>>()?,
-        );
+        // Row by row: a change announced to many agreements does not hold all its rows
+        // beside the windows made of them.
+        let mut windows = Vec::new();
+        for row in objection_windows::table
+            .filter(objection_windows::change_id.eq(change_id))
+            .order(objection_windows::id)
+            .select(WindowRow::as_select())
+            .load_iter::<WindowRow, diesel::connection::DefaultLoadingMode>(conn)?
+        {
+            windows.push(to_window(row?, None)?);
+        }
+        change.windows = Some(windows);
     }
     Ok(change)
 }
@@ -486,6 +492,7 @@ impl NewWindow<'_> {
 fn open_windows(
     conn: &mut DbConnection,
     change: &Change,
+    change_json: &str,
     windows: Vec<NewWindow<'_>>,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
@@ -537,7 +544,6 @@ fn open_windows(
     for chunk in rows.chunks(500) {
         crate::insert_rows!(conn, objection_windows::table, chunk)?;
     }
-    let change_json = json(change)?;
     let opened_events = opened
         .iter()
         .map(|w| {
@@ -545,12 +551,30 @@ fn open_windows(
                 event_type: EventType::WindowOpened,
                 processor_id: w.processor_id.clone(),
                 controller_id: Some(w.controller_id.clone()),
-                data: window_event_data(w, &change_json)?,
+                data: json(w)?,
             })
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
-    events::append_batch(conn, now, &change.processor_id, opened_events)?;
+    let shared = Some(shared_change(change_json));
+    let opened_events = opened_events.into_iter().map(|e| (e, shared)).collect();
+    events::append_batch_sharing(conn, now, &change.processor_id, opened_events)?;
     Ok(())
+}
+
+/// A window event's change, as every leaf of a batch embeds it (see [`window_event_data`]).
+fn shared_change(change_canonical: &str) -> crate::domain::log::Shared<'_> {
+    crate::domain::log::Shared {
+        name: "change",
+        canonical: change_canonical,
+    }
+}
+
+/// The change as window events embed it, in canonical JSON: written once per batch.
+fn change_canonical(change: &Change) -> Result<String, StoreError> {
+    let mut out = Vec::new();
+    crate::domain::log::write_canonical(&mut out, &json(change)?)
+        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    String::from_utf8(out).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
 /// A window event's data: the window as the API shows it, with its change embedded. The
@@ -566,6 +590,41 @@ pub(super) fn window_event_data(
     Ok(data)
 }
 
+/// Agreements read, and windows opened with their events, per step of an announcement: what
+/// an announcement holds in memory is bounded by this, not by the number of agreements.
+const ANNOUNCE_CHUNK: i64 = 1_000;
+
+/// Calls `each` with the processor's agreements in force at `now`, a page at a time in id
+/// order.
+fn in_force_pages(
+    conn: &mut DbConnection,
+    processor_id: &str,
+    now: DateTime<Utc>,
+    mut each: impl FnMut(&mut DbConnection, Vec<Agreement>) -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
+    let mut after: Option<String> = None;
+    loop {
+        let page = agreement_store::for_processor_page(
+            conn,
+            processor_id,
+            after.as_deref(),
+            ANNOUNCE_CHUNK,
+        )?;
+        let Some(last) = page.last() else {
+            return Ok(());
+        };
+        after = Some(last.id.clone());
+        let full = page.len() as i64 == ANNOUNCE_CHUNK;
+        let signed: Vec<Agreement> = page.into_iter().filter(|a| a.in_force_at(now)).collect();
+        if !signed.is_empty() {
+            each(conn, signed)?;
+        }
+        if !full {
+            return Ok(());
+        }
+    }
+}
+
 fn announce_locked(
     conn: &mut DbConnection,
     processor_id: &str,
@@ -576,15 +635,18 @@ fn announce_locked(
     let row = change_row(conn, processor_id, change_id)?;
     let mut change = to_change(conn, row)?;
     change::check_announce(change.state)?;
-    let signed: Vec<Agreement> = agreement_store::all_for_processor(conn, processor_id)?
-        .into_iter()
-        .filter(|a| a.in_force_at(now))
-        .collect();
-    let planned_from = change::plan(change.kind, change.planned_from, now, &signed, reaction)?;
-    let earliest_use = if change.kind.opens_windows() {
-        change::earliest_use(now, &signed)
-    } else {
-        now
+    // A first pass finds the latest window close, which `planned_from` and the change's event
+    // need before any window opens; the second opens the windows.
+    let mut last_close: Option<DateTime<Utc>> = None;
+    in_force_pages(conn, processor_id, now, |_, signed| {
+        last_close = last_close.max(Some(change::earliest_use(now, &signed)));
+        Ok(())
+    })?;
+    let planned_from =
+        change::plan_by_last_close(change.kind, change.planned_from, now, last_close, reaction)?;
+    let earliest_use = match last_close {
+        Some(last_close) if change.kind.opens_windows() => last_close,
+        _ => now,
     };
     let updated = diesel::update(changes::table.find(change_id))
         .filter(changes::state.eq(ChangeState::Draft.as_str()))
@@ -615,20 +677,23 @@ fn announce_locked(
         },
     )?;
     if let (true, Some(entry)) = (change.kind.opens_windows(), &change.subprocessor) {
-        let windows = signed
-            .iter()
-            .map(|agreement| {
-                let closes_at =
-                    change::window_closes_at(now, agreement.notice_days, agreement.time_zone);
-                NewWindow {
-                    agreement,
-                    opened_at: now,
-                    closes_at,
-                    conflicts: window_conflicts(entry, agreement, planned_from, closes_at),
-                }
-            })
-            .collect();
-        open_windows(conn, &change, windows, now)?;
+        let change_json = change_canonical(&change)?;
+        in_force_pages(conn, processor_id, now, |conn, signed| {
+            let windows = signed
+                .iter()
+                .map(|agreement| {
+                    let closes_at =
+                        change::window_closes_at(now, agreement.notice_days, agreement.time_zone);
+                    NewWindow {
+                        agreement,
+                        opened_at: now,
+                        closes_at,
+                        conflicts: window_conflicts(entry, agreement, planned_from, closes_at),
+                    }
+                })
+                .collect();
+            open_windows(conn, &change, &change_json, windows, now)
+        })?;
     }
     Ok(())
 }
@@ -682,7 +747,13 @@ pub(crate) fn open_windows_for_agreement(
             closes_at,
             conflicts: window_conflicts(entry, agreement, planned_from, closes_at),
         };
-        open_windows(conn, &change, vec![window], now)?;
+        open_windows(
+            conn,
+            &change,
+            &change_canonical(&change)?,
+            vec![window],
+            now,
+        )?;
     }
     Ok(())
 }
@@ -715,26 +786,42 @@ fn close_windows(
     closing: Vec<(WindowRow, WindowState, DateTime<Utc>)>,
     now: DateTime<Utc>,
 ) -> Result<usize, StoreError> {
-    // Group by (outcome, closed_at) so each group is one UPDATE.
-    let mut groups: BTreeMap<(&'static str, NaiveDateTime), Vec<String>> = BTreeMap::new();
+    // Group by (outcome, closed_at) so each group is one UPDATE; a window closing at its own
+    // deadline takes `closed_at` from its `closes_at` column (`None` here), so that a sweep's
+    // batch is one UPDATE per outcome however many deadlines it holds.
+    let mut groups: BTreeMap<(&'static str, Option<NaiveDateTime>), Vec<&str>> = BTreeMap::new();
     for (row, outcome, closed_at) in &closing {
+        let at = to_db(*closed_at);
         groups
-            .entry((outcome.as_str(), to_db(*closed_at)))
+            .entry((outcome.as_str(), (at != row.closes_at).then_some(at)))
             .or_default()
-            .push(row.id.clone());
+            .push(&row.id);
     }
-    for ((outcome, closed_at), ids) in groups {
+    for ((outcome, at), ids) in groups {
         for chunk in ids.chunks(500) {
-            let updated = diesel::update(objection_windows::table)
+            let target = objection_windows::table
                 .filter(objection_windows::id.eq_any(chunk))
-                .filter(objection_windows::closed_at.is_null())
-                .set((
-                    objection_windows::state.eq(outcome),
-                    objection_windows::closed_at.eq(closed_at),
-                    objection_windows::decided_at
-                        .eq(coalesce(objection_windows::decided_at, closed_at)),
-                ))
-                .execute(conn)?;
+                .filter(objection_windows::closed_at.is_null());
+            let updated = match at {
+                None => diesel::update(target)
+                    .set((
+                        objection_windows::state.eq(outcome),
+                        objection_windows::closed_at.eq(objection_windows::closes_at.nullable()),
+                        objection_windows::decided_at.eq(coalesce(
+                            objection_windows::decided_at,
+                            objection_windows::closes_at,
+                        )),
+                    ))
+                    .execute(conn)?,
+                Some(at) => diesel::update(target)
+                    .set((
+                        objection_windows::state.eq(outcome),
+                        objection_windows::closed_at.eq(at),
+                        objection_windows::decided_at
+                            .eq(coalesce(objection_windows::decided_at, at)),
+                    ))
+                    .execute(conn)?,
+            };
             if updated != chunk.len() {
                 // Under the chain lock nobody else closes these; a mismatch means the rows
                 // changed under us, and the whole transaction must not count.
@@ -742,35 +829,40 @@ fn close_windows(
             }
         }
     }
-    let mut changes_seen: HashMap<String, serde_json::Value> = HashMap::new();
-    let mut closed_events = Vec::with_capacity(closing.len());
-    for (row, outcome, closed_at) in closing {
+    // Each change once, in canonical JSON, for all its windows' events.
+    let mut changes_seen: HashMap<String, String> = HashMap::new();
+    for (row, _, _) in &closing {
         if !changes_seen.contains_key(&row.change_id) {
             let change_row = change_row(conn, processor_id, &row.change_id)?;
             let change = to_change(conn, change_row)?;
-            changes_seen.insert(row.change_id.clone(), json(&change)?);
+            changes_seen.insert(row.change_id.clone(), change_canonical(&change)?);
         }
-        let change_json = changes_seen
+    }
+    let mut closed_events = Vec::with_capacity(closing.len());
+    for (row, outcome, closed_at) in closing {
+        let shared = changes_seen
             .get(&row.change_id)
-            .cloned()
-            .unwrap_or(serde_json::Value::Null);
+            .map(|text| shared_change(text));
         let mut window = to_window(row, None)?;
         window.state = outcome;
         window.closed_at = Some(closed_at);
         window.decided_at = window.decided_at.or(Some(closed_at));
-        let mut data = window_event_data(&window, &change_json)?;
+        let mut data = json(&window)?;
         if let Some(object) = data.as_object_mut() {
             object.insert("outcome".into(), serde_json::Value::from(outcome.as_str()));
         }
-        closed_events.push(NewEvent {
-            event_type: EventType::WindowClosed,
-            processor_id: processor_id.to_string(),
-            controller_id: Some(window.controller_id.clone()),
-            data,
-        });
+        closed_events.push((
+            NewEvent {
+                event_type: EventType::WindowClosed,
+                processor_id: processor_id.to_string(),
+                controller_id: Some(window.controller_id.clone()),
+                data,
+            },
+            shared,
+        ));
     }
     let count = closed_events.len();
-    events::append_batch(conn, now, processor_id, closed_events)?;
+    events::append_batch_sharing(conn, now, processor_id, closed_events)?;
     Ok(count)
 }
 

@@ -182,26 +182,26 @@ pub(crate) fn transaction_finished() {
 }
 
 /// Signs and stores a checkpoint of the processor's log as it is now, unless one of that size
-/// exists. Returns the size.
+/// exists. Returns the size. Caller holds the chain lock.
 fn checkpoint_now(
     conn: &mut DbConnection,
     signer: &LogSigner,
     processor_id: &str,
     at: DateTime<Utc>,
 ) -> Result<u64, StoreError> {
-    let tree = stored_tree(conn, processor_id)?;
-    let size = tree.size();
+    let frontier = extended_frontier(conn, processor_id)?;
+    let size = frontier.size();
+    let Some(root) = frontier.root() else {
+        return Ok(size);
+    };
     let exists = log_checkpoints::table
         .find((processor_id, size_db(size)))
         .count()
         .get_result::<i64>(conn)?
         > 0;
-    if size == 0 || exists {
+    if exists {
         return Ok(size);
     }
-    let root = tree
-        .root(size)
-        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
     let note = signer.sign(processor_id, size, root)?;
     diesel::insert_into(log_checkpoints::table)
         .values((
@@ -213,6 +213,47 @@ fn checkpoint_now(
         ))
         .execute(conn)?;
     Ok(size)
+}
+
+/// The processor's stored frontier extended with the leaves appended since, and stored back:
+/// a checkpoint reads the new leaves only, not the whole log (which made every sweep
+/// transaction read every leaf again). Caller holds the chain lock.
+fn extended_frontier(
+    conn: &mut DbConnection,
+    processor_id: &str,
+) -> Result<tree::Frontier, StoreError> {
+    let (stored_size, peaks): (i64, String) = processors::table
+        .find(processor_id)
+        .select((processors::log_frontier_size, processors::log_frontier))
+        .first(conn)?;
+    // A frontier that does not fit its size is rebuilt from the first leaf.
+    let mut frontier = u64::try_from(stored_size)
+        .ok()
+        .and_then(|size| tree::Frontier::from_stored(size, &peaks))
+        .unwrap_or_default();
+    let hashes: Vec<String> = events::table
+        .filter(events::processor_id.eq(processor_id))
+        .filter(events::log_index.ge(size_db(frontier.size())))
+        .order(events::log_index)
+        .select(events::leaf_hash)
+        .load(conn)?;
+    if hashes.is_empty() {
+        return Ok(frontier);
+    }
+    for hash in &hashes {
+        frontier.push(tree::from_hex(hash).ok_or_else(|| {
+            StoreError::Corrupt(format!(
+                "a leaf hash of `{processor_id}` is not SHA-256 hex"
+            ))
+        })?);
+    }
+    diesel::update(processors::table.find(processor_id))
+        .set((
+            processors::log_frontier.eq(frontier.peaks_hex()),
+            processors::log_frontier_size.eq(size_db(frontier.size())),
+        ))
+        .execute(conn)?;
+    Ok(frontier)
 }
 
 fn size_db(size: u64) -> i64 {
@@ -252,6 +293,15 @@ pub fn catch_up(
     for processor_id in processors {
         super::db::write_transaction(conn, |conn| {
             super::events::lock_chain(conn, &processor_id)?;
+            // At start the frontier is derived again from the leaves as they are stored, as
+            // every checkpoint once was: what was edited behind the server's back since is
+            // what it signs now, like the leaf hashes above.
+            diesel::update(processors::table.find(&processor_id))
+                .set((
+                    processors::log_frontier.eq(""),
+                    processors::log_frontier_size.eq(0),
+                ))
+                .execute(conn)?;
             checkpoint_now(conn, signer, &processor_id, now).map(|_| ())
         })?;
     }

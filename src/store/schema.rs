@@ -12,6 +12,8 @@ diesel::table! {
         chain_head -> Text,
         event_count -> BigInt,
         created_at -> Timestamp,
+        log_frontier -> Text,
+        log_frontier_size -> BigInt,
     }
 }
 

@@ -1,0 +1,2 @@
+ALTER TABLE processors DROP COLUMN log_frontier_size;
+ALTER TABLE processors DROP COLUMN log_frontier;
