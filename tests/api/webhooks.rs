@@ -207,8 +207,19 @@ async fn deliveries_are_signed_and_verifiable(app: TestApp) {
         let other = Webhook::new("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").expect("secret");
         assert!(other.verify(&received.body, &received.headers).is_err());
     }
-    // The delivery log accounts for both, and the secret is never listed.
+    // The delivery log accounts for both once their outcomes are recorded (a receiver can see
+    // a delivery before the dispatcher has written its answer down), and the secret is never
+    // listed.
     let whid = hook["id"].as_str().expect("id");
+    wait_for_log(
+        &app,
+        "processors/p1",
+        &processor("p1"),
+        whid,
+        "both deliveries recorded",
+        all_in("succeeded", 2),
+    )
+    .await;
     let log = app
         .get(
             &format!("/v1/processors/p1/webhooks/{whid}/deliveries?limit=1"),
