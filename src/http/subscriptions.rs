@@ -315,6 +315,20 @@ async fn subscribe(
     }
 }
 
+/// The subscription a confirmation link names, or the status and text of the page that says
+/// why the link is no good.
+fn linked_subscription(
+    state: &AppState,
+    token: &str,
+    w: &'static Words,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<String, (StatusCode, &'static str)> {
+    subscription::verify_confirm(state.log.decide_key(), token, now).map_err(|e| match e {
+        TokenError::Expired => (StatusCode::GONE, w.expired_link),
+        TokenError::Invalid => (StatusCode::NOT_FOUND, w.invalid_link),
+    })
+}
+
 /// The confirmation page of an e-mail subscription (the link in the confirmation message)
 ///
 /// Public, for the holder of the link: `{token}` is signed and names one pending
@@ -348,14 +362,9 @@ async fn confirm_page(
     let token = path.into_inner();
     let lang = Lang::negotiate(&req, query.lang);
     let w = words(lang);
-    let id = match subscription::verify_confirm(state.log.decide_key(), &token, state.clock.now()) {
+    let id = match linked_subscription(&state, &token, w, state.clock.now()) {
         Ok(id) => id,
-        Err(TokenError::Expired) => {
-            return message(lang, StatusCode::GONE, w.expired_link, Vec::new())
-        }
-        Err(TokenError::Invalid) => {
-            return message(lang, StatusCode::NOT_FOUND, w.invalid_link, Vec::new())
-        }
+        Err((status, text)) => return message(lang, status, text, Vec::new()),
     };
     let found = state.db(move |conn| store::find(conn, &id)).await?;
     match found {
@@ -420,14 +429,9 @@ async fn confirm(
     let lang = Lang::negotiate(&req, query.lang);
     let w = words(lang);
     let now = state.clock.now();
-    let id = match subscription::verify_confirm(state.log.decide_key(), &token, now) {
+    let id = match linked_subscription(&state, &token, w, now) {
         Ok(id) => id,
-        Err(TokenError::Expired) => {
-            return message(lang, StatusCode::GONE, w.expired_link, Vec::new())
-        }
-        Err(TokenError::Invalid) => {
-            return message(lang, StatusCode::NOT_FOUND, w.invalid_link, Vec::new())
-        }
+        Err((status, text)) => return message(lang, status, text, Vec::new()),
     };
     let sid = id.clone();
     let confirmed = state
