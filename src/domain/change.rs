@@ -506,11 +506,25 @@ pub struct Change {
     /// The windows that were unresolved when the processor took the change live explicitly
     /// (go-live); empty if it became effective with every window authorised or resolved.
     pub live_over_unresolved: Vec<String>,
-    /// The change's objection windows (without `change`); processor and admins only.
+    /// The change's objection windows (without `change`), in id order, at most the first
+    /// [`EMBEDDED_WINDOWS`] (100); processor and admins only. The rest: `windows_next_cursor`.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub windows: Option<Vec<super::window::ObjectionWindow>>,
+    /// How many windows the change has, where `windows` is shown.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, minimum = 0)]
+    pub windows_total: Option<u64>,
+    /// Where `windows` does not hold them all: the cursor of the next page of windows at
+    /// `GET /v1/processors/{pid}/changes/{chid}/windows?cursor=...` (listChangeWindows).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub windows_next_cursor: Option<String>,
 }
+
+/// Windows a change embeds: a change announced to a hundred thousand agreements answers in
+/// kilobytes, and its windows are read a page at a time.
+pub const EMBEDDED_WINDOWS: i64 = 100;
 
 /// A change as a processor submits it. `subprocessor` is required for an addition or
 /// replacement and refused for a removal; `replaces` (the id of an active entry on the list)

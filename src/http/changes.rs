@@ -11,7 +11,9 @@ use super::openapi::{
 };
 use super::{AppState, Routes};
 use crate::domain::change::{self, Change, ChangeInput, ChangeState};
+use crate::domain::window::{ObjectionWindow, WindowState};
 type ChangePage = crate::store::Page<Change>;
+type WindowPage = crate::store::Page<ObjectionWindow>;
 use crate::store::{lifecycle, organisations};
 use crate::store::{DbConnection, StoreError};
 use actix_web::http::Method;
@@ -23,6 +25,11 @@ pub fn routes(routes: &mut Routes) {
         .add(Method::POST, "/v1/processors/{pid}/changes", create)
         .add(Method::GET, "/v1/processors/{pid}/changes", list)
         .add(Method::GET, "/v1/processors/{pid}/changes/{chid}", get)
+        .add(
+            Method::GET,
+            "/v1/processors/{pid}/changes/{chid}/windows",
+            list_windows,
+        )
         .add(
             Method::POST,
             "/v1/processors/{pid}/changes/{chid}/announce",
@@ -207,7 +214,7 @@ fn sees_windows(actor: &MaybeActor, pid: &str) -> bool {
 /// A processor's changes
 ///
 /// Public: no token needed. With a `processor` token whose `org` is `{pid}` or an `admin`
-/// token, each change includes its `windows` (they name controllers and their decisions);
+/// token, each change includes its first 100 `windows` and `windows_total` (they name controllers and their decisions);
 /// everyone else gets the changes without `windows`. Drafts are private: only that
 /// processor and admins see them; for anyone else they are left out of the list
 /// (`state=draft` answers an empty list). A token that is sent must be valid (else 401).
@@ -306,6 +313,50 @@ async fn get(
     Ok(HttpResponse::Ok().json(found))
 }
 
+/// A change's objection windows
+///
+/// Requires a `processor` token whose `org` is `{pid}`, or an `admin` token. The change's
+/// windows (without `change`), in id order, paginated; `state` filters. A change shows the
+/// first 100 of them and `windows_total`; its `windows_next_cursor`, passed as `cursor` here,
+/// continues after them.
+#[utoipa::path(
+    get,
+    path = "/v1/processors/{pid}/changes/{chid}/windows",
+    tag = "changes",
+    operation_id = "listChangeWindows",
+    params(
+        ProcessorId,
+        ChangeId,
+        (
+            "state" = Option<WindowState>,
+            Query,
+            description = "Only windows in this state. Another value is refused with 422 (field `state`)."
+        ),
+        Paging,
+    ),
+    responses(
+        (status = 200, description = "One page of the change's windows.", body = WindowPage),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 422, response = ValidationFailed),
+    )
+)]
+async fn list_windows(
+    state: web::Data<AppState>,
+    actor: Actor,
+    path: web::Path<(String, String)>,
+    query: web::Query<super::StateListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let (pid, chid) = path.into_inner();
+    actor.require_processor(&pid)?;
+    let page = query.page()?;
+    let filter = query.state("window", &WindowState::ALL, WindowState::as_str)?;
+    let found = state
+        .db(move |conn| lifecycle::list_change_windows(conn, &pid, &chid, filter, &page))
+        .await?;
+    Ok(HttpResponse::Ok().json(found))
+}
+
 /// A processor's step on one of its changes (announce, withdraw), then a sweeper wake-up in
 /// case the step made something due.
 async fn change_step(
@@ -332,7 +383,7 @@ async fn change_step(
 /// 422 with `earliest_allowed`), sets `announced_at` and `earliest_use`, appends
 /// `change.announced` and, for additions and replacements, opens one objection window per
 /// agreement signed so far (`window.opened`), each closing after that agreement's
-/// `notice_days`; `planned_from` must leave the reaction time after the last close. A removal opens no window. Answers the change with its `windows`.
+/// `notice_days`; `planned_from` must leave the reaction time after the last close. A removal opens no window. Answers the change with its `windows` (the first 100; `windows_total` counts them, listChangeWindows pages through the rest).
 #[utoipa::path(
     post,
     path = "/v1/processors/{pid}/changes/{chid}/announce",
@@ -465,7 +516,7 @@ async fn withdraw(
 /// The paths of this module in the OpenAPI document (http/openapi.rs).
 #[derive(utoipa::OpenApi)]
 #[openapi(
-    paths(create, list, get, announce, withdraw),
+    paths(create, list, get, list_windows, announce, withdraw),
     components(
         schemas(ChangeConflictProblem, PlannedTooEarlyProblem),
         responses(ChangeRefused)

@@ -147,6 +147,8 @@ pub(super) fn to_window(
         change: change.map(|c| {
             Box::new(Change {
                 windows: None,
+                windows_total: None,
+                windows_next_cursor: None,
                 ..c.clone()
             })
         }),
@@ -241,6 +243,8 @@ pub(super) fn to_change(conn: &mut DbConnection, row: ChangeRow) -> Result<Chang
         effective_at: row.effective_at.map(from_db),
         withdrawn_at: row.withdrawn_at.map(from_db),
         windows: None,
+        windows_total: None,
+        windows_next_cursor: None,
         id: row.id,
         processor_id: row.processor_id,
         replaces: row.replaces,
@@ -279,7 +283,8 @@ pub(super) fn windows_of_change(
         .load(conn)?)
 }
 
-/// Loads a change; with `with_windows` its windows too (for the processor and admins).
+/// Loads a change; with `with_windows` the first [`change::EMBEDDED_WINDOWS`] of its windows
+/// too, with their number and the cursor of the rest (for the processor and admins).
 pub fn get_change(
     conn: &mut DbConnection,
     processor_id: &str,
@@ -289,20 +294,83 @@ pub fn get_change(
     let row = change_row(conn, processor_id, change_id)?;
     let mut change = to_change(conn, row)?;
     if with_windows {
-        // Row by row: a change announced to many agreements does not hold all its rows
-        // beside the windows made of them.
-        let mut windows = Vec::new();
-        for row in objection_windows::table
+        let total: i64 = objection_windows::table
             .filter(objection_windows::change_id.eq(change_id))
-            .order(objection_windows::id)
-            .select(WindowRow::as_select())
-            .load_iter::<WindowRow, diesel::connection::DefaultLoadingMode>(conn)?
-        {
-            windows.push(to_window(row?, None)?);
-        }
-        change.windows = Some(windows);
+            .count()
+            .get_result(conn)?;
+        let first = change_windows_page(
+            conn,
+            change_id,
+            None,
+            &PageRequest::first(change::EMBEDDED_WINDOWS),
+        )?;
+        change.windows = Some(first.items);
+        change.windows_total = Some(u64::try_from(total).unwrap_or(0));
+        change.windows_next_cursor = first.next_cursor;
     }
     Ok(change)
+}
+
+/// `change` with every one of its windows, for the pages that count them.
+pub(super) fn with_all_windows(
+    conn: &mut DbConnection,
+    mut change: Change,
+) -> Result<Change, StoreError> {
+    // Row by row: the rows are not held beside the windows made of them.
+    let mut windows = Vec::new();
+    for row in objection_windows::table
+        .filter(objection_windows::change_id.eq(&change.id))
+        .order(objection_windows::id)
+        .select(WindowRow::as_select())
+        .load_iter::<WindowRow, diesel::connection::DefaultLoadingMode>(conn)?
+    {
+        windows.push(to_window(row?, None)?);
+    }
+    change.windows_total = Some(windows.len() as u64);
+    change.windows = Some(windows);
+    Ok(change)
+}
+
+/// A page of a change's windows (without `change`) in id order; `state` filters.
+fn change_windows_page(
+    conn: &mut DbConnection,
+    change_id: &str,
+    state: Option<WindowState>,
+    page: &PageRequest,
+) -> Result<Page<ObjectionWindow>, StoreError> {
+    let mut query = objection_windows::table
+        .filter(objection_windows::change_id.eq(change_id))
+        .select(WindowRow::as_select())
+        .order(objection_windows::id)
+        .limit(page.fetch())
+        .into_boxed();
+    if let Some(state) = state {
+        query = query.filter(objection_windows::state.eq(state.as_str()));
+    }
+    if let Some(after) = &page.after {
+        query = query.filter(objection_windows::id.gt(after.clone()));
+    }
+    let page = page.page(query.load(conn)?, |w: &WindowRow| w.id.clone());
+    Ok(Page {
+        items: page
+            .items
+            .into_iter()
+            .map(|row| to_window(row, None))
+            .collect::<Result<_, _>>()?,
+        next_cursor: page.next_cursor,
+    })
+}
+
+/// The windows of one of the processor's changes, a page at a time (drafts have none).
+pub fn list_change_windows(
+    conn: &mut DbConnection,
+    processor_id: &str,
+    change_id: &str,
+    state: Option<WindowState>,
+    page: &PageRequest,
+) -> Result<Page<ObjectionWindow>, StoreError> {
+    change_row(conn, processor_id, change_id)?;
+    change_windows_page(conn, change_id, state, page)
 }
 
 pub fn list_changes(

@@ -173,13 +173,14 @@ fn all_changes(
     conn: &mut DbConnection,
     pid: &str,
     state: ChangeState,
-    with_windows: bool,
 ) -> Result<Vec<Change>, StoreError> {
     let mut changes = Vec::new();
     let mut request = PageRequest::first(super::page::MAX_LIMIT);
     loop {
-        let page = lifecycle::list_changes(conn, pid, Some(state), with_windows, &request)?;
-        changes.extend(page.items);
+        let page = lifecycle::list_changes(conn, pid, Some(state), false, &request)?;
+        for change in page.items {
+            changes.push(lifecycle::with_all_windows(conn, change)?);
+        }
         match page.next_cursor {
             None => break,
             Some(_) => request.after = changes.last().map(|c| c.id.clone()),
@@ -202,8 +203,8 @@ pub fn processor_page(
         .map(|a| (a.id, a.authorisation))
         .collect();
     // A blocked change is still upcoming: it waits for the processor's answer to a refusal.
-    let mut upcoming = all_changes(conn, pid, ChangeState::Announced, true)?;
-    upcoming.extend(all_changes(conn, pid, ChangeState::Blocked, true)?);
+    let mut upcoming = all_changes(conn, pid, ChangeState::Announced)?;
+    upcoming.extend(all_changes(conn, pid, ChangeState::Blocked)?);
     for mut change in upcoming {
         let windows = change.windows.take().unwrap_or_default();
         let authorisations = &authorisations;
@@ -435,7 +436,8 @@ pub fn change_page(
     change_id: &str,
 ) -> Result<ChangePage, StoreError> {
     let processor = organisations::get_processor(conn, pid)?;
-    let mut change = lifecycle::get_change(conn, pid, change_id, true)?;
+    let change = lifecycle::get_change(conn, pid, change_id, false)?;
+    let mut change = lifecycle::with_all_windows(conn, change)?;
     let windows = change.windows.take().unwrap_or_default();
     let latest_deadline = windows.iter().filter_map(|w| w.closes_at).max();
     let replaced = match change.replaces.as_ref().or(change.modifies.as_ref()) {

@@ -816,6 +816,93 @@ async fn object_all(app: &TestApp, controllers: &[String], windows: &[String]) -
     replies
 }
 
+/// A change announced to more agreements than it embeds shows the first 100 windows, their
+/// total and a cursor; the processor reads the rest a page at a time, and nobody else can.
+async fn a_change_pages_its_windows(app: TestApp) {
+    app.processor("beta").await;
+    let controllers: Vec<String> = (0..101).map(|i| format!("kommune-{i:03}")).collect();
+    for cid in &controllers {
+        app.controller(cid).await;
+        app.agreement(cid, "beta", general_terms(30)).await;
+    }
+    let change = app.announce_addition("beta", &eea_entry("Qbox ApS")).await;
+    let chid = change["id"].as_str().unwrap();
+    assert_eq!(change["windows"].as_array().unwrap().len(), 100);
+    assert_eq!(change["windows_total"], 101);
+    let cursor = change["windows_next_cursor"].as_str().expect("a cursor");
+    let seen = app
+        .get(
+            &format!("/v1/processors/beta/changes/{chid}"),
+            Some(&processor("beta")),
+        )
+        .await
+        .json();
+    assert_eq!(seen["windows"], change["windows"]);
+    assert_eq!(seen["windows_total"], 101);
+    let rest = app
+        .get(
+            &format!("/v1/processors/beta/changes/{chid}/windows?cursor={cursor}"),
+            Some(&processor("beta")),
+        )
+        .await;
+    assert_eq!(rest.status, 200, "{}", rest.text);
+    let rest = rest.json();
+    assert_eq!(rest["items"].as_array().unwrap().len(), 1);
+    assert!(rest["next_cursor"].is_null(), "{rest}");
+    let mut owners: Vec<&str> = change["windows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(rest["items"].as_array().unwrap())
+        .map(|w| w["controller_id"].as_str().unwrap())
+        .collect();
+    owners.sort();
+    assert_eq!(owners, controllers);
+    let all = app
+        .get(
+            &format!("/v1/processors/beta/changes/{chid}/windows?limit=500&state=open"),
+            Some(&admin()),
+        )
+        .await
+        .json();
+    assert_eq!(all["items"].as_array().unwrap().len(), 101);
+    assert!(
+        all["items"][0].get("change").is_none(),
+        "{}",
+        all["items"][0]
+    );
+    // The public sees the change without windows, and the list of windows not at all.
+    let public = app
+        .get(&format!("/v1/processors/beta/changes/{chid}"), None)
+        .await
+        .json();
+    assert!(public.get("windows").is_none() && public.get("windows_total").is_none());
+    for token in [processor("alpha"), controller("kommune-000")] {
+        app.get(
+            &format!("/v1/processors/beta/changes/{chid}/windows"),
+            Some(&token),
+        )
+        .await
+        .problem(403);
+    }
+    app.get(&format!("/v1/processors/beta/changes/{chid}/windows"), None)
+        .await
+        .problem(401);
+    let refused = app
+        .get(
+            &format!("/v1/processors/beta/changes/{chid}/windows?state=shut"),
+            Some(&processor("beta")),
+        )
+        .await;
+    assert_eq!(refused.error_fields(), ["state"]);
+    app.get(
+        "/v1/processors/beta/changes/00000000-0000-7000-8000-000000000000/windows",
+        Some(&processor("beta")),
+    )
+    .await
+    .problem(404);
+}
+
 on_both_backends!(
     seed_000_timengo_specific_approval,
     seed_003_netblanket_general_authorisation,
@@ -827,6 +914,7 @@ on_both_backends!(
     agreement_signed_during_an_announcement,
     lifecycle_routes_enforce_orgs,
     objections_racing_the_expiry,
+    a_change_pages_its_windows,
 );
 
 /// Without SUBREG_TEST_CLOCK the test clock's route does not exist, even for an admin.
