@@ -3,8 +3,12 @@
 //! PostgreSQL. Run: `cargo bench --bench sweeper`.
 //! Prints figures; it asserts nothing, so a noisy machine cannot make it flaky.
 
+#[path = "support/proc.rs"]
+mod proc;
+
 use diesel::prelude::*;
 use diesel::Connection;
+use proc::{cpu_of, load_average, own_cpu_ms};
 use std::time::Instant;
 use subreg::clock::Clock;
 use subreg::domain::change::{ChangeKind, ChangeSpec};
@@ -141,12 +145,13 @@ fn setup(conn: &mut DbConnection, count: usize) -> Result<(), Box<dyn std::error
     )?;
     let seconds = started.elapsed().as_secs_f64();
     let windows = announced.windows.as_ref().map_or(0, Vec::len);
+    let total = announced.windows_total.unwrap_or(0);
     let peak = memory();
     drop(announced);
     let after = memory();
     println!(
-        "  announce to {count} agreements (windows + window.opened events, {windows} windows \
-         answered): {seconds:.2} s; load average {}",
+        "  announce to {count} agreements ({total} windows + window.opened events, the first \
+         {windows} answered): {seconds:.2} s; load average {}",
         load_average()
     );
     println!(
@@ -199,17 +204,6 @@ fn reset_peak_rss() -> bool {
     std::fs::write("/proc/self/clear_refs", "5").is_ok()
 }
 
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|text| {
-            text.split_whitespace()
-                .take(3)
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-        .unwrap_or_else(|_| "unknown".into())
-}
-
 fn run(label: &str, url: &str) -> Result<(), Box<dyn std::error::Error>> {
     let count = windows();
     println!("{label}: {count} expired windows");
@@ -219,14 +213,26 @@ fn run(label: &str, url: &str) -> Result<(), Box<dyn std::error::Error>> {
     let after_deadline = Clock::System.now() + chrono::Duration::days(8);
     let (skey, _) = store::log::generate_key("bench")?;
     let signer = std::sync::Arc::new(store::log::LogSigner::new(&skey, "bench", vec![])?);
+    let (own, server) = (own_cpu_ms(), cpu_of("postgres").unwrap_or(0.0));
     let started = Instant::now();
     let closed = store::log::with_signer(&signer, || {
         lifecycle::close_due_windows(&mut conn, after_deadline, lifecycle::DEFAULT_SWEEP_BATCH)
     })?;
     let seconds = started.elapsed().as_secs_f64();
+    let (own, server) = (
+        own_cpu_ms() - own,
+        cpu_of("postgres").unwrap_or(0.0) - server,
+    );
     println!(
-        "  sweeper closed {closed} windows in {seconds:.2} s ({:.0} windows/s); load average {}",
+        "  sweeper closed {closed} windows in {seconds:.2} s ({:.0} windows/s), CPU {:.2} s \
+         here{}; load average {}",
         closed as f64 / seconds,
+        own / 1000.0,
+        if url.starts_with("postgres") {
+            format!(" + {:.2} s PostgreSQL", server / 1000.0)
+        } else {
+            String::new()
+        },
         load_average()
     );
     let verified = store::log::verify(

@@ -43,8 +43,12 @@
     clippy::panic
 )]
 
+#[path = "support/proc.rs"]
+mod proc;
+
 use actix_web::{web, App, HttpResponse, HttpServer};
 use diesel::{Connection, ExpressionMethods, QueryDsl, RunQueryDsl};
+use proc::{cpu_ms, cpu_of, load_average, own_cpu_ms};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use subreg::clock::Clock;
@@ -150,45 +154,6 @@ fn which(name: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-/// CPU time (ms) of a process from /proc/PID/stat: utime + stime, all its threads, and with
-/// `children` also cutime + cstime, what its exited children it waited for took.
-fn cpu_ms(stat: &Path, children: bool) -> Option<f64> {
-    let text = std::fs::read_to_string(stat).ok()?;
-    // The command name is in parentheses and may hold spaces: count fields after the last ')'.
-    let rest = &text[text.rfind(')')? + 2..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let field = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok());
-    let mut ticks = field(11)? + field(12)?;
-    if children {
-        ticks += field(13)? + field(14)?;
-    }
-    // USER_HZ is 100 on Linux.
-    Some(ticks * 10.0)
-}
-
-/// Summed CPU time (ms) of every process whose name is `name`, with what their exited children
-/// took: a PostgreSQL backend that ends (a closed connection) leaves its CPU time with the
-/// postmaster's cutime/cstime instead of taking it out of the sum.
-fn cpu_of(name: &str) -> Option<f64> {
-    let mut total = None;
-    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
-        let path = entry.path();
-        let comm = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
-        if comm.trim_end() == name {
-            if let Some(ms) = cpu_ms(&path.join("stat"), true) {
-                *total.get_or_insert(0.0) += ms;
-            }
-        }
-    }
-    total
-}
-
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_default()
-}
-
 fn median(values: &[f64]) -> f64 {
     let mut sorted = values.to_vec();
     sorted.sort_by(|a, b| a.total_cmp(b));
@@ -279,7 +244,7 @@ impl Subreg {
         let (stop, stopped) = stop_signal();
         let dispatcher = actix_web::rt::spawn(dispatcher.run_until_stopped(stopped));
         let hits = receiver.hits();
-        let own = cpu_ms(Path::new("/proc/self/stat"), false).unwrap_or(0.0);
+        let own = own_cpu_ms();
         let postgres = cpu_of("postgres").unwrap_or(0.0);
         let started = Instant::now();
         {
@@ -331,7 +296,7 @@ impl Subreg {
         }
         let seconds = started.elapsed().as_secs_f64();
         let per_1000 = 1000.0 / n as f64;
-        let own_cpu = (cpu_ms(Path::new("/proc/self/stat"), false).unwrap_or(0.0) - own) * per_1000;
+        let own_cpu = (own_cpu_ms() - own) * per_1000;
         let postgres_cpu = if self.postgres {
             (cpu_of("postgres").unwrap_or(0.0) - postgres) * per_1000
         } else {
