@@ -256,7 +256,7 @@ where
     };
     // Wakes the webhook dispatcher once deliveries written here are visible to it.
     super::webhooks::transaction_finished(result.is_ok());
-    super::webhooks::outbox::analyze_after_bulk(conn, result.is_ok());
+    analyze_after_bulk(conn, result.is_ok());
     // Wakes the mailer likewise.
     super::mail::transaction_finished(result.is_ok());
     // Lets the feeds trust their cached versions until events are committed here.
@@ -323,5 +323,71 @@ mod tests {
             refusal.contains("mysql://***@h/db") && !refusal.contains("hunter2"),
             "{refusal}"
         );
+    }
+}
+
+/// Tables written in bulk whose plans depend on fresh statistics (PostgreSQL).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BulkTable {
+    /// Without statistics the claim query reads and sorts every pending delivery instead of
+    /// walking the partial index in due order.
+    WebhookDeliveries,
+    /// Without statistics open windows look rare, and the sweeper's conditional UPDATE scans
+    /// every open window for each of its ids instead of finding them by primary key.
+    ObjectionWindows,
+}
+
+impl BulkTable {
+    const ALL: [BulkTable; 2] = [BulkTable::WebhookDeliveries, BulkTable::ObjectionWindows];
+
+    fn name(self) -> &'static str {
+        match self {
+            BulkTable::WebhookDeliveries => "webhook_deliveries",
+            BulkTable::ObjectionWindows => "objection_windows",
+        }
+    }
+}
+
+thread_local! {
+    /// Rows written per [`BulkTable`] by the transaction now open on this thread.
+    static BULK_ROWS: std::cell::Cell<[usize; 2]> = const { std::cell::Cell::new([0; 2]) };
+}
+
+/// A transaction that wrote at least this many rows to a [`BulkTable`] has it analysed after
+/// its commit (PostgreSQL).
+pub const ANALYZE_AFTER_ROWS: usize = 1000;
+
+/// Counts rows the open transaction wrote to `table`.
+pub(crate) fn note_bulk_write(table: BulkTable, rows: usize) {
+    BULK_ROWS.with(|counts| {
+        let mut now = counts.get();
+        if let Some(count) = now.get_mut(table as usize) {
+            *count = count.saturating_add(rows);
+        }
+        counts.set(now);
+    });
+}
+
+/// After a write transaction: on PostgreSQL, a bulk write updates the planner's statistics of
+/// the tables it filled at once, as autovacuum may do late or not at all.
+fn analyze_after_bulk(conn: &mut DbConnection, committed: bool) {
+    use diesel::RunQueryDsl;
+    let written = BULK_ROWS.with(|counts| counts.replace([0; 2]));
+    if !committed {
+        return;
+    }
+    let DbConnection::Postgresql(pg) = conn else {
+        return;
+    };
+    for (table, rows) in BulkTable::ALL.into_iter().zip(written) {
+        if rows < ANALYZE_AFTER_ROWS {
+            continue;
+        }
+        if let Err(e) = diesel::sql_query(format!("ANALYZE {}", table.name())).execute(pg) {
+            log::warn!(
+                "could not analyse {} after {rows} new rows: {e}",
+                table.name()
+            );
+        }
     }
 }

@@ -564,6 +564,7 @@ fn open_windows(
     windows: Vec<NewWindow<'_>>,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
+    super::db::note_bulk_write(super::db::BulkTable::ObjectionWindows, windows.len());
     let mut rows = Vec::with_capacity(windows.len());
     let mut opened = Vec::with_capacity(windows.len());
     for window in windows {

@@ -179,32 +179,8 @@ pub(crate) fn enqueue_batch(
         crate::insert_rows!(conn, webhook_deliveries::table, chunk)?;
     }
     OUTBOX_DIRTY.with(|d| d.set(true));
-    BULK_ROWS.with(|n| n.set(n.get().saturating_add(rows.len())));
+    super::super::db::note_bulk_write(super::super::db::BulkTable::WebhookDeliveries, rows.len());
     Ok(rows.len())
-}
-
-thread_local! {
-    /// Deliveries written by the transaction now open on this thread.
-    static BULK_ROWS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
-}
-
-/// A transaction that wrote at least this many deliveries has the table analysed after its
-/// commit (PostgreSQL).
-pub const ANALYZE_AFTER_ROWS: usize = 1000;
-
-/// After a write transaction: on PostgreSQL, a bulk write of deliveries updates the planner's
-/// statistics at once. Without them (a fresh table, autovacuum late or off) the claim query
-/// reads and sorts every pending delivery instead of walking the partial index in order.
-pub(crate) fn analyze_after_bulk(conn: &mut DbConnection, committed: bool) {
-    let written = BULK_ROWS.with(|n| n.replace(0));
-    if !committed || written < ANALYZE_AFTER_ROWS {
-        return;
-    }
-    if let DbConnection::Postgresql(pg) = conn {
-        if let Err(e) = diesel::sql_query("ANALYZE webhook_deliveries").execute(pg) {
-            log::warn!("could not analyse webhook_deliveries after {written} new deliveries: {e}");
-        }
-    }
 }
 
 /// A claimed delivery with what it takes to send it.
