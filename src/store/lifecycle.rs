@@ -331,6 +331,38 @@ pub(super) fn with_all_windows(
     Ok(change)
 }
 
+/// Whose windows a page lists.
+#[derive(Clone, Copy)]
+enum WindowsOf<'a> {
+    Change(&'a str),
+    Controller(&'a str),
+}
+
+/// A page of window rows in id order; `state` filters.
+fn window_rows_page(
+    conn: &mut DbConnection,
+    of: WindowsOf<'_>,
+    state: Option<WindowState>,
+    page: &PageRequest,
+) -> Result<Page<WindowRow>, StoreError> {
+    let mut query = objection_windows::table
+        .select(WindowRow::as_select())
+        .order(objection_windows::id)
+        .limit(page.fetch())
+        .into_boxed();
+    query = match of {
+        WindowsOf::Change(id) => query.filter(objection_windows::change_id.eq(id)),
+        WindowsOf::Controller(id) => query.filter(objection_windows::controller_id.eq(id)),
+    };
+    if let Some(state) = state {
+        query = query.filter(objection_windows::state.eq(state.as_str()));
+    }
+    if let Some(after) = &page.after {
+        query = query.filter(objection_windows::id.gt(after.clone()));
+    }
+    Ok(page.page(query.load(conn)?, |w: &WindowRow| w.id.clone()))
+}
+
 /// A page of a change's windows (without `change`) in id order; `state` filters.
 fn change_windows_page(
     conn: &mut DbConnection,
@@ -338,19 +370,7 @@ fn change_windows_page(
     state: Option<WindowState>,
     page: &PageRequest,
 ) -> Result<Page<ObjectionWindow>, StoreError> {
-    let mut query = objection_windows::table
-        .filter(objection_windows::change_id.eq(change_id))
-        .select(WindowRow::as_select())
-        .order(objection_windows::id)
-        .limit(page.fetch())
-        .into_boxed();
-    if let Some(state) = state {
-        query = query.filter(objection_windows::state.eq(state.as_str()));
-    }
-    if let Some(after) = &page.after {
-        query = query.filter(objection_windows::id.gt(after.clone()));
-    }
-    let page = page.page(query.load(conn)?, |w: &WindowRow| w.id.clone());
+    let page = window_rows_page(conn, WindowsOf::Change(change_id), state, page)?;
     Ok(Page {
         items: page
             .items
@@ -1049,20 +1069,7 @@ pub fn list_windows(
     state: Option<WindowState>,
     page: &PageRequest,
 ) -> Result<Page<ObjectionWindow>, StoreError> {
-    let mut query = objection_windows::table
-        .filter(objection_windows::controller_id.eq(controller_id))
-        .select(WindowRow::as_select())
-        .order(objection_windows::id)
-        .limit(page.fetch())
-        .into_boxed();
-    if let Some(state) = state {
-        query = query.filter(objection_windows::state.eq(state.as_str()));
-    }
-    if let Some(after) = &page.after {
-        query = query.filter(objection_windows::id.gt(after.clone()));
-    }
-    let rows = query.load(conn)?;
-    let page = page.page(rows, |w| w.id.clone());
+    let page = window_rows_page(conn, WindowsOf::Controller(controller_id), state, page)?;
     let mut changes_seen: HashMap<String, Change> = HashMap::new();
     let mut items = Vec::with_capacity(page.items.len());
     for row in page.items {
